@@ -1,0 +1,165 @@
+"""The generator G: embedding + LSTM + linear projection over the vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from seqgan_env.sampling import categorical_sample
+
+State = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class GeneratorConfig:
+    """Sizes of a :class:`Generator` (defaults: the paper's synthetic-data generator)."""
+
+    vocab_size: int = 5000
+    """Number of tokens, including any special tokens."""
+    seq_len: int = 20
+    """Length of a generated sequence."""
+    emb_dim: int = 32
+    """Token embedding size."""
+    hidden_dim: int = 32
+    """LSTM hidden size."""
+    start_token: int = 0
+    """Token fed as the input of the first step (the official code uses 0)."""
+    init_std: float = 0.1
+    """Standard deviation of the N(0, std) initialisation of every parameter (official code: 0.1)."""
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "seq_len", "emb_dim", "hidden_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not 0 <= self.start_token < self.vocab_size:
+            raise ValueError(f"start_token must be in [0, vocab_size={self.vocab_size}), got {self.start_token}")
+        if self.init_std <= 0:
+            raise ValueError(f"init_std must be > 0, got {self.init_std}")
+
+
+class Generator(nn.Module):
+    """An LSTM language model over a fixed-length token sequence.
+
+    The input at step ``t`` is the token at ``t-1`` (``start_token`` at ``t=0``); the output is the
+    distribution of the token at ``t``. Besides the full-sequence forward pass used for MLE and the
+    policy gradient, it exposes an incremental :meth:`step` API so that Monte Carlo rollouts continue
+    from a cached LSTM state instead of re-reading the prefix.
+    """
+
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or GeneratorConfig()
+        c = self.config
+        self.embedding = nn.Embedding(c.vocab_size, c.emb_dim)
+        self.lstm = nn.LSTM(c.emb_dim, c.hidden_dim, batch_first=True)
+        self.proj = nn.Linear(c.hidden_dim, c.vocab_size)
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Initialise every parameter from N(0, ``init_std``) (the official code's initialiser)."""
+        with torch.no_grad():
+            for p in self.parameters():
+                p.normal_(0.0, self.config.init_std, generator=generator)
+
+    @property
+    def device(self) -> torch.device:
+        return self.proj.weight.device
+
+    # ----------------------------------------------------------------- full-sequence API
+    def inputs_for(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The teacher-forcing inputs of ``tokens``: ``start_token`` then ``tokens[:, :-1]``."""
+        start = torch.full_like(tokens[:, :1], self.config.start_token)
+        return torch.cat([start, tokens[:, :-1]], dim=1)
+
+    def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
+        """LSTM outputs ``(B, T, H)``: entry ``t`` is the state that predicts ``tokens[:, t]``."""
+        out, _ = self.lstm(self.embedding(self.inputs_for(tokens)))
+        return out
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Next-token logits ``(B, T, V)`` for every position of ``tokens`` ``(B, T)``."""
+        return self.proj(self.hidden_states(tokens))
+
+    def log_prob(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """Per-token log-likelihood ``(B, T)`` of ``tokens`` under the model (log-softmax of logits)."""
+        logits = self(tokens)
+        if temperature != 1.0:
+            logits = logits / temperature
+        return torch.gather(F.log_softmax(logits, dim=-1), 2, tokens.unsqueeze(-1)).squeeze(-1)
+
+    # ----------------------------------------------------------------- incremental API
+    def initial_state(self, batch_size: int) -> State:
+        """Zero LSTM state ``(h, c)``, each ``(B, H)``."""
+        z = torch.zeros(batch_size, self.config.hidden_dim, device=self.device)
+        return z, z.clone()
+
+    def start_tokens(self, batch_size: int) -> torch.Tensor:
+        """The first step's input tokens ``(B,)``."""
+        return torch.full((batch_size,), self.config.start_token, dtype=torch.long, device=self.device)
+
+    def advance(self, tokens: torch.Tensor, state: State) -> State:
+        """Feed ``tokens`` ``(B,)`` into the LSTM: state in, state out."""
+        h, c = state
+        return torch.lstm_cell(
+            self.embedding(tokens), (h, c),
+            self.lstm.weight_ih_l0, self.lstm.weight_hh_l0, self.lstm.bias_ih_l0, self.lstm.bias_hh_l0,
+        )
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Feed ``tokens`` ``(B,)``; return the next-token logits ``(B, V)`` and the new state."""
+        state = self.advance(tokens, state)
+        return self.proj(state[0]), state
+
+    def logits_from_state(self, state: State) -> torch.Tensor:
+        """Next-token logits ``(B, V)`` of a state returned by :meth:`advance`."""
+        return self.proj(state[0])
+
+    # ----------------------------------------------------------------- sampling
+    def first_state(self, batch_size: int) -> State:
+        """The state after reading the start token: its logits give the first token's distribution."""
+        return self.advance(self.start_tokens(batch_size), self.initial_state(batch_size))
+
+    @torch.no_grad()
+    def sample(
+        self,
+        num_samples: int,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+        batch_size: int = 1024,
+    ) -> torch.Tensor:
+        """Draw ``num_samples`` sequences ``(N, T)`` (int64), in chunks of ``batch_size`` rows."""
+        if num_samples < 0:
+            raise ValueError(f"num_samples must be >= 0, got {num_samples}")
+        chunks = [
+            self.rollout(self.first_state(min(batch_size, num_samples - s)), self.config.seq_len, temperature, generator)
+            for s in range(0, num_samples, batch_size)
+        ]
+        if not chunks:
+            return torch.empty(0, self.config.seq_len, dtype=torch.long, device=self.device)
+        return torch.cat(chunks)
+
+    @torch.no_grad()
+    def rollout(
+        self,
+        state: State,
+        n_steps: int,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Sample ``n_steps`` tokens ``(B, n_steps)`` continuing from ``state``.
+
+        ``state`` is the LSTM state after reading a prefix (see :meth:`first_state` and :meth:`advance`):
+        its logits give the distribution of the first sampled token.
+        """
+        rows = state[0].shape[0]
+        out = torch.empty(rows, n_steps, dtype=torch.long, device=state[0].device)
+        for i in range(n_steps):
+            tok = categorical_sample(self.logits_from_state(state), temperature, generator)
+            out[:, i] = tok
+            if i + 1 < n_steps:
+                state = self.advance(tok, state)
+        return out

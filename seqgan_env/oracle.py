@@ -1,0 +1,121 @@
+"""The synthetic oracle: a random LSTM that defines the "real" data distribution of the paper's benchmark."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqgan_env.generator import Generator, GeneratorConfig
+
+OFFICIAL_ARRAYS = ("embeddings", "Wi", "Ui", "bi", "Wf", "Uf", "bf", "Wog", "Uog", "bog", "Wc", "Uc", "bc", "Wo", "bo")
+
+
+@dataclass
+class OracleConfig:
+    """The oracle task (defaults: the paper's sizes)."""
+
+    vocab_size: int = 5000
+    """Vocabulary size of the oracle."""
+    seq_len: int = 20
+    """Length of every real sequence."""
+    emb_dim: int = 32
+    """Embedding size of the oracle LSTM."""
+    hidden_dim: int = 32
+    """Hidden size of the oracle LSTM."""
+    seed: int = 0
+    """Seed of the N(0, 1) parameters (ignored when ``params_path`` is given)."""
+    params_path: str | None = None
+    """Path of the official oracle parameters (``target_params.npz``); None draws random ones from ``seed``."""
+
+
+class Oracle(Generator):
+    """A standard LSTM with N(0, 1) parameters (or the official ones) that generates the real data.
+
+    It is a :class:`~seqgan_env.generator.Generator` whose parameters are frozen; ``start_token`` is 0
+    and the initial state is zero, as in the official ``target_lstm``.
+    """
+
+    def __init__(self, config: OracleConfig | None = None) -> None:
+        self.oracle_config = config = config or OracleConfig()
+        super().__init__(
+            GeneratorConfig(vocab_size=config.vocab_size, seq_len=config.seq_len, emb_dim=config.emb_dim,
+                            hidden_dim=config.hidden_dim, init_std=1.0)
+        )
+        if config.params_path is not None:
+            self.load_official(config.params_path)
+        else:
+            self.reset_parameters(torch.Generator().manual_seed(config.seed))
+            with torch.no_grad():
+                self.lstm.bias_hh_l0.zero_()  # one bias per gate, as in the official cell
+        self.requires_grad_(False)
+
+    @classmethod
+    def from_params(cls, path: str | os.PathLike[str], seq_len: int = 20) -> Oracle:
+        """Load the official oracle parameters from ``path`` (sizes are read from the file)."""
+        arrays = _read_npz(path)
+        vocab, emb = arrays["embeddings"].shape
+        hidden = arrays["Ui"].shape[0]
+        return cls(OracleConfig(vocab_size=vocab, seq_len=seq_len, emb_dim=emb, hidden_dim=hidden,
+                                params_path=str(path)))
+
+    def load_official(self, path: str | os.PathLike[str]) -> None:
+        """Copy the official ``target_params.npz`` arrays into this LSTM (gate order i, f, g, o)."""
+        a = _read_npz(path)
+        c = self.config
+        expected = {"embeddings": (c.vocab_size, c.emb_dim), "Wi": (c.emb_dim, c.hidden_dim),
+                    "Ui": (c.hidden_dim, c.hidden_dim), "Wo": (c.hidden_dim, c.vocab_size), "bo": (c.vocab_size,)}
+        for name, shape in expected.items():
+            if a[name].shape != shape:
+                raise ValueError(
+                    f"oracle params {path}: array {name!r} has shape {a[name].shape}, expected {shape} for "
+                    f"vocab_size={c.vocab_size}, emb_dim={c.emb_dim}, hidden_dim={c.hidden_dim}"
+                )
+        t = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in a.items()}
+        with torch.no_grad():
+            self.embedding.weight.copy_(t["embeddings"])
+            self.lstm.weight_ih_l0.copy_(torch.cat([t["Wi"], t["Wf"], t["Wc"], t["Wog"]], dim=1).T)
+            self.lstm.weight_hh_l0.copy_(torch.cat([t["Ui"], t["Uf"], t["Uc"], t["Uog"]], dim=1).T)
+            self.lstm.bias_ih_l0.copy_(torch.cat([t["bi"], t["bf"], t["bc"], t["bog"]]))
+            self.lstm.bias_hh_l0.zero_()
+            self.proj.weight.copy_(t["Wo"].T)
+            self.proj.bias.copy_(t["bo"])
+
+    @torch.no_grad()
+    def nll(self, tokens: torch.Tensor, batch_size: int = 4096) -> float:
+        """Mean per-token negative log-likelihood of ``tokens`` ``(N, T)`` under the oracle (nats)."""
+        return sequence_nll(self, tokens, batch_size)
+
+
+@torch.no_grad()
+def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096) -> float:
+    """Mean over all tokens of ``-log p_model(token | prefix)`` for ``tokens`` ``(N, T)``, in nats."""
+    if tokens.dim() != 2 or tokens.shape[0] == 0:
+        raise ValueError(f"tokens must be a non-empty (N, T) tensor, got shape {tuple(tokens.shape)}")
+    if tokens.shape[1] != model.config.seq_len:
+        raise ValueError(f"tokens have length {tokens.shape[1]}, the model expects seq_len={model.config.seq_len}")
+    if int(tokens.min()) < 0 or int(tokens.max()) >= model.config.vocab_size:
+        raise ValueError(f"tokens must lie in [0, vocab_size={model.config.vocab_size})")
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for chunk in torch.split(tokens.to(model.device), batch_size):
+        total += float(-model.log_prob(chunk).double().sum())
+    model.train(was_training)
+    return total / tokens.numel()
+
+
+def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"oracle params file not found: {path!s} (pass --oracle-params PATH to target_params.npz)")
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as exc:
+        raise ValueError(f"oracle params {path!s} is not a readable .npz file: {exc}") from None
+    missing = [k for k in OFFICIAL_ARRAYS if k not in arrays]
+    if missing:
+        raise ValueError(f"oracle params {path!s} lacks arrays {missing}; expected {list(OFFICIAL_ARRAYS)}")
+    return arrays

@@ -1,0 +1,96 @@
+"""Monte Carlo rollout reward: Q(prefix) = mean D-score of N completions sampled by a rollout policy."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from seqgan_env.generator import Generator, State
+from seqgan_env.sampling import categorical_sample
+
+
+class SequenceScorer(Protocol):
+    """What the env needs of a discriminator: sizes and a batched P(real)."""
+
+    config: object
+
+    def score(self, tokens: torch.Tensor) -> torch.Tensor:
+        """P(real) ``(B,)`` of complete sequences ``(B, T)``."""
+        ...
+
+
+class RolloutReward:
+    """Batched Monte Carlo estimate of Q(Y_{1:t}) for a batch of prefixes.
+
+    For a prefix of length ``t < T``, each of ``n_rollouts`` completions is sampled by ``policy`` from
+    the cached LSTM state of the prefix, and Q is the mean discriminator score of the completed
+    sequences; for ``t = T``, Q is the discriminator score of the sequence itself. All ``B × N``
+    completions of a call are one tensor computation.
+    """
+
+    def __init__(self, policy: Generator, discriminator: SequenceScorer, n_rollouts: int = 16) -> None:
+        if not isinstance(n_rollouts, int) or isinstance(n_rollouts, bool) or n_rollouts <= 0:
+            raise ValueError(f"n_rollouts must be a positive int, got {n_rollouts!r}")
+        self.policy = policy
+        self.discriminator = discriminator
+        self.n_rollouts = n_rollouts
+
+    @torch.inference_mode()
+    def q_values(self, prefix: torch.Tensor, state: State, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Q ``(B,)`` of ``prefix`` ``(B, t)`` whose rollout-policy state (after reading it) is ``state``."""
+        seq_len = self.policy.config.seq_len
+        b, t = prefix.shape
+        if t == seq_len:
+            return self.discriminator.score(prefix)
+        n = self.n_rollouts
+        rows_state = (state[0].repeat_interleave(n, dim=0), state[1].repeat_interleave(n, dim=0))
+        completion = self.policy.rollout(rows_state, seq_len - t, generator=generator)
+        full = torch.cat([prefix.repeat_interleave(n, dim=0), completion], dim=1)
+        return self.discriminator.score(full).view(b, n).mean(dim=1)
+
+    @torch.inference_mode()
+    def q_all(self, tokens: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Q ``(B, T)`` of every prefix ``tokens[:, :t+1]`` of complete sequences ``(B, T)`` at once.
+
+        The rollout policy reads each sequence once (teacher forcing); completions of all ``t`` and all
+        rollouts then advance together, one row per (sequence, t, rollout), with rows that start later
+        joining as the loop over positions reaches them.
+        """
+        policy, n = self.policy, self.n_rollouts
+        b, seq_len = tokens.shape
+        # Prefix states after reading tokens[:, :t+1], for t = 0 .. T-2: (B, T-1, H).
+        h_all, c_all = _prefix_states(policy, tokens)
+        q = torch.empty(b, seq_len, device=tokens.device)
+        q[:, -1] = self.discriminator.score(tokens)
+        if seq_len == 1:
+            return q
+        # Rows ordered by prefix length t (1 .. T-1), then sequence, then rollout.
+        seq_idx = torch.arange(b, device=tokens.device).repeat_interleave(n).repeat(seq_len - 1)
+        full = tokens[seq_idx].clone()  # (R, T): positions >= t are overwritten by samples
+        rows = torch.arange((seq_len - 1) * b, device=tokens.device).repeat_interleave(n)
+        state = tuple(x[:, : seq_len - 1].transpose(0, 1).reshape(-1, x.shape[-1])[rows] for x in (h_all, c_all))
+        for pos in range(1, seq_len):  # sample position `pos` for rows with t <= pos
+            active = b * n * pos
+            s = (state[0][:active], state[1][:active])
+            sampled = categorical_sample(policy.logits_from_state(s), generator=generator)
+            full[:active, pos] = sampled
+            if pos + 1 < seq_len:
+                nh, nc = policy.advance(sampled, s)
+                state[0][:active] = nh
+                state[1][:active] = nc
+        scores = self.discriminator.score(full).view(seq_len - 1, b, n).mean(dim=2)
+        q[:, :-1] = scores.T
+        return q
+
+
+def _prefix_states(policy: Generator, tokens: torch.Tensor) -> State:
+    """Rollout-policy states ``(B, T, H)`` after reading ``tokens[:, :t+1]`` for every ``t``."""
+    b, seq_len = tokens.shape
+    state = policy.first_state(b)
+    hs, cs = [], []
+    for pos in range(seq_len):
+        state = policy.advance(tokens[:, pos], state)
+        hs.append(state[0])
+        cs.append(state[1])
+    return torch.stack(hs, dim=1), torch.stack(cs, dim=1)
