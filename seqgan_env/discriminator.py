@@ -54,11 +54,29 @@ class DiscriminatorConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     @classmethod
+    def paper(cls, vocab_size: int, seq_len: int, **kw: object) -> DiscriminatorConfig:
+        """The official CNN, keeping only the filter widths that fit in ``seq_len``."""
+        pairs = [(s, n) for s, n in zip(PAPER_FILTER_SIZES, PAPER_NUM_FILTERS) if s <= seq_len]
+        return cls(
+            vocab_size=vocab_size,
+            seq_len=seq_len,
+            filter_sizes=[s for s, _ in pairs],
+            num_filters=[n for _, n in pairs],
+            **kw,
+        )  # type: ignore[arg-type]
+
+    @classmethod
     def small(cls, vocab_size: int, seq_len: int, **kw: object) -> DiscriminatorConfig:
         """A cheap D (widths 1–5, 32 filters each) for tests and fast presets."""
         sizes = tuple(s for s in (1, 2, 3, 4, 5) if s <= seq_len)
-        return cls(vocab_size=vocab_size, seq_len=seq_len, emb_dim=kw.pop("emb_dim", 32),  # type: ignore[arg-type]
-                   filter_sizes=sizes, num_filters=(32,) * len(sizes), **kw)  # type: ignore[arg-type]
+        return cls(
+            vocab_size=vocab_size,
+            seq_len=seq_len,
+            emb_dim=kw.pop("emb_dim", 32),  # type: ignore[arg-type]
+            filter_sizes=sizes,
+            num_filters=(32,) * len(sizes),
+            **kw,
+        )  # type: ignore[arg-type]
 
 
 class Discriminator(nn.Module):

@@ -63,7 +63,7 @@ class SeqGANCore:
             if rollout_policy is None:
                 rollout_policy = Generator(GeneratorConfig(vocab_size=self.vocab_size, seq_len=self.seq_len))
             if discriminator is None:
-                discriminator = Discriminator(DiscriminatorConfig(vocab_size=self.vocab_size, seq_len=self.seq_len))
+                discriminator = Discriminator(DiscriminatorConfig.paper(self.vocab_size, self.seq_len))
         self.reward = RolloutReward(rollout_policy, discriminator, self.n_rollouts)
         self.set_rollout_policy(rollout_policy)
         self.set_discriminator(discriminator)
@@ -120,7 +120,7 @@ class SeqGANCore:
 
     def observation(self) -> np.ndarray:
         obs = self.tokens.clone()
-        obs[:, max(self.t, 0):] = self.vocab_size  # padding value: "no token yet"
+        obs[:, max(self.t, 0) :] = self.vocab_size  # padding value: "no token yet"
         return obs.cpu().numpy()
 
     def reset(self, seed: int) -> dict[str, np.ndarray]:
@@ -144,9 +144,11 @@ class SeqGANCore:
         arr = np.asarray(actions)
         if arr.shape not in ((self.num_envs,), ()) or (arr.shape == () and self.num_envs != 1):
             raise ValueError(f"action must have shape ({self.num_envs},), got shape {arr.shape}")
-        if not np.issubdtype(arr.dtype, np.integer):
-            if not (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0)):
-                raise ValueError(f"action must be integer token ids in [0, {self.vocab_size}), got {arr!r}")
+        integral = np.issubdtype(arr.dtype, np.integer) or (
+            np.issubdtype(arr.dtype, np.floating) and bool(np.all(np.mod(arr, 1) == 0))
+        )
+        if not integral:
+            raise ValueError(f"action must be integer token ids in [0, {self.vocab_size}), got {arr!r}")
         arr = arr.astype(np.int64).reshape(self.num_envs)
         if arr.min() < 0 or arr.max() >= self.vocab_size:
             raise ValueError(f"action must be in [0, {self.vocab_size}) (Discrete({self.vocab_size})), got {arr}")
@@ -274,7 +276,13 @@ class SeqGANEnv(gym.Env):
         if isinstance(action, np.ndarray) and action.shape not in ((), (1,)):
             raise ValueError(f"action must be a single token id, got an array of shape {action.shape}")
         reward, done, info = self.core.step(np.asarray(action).reshape(1))
-        return self.core.observation()[0], float(reward[0]), done, False, {k: float(v[0]) for k, v in info.items()}
+        return (
+            self.core.observation()[0],
+            float(reward[0]),
+            done,
+            False,
+            {k: float(v[0]) for k, v in info.items()},
+        )
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
@@ -296,7 +304,11 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     {_DOC_ARGS}
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4, "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}  # noqa: RUF012
+    metadata = {  # noqa: RUF012
+        "render_modes": ["ansi"],
+        "render_fps": 4,
+        "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP,
+    }
 
     def __init__(
         self,
@@ -312,8 +324,9 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.core = SeqGANCore(num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator,
-                               rollout_policy, device)
+        self.core = SeqGANCore(
+            num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device
+        )
         self.num_envs = self.core.num_envs
         self.render_mode = render_mode
         self.single_action_space = spaces.Discrete(self.core.vocab_size)

@@ -105,8 +105,12 @@ class Generator(nn.Module):
         """Feed ``tokens`` ``(B,)`` into the LSTM: state in, state out."""
         h, c = state
         return torch.lstm_cell(
-            self.embedding(tokens), (h, c),
-            self.lstm.weight_ih_l0, self.lstm.weight_hh_l0, self.lstm.bias_ih_l0, self.lstm.bias_hh_l0,
+            self.embedding(tokens),
+            (h, c),
+            self.lstm.weight_ih_l0,
+            self.lstm.weight_hh_l0,
+            self.lstm.bias_ih_l0,
+            self.lstm.bias_hh_l0,
         )
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -135,7 +139,12 @@ class Generator(nn.Module):
         if num_samples < 0:
             raise ValueError(f"num_samples must be >= 0, got {num_samples}")
         chunks = [
-            self.rollout(self.first_state(min(batch_size, num_samples - s)), self.config.seq_len, temperature, generator)
+            self.rollout(
+                self.first_state(min(batch_size, num_samples - s)),
+                self.config.seq_len,
+                temperature,
+                generator,
+            )
             for s in range(0, num_samples, batch_size)
         ]
         if not chunks:

@@ -10,7 +10,23 @@ import torch
 
 from seqgan_env.generator import Generator, GeneratorConfig
 
-OFFICIAL_ARRAYS = ("embeddings", "Wi", "Ui", "bi", "Wf", "Uf", "bf", "Wog", "Uog", "bog", "Wc", "Uc", "bc", "Wo", "bo")
+OFFICIAL_ARRAYS = (
+    "embeddings",
+    "Wi",
+    "Ui",
+    "bi",
+    "Wf",
+    "Uf",
+    "bf",
+    "Wog",
+    "Uog",
+    "bog",
+    "Wc",
+    "Uc",
+    "bc",
+    "Wo",
+    "bo",
+)
 
 
 @dataclass
@@ -41,8 +57,13 @@ class Oracle(Generator):
     def __init__(self, config: OracleConfig | None = None) -> None:
         self.oracle_config = config = config or OracleConfig()
         super().__init__(
-            GeneratorConfig(vocab_size=config.vocab_size, seq_len=config.seq_len, emb_dim=config.emb_dim,
-                            hidden_dim=config.hidden_dim, init_std=1.0)
+            GeneratorConfig(
+                vocab_size=config.vocab_size,
+                seq_len=config.seq_len,
+                emb_dim=config.emb_dim,
+                hidden_dim=config.hidden_dim,
+                init_std=1.0,
+            )
         )
         if config.params_path is not None:
             self.load_official(config.params_path)
@@ -58,15 +79,21 @@ class Oracle(Generator):
         arrays = _read_npz(path)
         vocab, emb = arrays["embeddings"].shape
         hidden = arrays["Ui"].shape[0]
-        return cls(OracleConfig(vocab_size=vocab, seq_len=seq_len, emb_dim=emb, hidden_dim=hidden,
-                                params_path=str(path)))
+        return cls(
+            OracleConfig(vocab_size=vocab, seq_len=seq_len, emb_dim=emb, hidden_dim=hidden, params_path=str(path))
+        )
 
     def load_official(self, path: str | os.PathLike[str]) -> None:
         """Copy the official ``target_params.npz`` arrays into this LSTM (gate order i, f, g, o)."""
         a = _read_npz(path)
         c = self.config
-        expected = {"embeddings": (c.vocab_size, c.emb_dim), "Wi": (c.emb_dim, c.hidden_dim),
-                    "Ui": (c.hidden_dim, c.hidden_dim), "Wo": (c.hidden_dim, c.vocab_size), "bo": (c.vocab_size,)}
+        expected = {
+            "embeddings": (c.vocab_size, c.emb_dim),
+            "Wi": (c.emb_dim, c.hidden_dim),
+            "Ui": (c.hidden_dim, c.hidden_dim),
+            "Wo": (c.hidden_dim, c.vocab_size),
+            "bo": (c.vocab_size,),
+        }
         for name, shape in expected.items():
             if a[name].shape != shape:
                 raise ValueError(
@@ -84,14 +111,27 @@ class Oracle(Generator):
             self.proj.bias.copy_(t["bo"])
 
     @torch.no_grad()
+    def make_data(self, n_train: int = 10_000, n_test: int = 5_000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample the "real" training set and a disjointly drawn held-out test set, ``(N, T)`` each."""
+        for name, n in (("n_train", n_train), ("n_test", n_test)):
+            if not isinstance(n, int) or n <= 0:
+                raise ValueError(f"{name} must be a positive int, got {n!r}")
+        rng = torch.Generator(device=self.device).manual_seed(seed)
+        data = self.sample(n_train + n_test, generator=rng)
+        return data[:n_train], data[n_train:]
+
+    @torch.no_grad()
     def nll(self, tokens: torch.Tensor, batch_size: int = 4096) -> float:
         """Mean per-token negative log-likelihood of ``tokens`` ``(N, T)`` under the oracle (nats)."""
         return sequence_nll(self, tokens, batch_size)
 
 
 @torch.no_grad()
-def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096) -> float:
-    """Mean over all tokens of ``-log p_model(token | prefix)`` for ``tokens`` ``(N, T)``, in nats."""
+def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096, temperature: float = 1.0) -> float:
+    """Mean over all tokens of ``-log p_model(token | prefix)`` for ``tokens`` ``(N, T)``, in nats.
+
+    ``temperature`` divides the model's logits before the softmax.
+    """
     if tokens.dim() != 2 or tokens.shape[0] == 0:
         raise ValueError(f"tokens must be a non-empty (N, T) tensor, got shape {tuple(tokens.shape)}")
     if tokens.shape[1] != model.config.seq_len:
@@ -102,14 +142,16 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096)
     model.eval()
     total = 0.0
     for chunk in torch.split(tokens.to(model.device), batch_size):
-        total += float(-model.log_prob(chunk).double().sum())
+        total += float(-model.log_prob(chunk, temperature).double().sum())
     model.train(was_training)
     return total / tokens.numel()
 
 
 def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"oracle params file not found: {path!s} (pass --oracle-params PATH to target_params.npz)")
+        raise FileNotFoundError(
+            f"oracle params file not found: {path!s} (pass --oracle-params PATH to target_params.npz)"
+        )
     try:
         with np.load(path) as data:
             arrays = {k: data[k] for k in data.files}

@@ -1,0 +1,251 @@
+"""SB3 callbacks that serve both agents (REINFORCE and PPO): D retraining, rollout-policy sync,
+oracle evaluation and checkpointing. Each acts "every k generator updates", where one update is one
+batch of ``num_envs`` sequences (REINFORCE) or one PPO iteration of ``n_steps × num_envs`` steps."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv
+from tqdm.auto import tqdm
+
+from seqgan_env.discriminator import Discriminator, train_discriminator
+from seqgan_env.generator import Generator
+from seqgan_env.metrics import nll_oracle, nll_test
+from seqgan_env.oracle import Oracle
+
+
+def get_generator(model: BaseAlgorithm) -> Generator:
+    """The :class:`Generator` an SB3 model trains (``model.policy.generator``)."""
+    gen = getattr(model.policy, "generator", None)
+    if not isinstance(gen, Generator):
+        raise TypeError(
+            f"{type(model).__name__}'s policy {type(model.policy).__name__} has no Generator; use GeneratorPolicy "
+            "(REINFORCE) or GeneratorActorCriticPolicy (PPO)"
+        )
+    return gen
+
+
+def get_seqgan_env(env: Any) -> Any:
+    """Unwrap SB3 ``VecEnvWrapper``s down to the object that has ``set_discriminator``/``set_rollout_policy``."""
+    seen = env
+    while env is not None:
+        if hasattr(env, "set_discriminator") and hasattr(env, "set_rollout_policy"):
+            return env
+        env = getattr(env, "venv", None)
+    raise TypeError(f"{type(seen).__name__} does not wrap a SeqGAN-v0 env (SB3VecEnv / SeqGANVectorEnv)")
+
+
+def timesteps_per_update(model: BaseAlgorithm) -> int:
+    """Env steps of one generator update: ``n_steps × num_envs`` for PPO, ``seq_len × num_envs`` otherwise."""
+    assert model.env is not None
+    n_steps = getattr(model, "n_steps", None) or get_generator(model).config.seq_len
+    return int(n_steps) * model.env.num_envs
+
+
+def _check_every(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+class _EveryKUpdates(BaseCallback):
+    """Base: calls :meth:`_on_update` after every ``every`` completed generator updates."""
+
+    def __init__(self, every: int = 1, at_end: bool = False, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.every = _check_every("every", every)
+        self.at_end = at_end
+        self.last_done = -1
+
+    @property
+    def n_updates(self) -> int:
+        return self.model.num_timesteps // timesteps_per_update(self.model)
+
+    def _maybe(self, force: bool = False) -> None:
+        n = self.n_updates
+        if n != self.last_done and (n % self.every == 0 or force) and n > 0:
+            self.last_done = n
+            self._on_update(n)
+
+    def _on_rollout_start(self) -> None:
+        self._maybe()
+
+    def _on_training_end(self) -> None:
+        if self.at_end:
+            self._maybe(force=True)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_update(self, n_updates: int) -> None:
+        raise NotImplementedError
+
+
+class DiscriminatorCallback(_EveryKUpdates):
+    """Every ``every`` generator updates, retrain D on real data vs fresh generator samples and plug it
+    into the env (paper: every update, 5 rounds × 3 epochs, 10k negatives per round).
+
+    Args:
+        discriminator: the D the env scores with.
+        real_data: ``(N, T)`` real sequences (positives; all of them are used each round).
+        every: generator updates between retrainings.
+        rounds: rounds per retraining, each with fresh negatives.
+        epochs: epochs over positives + negatives per round.
+        n_negatives: generated sequences per round (default: ``len(real_data)``).
+        batch_size: D minibatch size.
+        optimizer: D's optimizer (default: Adam at ``discriminator.config.lr``).
+        seed: seed of negative sampling and shuffling.
+    """
+
+    def __init__(
+        self,
+        discriminator: Discriminator,
+        real_data: torch.Tensor,
+        every: int = 1,
+        rounds: int = 5,
+        epochs: int = 3,
+        n_negatives: int | None = None,
+        batch_size: int = 64,
+        optimizer: torch.optim.Optimizer | None = None,
+        seed: int = 0,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(every, verbose=verbose)
+        if not isinstance(discriminator, Discriminator):
+            raise TypeError(f"discriminator must be a seqgan_env.Discriminator, got {type(discriminator).__name__}")
+        if not isinstance(real_data, torch.Tensor) or real_data.dim() != 2 or len(real_data) == 0:
+            raise ValueError("real_data must be a non-empty (N, T) tensor of token ids")
+        if real_data.shape[1] != discriminator.config.seq_len:
+            raise ValueError(
+                f"real_data has length {real_data.shape[1]}, discriminator seq_len={discriminator.config.seq_len}"
+            )
+        self.rounds = _check_every("rounds", rounds)
+        self.epochs = _check_every("epochs", epochs)
+        self.batch_size = _check_every("batch_size", batch_size)
+        self.n_negatives = _check_every("n_negatives", n_negatives if n_negatives is not None else len(real_data))
+        self.discriminator = discriminator
+        self.real_data = real_data
+        self.optimizer = optimizer or torch.optim.Adam(discriminator.parameters(), lr=discriminator.config.lr)
+        self.rng = torch.Generator().manual_seed(seed)
+        self.seconds = 0.0
+
+    def _init_callback(self) -> None:
+        get_seqgan_env(self.training_env).set_discriminator(self.discriminator)
+
+    def _on_update(self, n_updates: int) -> None:
+        start = time.perf_counter()
+        gen = get_generator(self.model)
+        loss = 0.0
+        for _ in range(self.rounds):
+            fake = gen.sample(self.n_negatives, generator=self.rng).to(self.discriminator.device)
+            loss = train_discriminator(
+                self.discriminator, self.optimizer, self.real_data, fake, self.epochs, self.batch_size, self.rng
+            )
+        get_seqgan_env(self.training_env).set_discriminator(self.discriminator)
+        self.seconds += time.perf_counter() - start
+        self.logger.record("discriminator/loss", loss)
+        self.logger.record("discriminator/seconds", self.seconds)
+
+
+class RolloutPolicyCallback(_EveryKUpdates):
+    """Keep the env's rollout policy a (optionally delayed) copy of the generator:
+    ``θ_rollout ← β·θ_rollout + (1 − β)·θ`` every ``every`` updates.
+
+    The default β = 0 makes the rollout policy the current generator. The paper describes a delayed
+    copy and the official code calls an update with rate 0.8, but that update builds tensors the
+    rollout graph never reads, so the official rollouts always used the current generator; β = 0
+    reproduces what the code really did.
+    """
+
+    def __init__(self, beta: float = 0.0, every: int = 1, verbose: int = 0) -> None:
+        super().__init__(every, verbose=verbose)
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"beta must be in [0, 1), got {beta}")
+        self.beta = beta
+        self.rollout_policy: Generator | None = None
+
+    def _init_callback(self) -> None:
+        gen = get_generator(self.model)
+        self.rollout_policy = copy.deepcopy(gen).requires_grad_(False).eval()
+        get_seqgan_env(self.training_env).set_rollout_policy(self.rollout_policy)
+
+    def _on_update(self, n_updates: int) -> None:
+        assert self.rollout_policy is not None
+        gen = get_generator(self.model)
+        with torch.no_grad():
+            for p_r, p in zip(self.rollout_policy.parameters(), gen.parameters()):
+                p_r.mul_(self.beta).add_(p.detach().to(p_r.device), alpha=1.0 - self.beta)
+        get_seqgan_env(self.training_env).set_rollout_policy(self.rollout_policy)
+
+
+class OracleEvalCallback(_EveryKUpdates):
+    """Log NLL-oracle and NLL-test (see :mod:`seqgan_env.metrics`) every ``every`` updates and at the end.
+
+    Each evaluation is appended to ``history`` as a dict and passed to ``on_eval`` if given.
+    """
+
+    def __init__(
+        self,
+        oracle: Oracle,
+        test_data: torch.Tensor,
+        every: int = 5,
+        n_samples: int = 10_000,
+        seed: int = 0,
+        eval_at_start: bool = True,
+        on_eval: Callable[[dict[str, Any]], None] | None = None,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(every, at_end=True, verbose=verbose)
+        self.oracle = oracle
+        self.test_data = test_data
+        self.n_samples = _check_every("n_samples", n_samples)
+        self.seed = seed
+        self.eval_at_start = eval_at_start
+        self.on_eval = on_eval
+        self.history: list[dict[str, Any]] = []
+
+    def _on_training_start(self) -> None:
+        if self.eval_at_start and self.n_updates not in {h["update"] for h in self.history}:
+            self._on_update(self.n_updates)
+
+    def evaluate(self) -> dict[str, float]:
+        gen = get_generator(self.model)
+        return {
+            "nll_oracle": nll_oracle(self.oracle, gen, self.n_samples, seed=self.seed),
+            "nll_test": nll_test(gen, self.test_data),
+        }
+
+    def _on_update(self, n_updates: int) -> None:
+        row: dict[str, Any] = {"update": n_updates, "timesteps": int(self.model.num_timesteps), **self.evaluate()}
+        self.history.append(row)
+        self.logger.record("eval/nll_oracle", row["nll_oracle"])
+        self.logger.record("eval/nll_test", row["nll_test"])
+        if self.verbose:
+            tqdm.write(f"update {n_updates}: NLL-oracle {row['nll_oracle']:.3f}  NLL-test {row['nll_test']:.3f}")
+        if self.on_eval is not None:
+            self.on_eval(row)
+
+
+class CheckpointCallback(_EveryKUpdates):
+    """Call ``save_fn(model)`` (which writes an atomic checkpoint) every ``every`` updates and at the end."""
+
+    def __init__(self, save_fn: Callable[[BaseAlgorithm], None], every: int = 10, verbose: int = 0) -> None:
+        super().__init__(every, at_end=True, verbose=verbose)
+        self.save_fn = save_fn
+
+    def _on_update(self, n_updates: int) -> None:
+        self.save_fn(self.model)
+
+
+def training_env_of(model: BaseAlgorithm) -> VecEnv:
+    """The VecEnv a model trains on (raises a clear error if it has none)."""
+    if model.env is None:
+        raise ValueError(f"{type(model).__name__} has no env: pass one to the constructor or set_env()")
+    return model.env

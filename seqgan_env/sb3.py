@@ -1,0 +1,100 @@
+"""An SB3 ``VecEnv`` view of :class:`~seqgan_env.env.SeqGANVectorEnv`: one tensor step for all sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
+
+from seqgan_env.env import SeqGANVectorEnv
+
+
+class SB3VecEnv(VecEnv):
+    """Adapter so stable-baselines3 steps all ``num_envs`` sequences in one call (no per-env loop).
+
+    Args:
+        venv: the native vector env, or ``None`` to build one from ``kwargs``.
+        seed: seed of the first reset.
+        **kwargs: :class:`SeqGANVectorEnv` arguments when ``venv`` is None.
+    """
+
+    def __init__(self, venv: SeqGANVectorEnv | None = None, seed: int | None = None, **kwargs: Any) -> None:
+        if venv is None:
+            venv = SeqGANVectorEnv(**kwargs)
+        elif kwargs:
+            raise TypeError(f"pass either venv or SeqGANVectorEnv kwargs, not both (got {sorted(kwargs)})")
+        if not isinstance(venv, SeqGANVectorEnv):
+            raise TypeError(f"venv must be a SeqGANVectorEnv, got {type(venv).__name__}")
+        self.venv = venv
+        super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+        self._actions: np.ndarray | None = None
+        self._next_seed = seed
+        self.render_mode = venv.render_mode
+
+    # the parts callbacks plug in
+    @property
+    def core(self):
+        return self.venv.core
+
+    def set_discriminator(self, discriminator: Any) -> None:
+        self.venv.set_discriminator(discriminator)
+
+    def set_rollout_policy(self, policy: Any) -> None:
+        self.venv.set_rollout_policy(policy)
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        self._next_seed = seed
+        return [seed] * self.num_envs
+
+    def reset(self) -> VecEnvObs:
+        obs, _ = self.venv.reset(seed=self._next_seed)
+        self._next_seed = None
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions).reshape(self.num_envs)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        if self._actions is None:
+            raise RuntimeError("step_wait() called without step_async()")
+        obs, reward, terminated, truncated, info = self.venv.step(self._actions)
+        self._actions = None
+        dones = terminated | truncated
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        step_info = info.get("final_info", info)
+        for key in ("q", "d_score"):
+            if key in step_info:
+                for i, v in enumerate(step_info[key]):
+                    infos[i][key] = float(v)
+        if "final_obs" in info:
+            for i in range(self.num_envs):
+                infos[i]["terminal_observation"] = info["final_obs"][i]
+                infos[i]["TimeLimit.truncated"] = False
+        return obs, reward, dones, infos
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self.venv, attr_name)] * len(self._get_indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self.venv, attr_name, value)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+    ) -> list[Any]:
+        result = getattr(self.venv, method_name)(*method_args, **method_kwargs)
+        return [result] * len(self._get_indices(indices))
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+        return [False] * len(self._get_indices(indices))
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None] * self.num_envs
+
+    def render(self, mode: str | None = None) -> np.ndarray | None:
+        return None

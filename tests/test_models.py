@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seqgan_env import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Oracle, OracleConfig
+from seqgan_env.metrics import nll_oracle, nll_test
+from seqgan_env.rollout import RolloutReward
+from seqgan_env.sampling import categorical_sample
+from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_generator
+
+OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "seqgan_oracle" / "target_params.npz"
+
+
+def test_generator_step_api_matches_full_forward():
+    g = tiny_generator()
+    tokens = torch.randint(0, VOCAB, (5, SEQ_LEN))
+    full = g(tokens)
+    state = g.first_state(5)
+    for t in range(SEQ_LEN):
+        torch.testing.assert_close(g.logits_from_state(state), full[:, t], atol=1e-5, rtol=1e-5)
+        state = g.advance(tokens[:, t], state)
+
+
+def test_generator_log_prob_is_log_softmax_of_logits():
+    g = tiny_generator()
+    tokens = torch.randint(0, VOCAB, (3, SEQ_LEN))
+    lp = g.log_prob(tokens)
+    manual = torch.log_softmax(g(tokens), -1).gather(2, tokens[..., None]).squeeze(-1)
+    torch.testing.assert_close(lp, manual)
+    assert lp.shape == (3, SEQ_LEN)
+
+
+def test_generator_sample_is_seeded_and_in_range():
+    g = tiny_generator()
+    a = g.sample(50, generator=torch.Generator().manual_seed(1))
+    b = g.sample(50, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    assert a.shape == (50, SEQ_LEN)
+    assert a.min() >= 0
+    assert a.max() < VOCAB
+
+
+def test_uniform_generator_nll_is_log_vocab():
+    g = tiny_generator()
+    with torch.no_grad():
+        g.proj.weight.zero_()
+        g.proj.bias.zero_()
+    data = torch.randint(0, VOCAB, (20, SEQ_LEN))
+    assert nll_test(g, data) == pytest.approx(math.log(VOCAB), abs=1e-6)  # float32 log-softmax
+
+
+def test_categorical_sample_matches_distribution_chi_square():
+    probs = torch.tensor([0.5, 0.2, 0.15, 0.1, 0.05])
+    logits = probs.log().expand(200_000, 5).contiguous()
+    draws = categorical_sample(logits, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(draws, minlength=5).double()
+    expected = probs.double() * 200_000
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 18.5  # chi-square(4) at p = 0.001
+
+
+def test_categorical_sample_temperature_sharpens():
+    logits = torch.tensor([[2.0, 1.0, 0.0]]).expand(50_000, 3).contiguous()
+    cold = categorical_sample(logits, temperature=0.25, generator=torch.Generator().manual_seed(0))
+    assert float((cold == 0).double().mean()) > 0.95
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        categorical_sample(logits, temperature=0.0)
+
+
+def test_discriminator_scores_are_probabilities_and_batched():
+    d = tiny_discriminator()
+    x = torch.randint(0, VOCAB, (7, SEQ_LEN))
+    s = d.score(x)
+    assert s.shape == (7,)
+    assert ((s > 0) & (s < 1)).all()
+    torch.testing.assert_close(s[:3], d.score(x[:3]))
+    with pytest.raises(ValueError, match=r"tokens must have shape \(B, seq_len=6\)"):
+        d.score(x[:, :3])
+
+
+def test_paper_discriminator_has_1720_filters():
+    d = Discriminator(DiscriminatorConfig())
+    assert sum(c.out_channels for c in d.convs) == 1720
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"filter_sizes": (1, 30), "num_filters": (2, 2)}, "filter_sizes must lie in"),
+        ({"filter_sizes": (1,), "num_filters": (2, 2)}, "equal length"),
+        ({"filter_sizes": (1,), "num_filters": (2,), "dropout": 1.0}, "dropout must be in"),
+    ],
+)
+def test_discriminator_config_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DiscriminatorConfig(vocab_size=VOCAB, seq_len=SEQ_LEN, **kwargs)
+
+
+def test_generator_config_bad_values():
+    with pytest.raises(ValueError, match="vocab_size must be a positive int"):
+        GeneratorConfig(vocab_size=0)
+    with pytest.raises(ValueError, match="start_token must be in"):
+        GeneratorConfig(vocab_size=5, start_token=5)
+
+
+def test_rollout_q_all_matches_stepwise_q_in_expectation():
+    g, d = tiny_generator(), tiny_discriminator()
+    reward = RolloutReward(g, d, n_rollouts=3000)
+    tokens = torch.randint(0, VOCAB, (2, SEQ_LEN))
+    q_all = reward.q_all(tokens, torch.Generator().manual_seed(0))
+    state = g.first_state(2)
+    for t in range(SEQ_LEN):
+        state = g.advance(tokens[:, t], state)
+        q_t = reward.q_values(tokens[:, : t + 1], state, torch.Generator().manual_seed(1))
+        torch.testing.assert_close(q_all[:, t], q_t, atol=0.01, rtol=0)
+    torch.testing.assert_close(q_all[:, -1], d.score(tokens))
+
+
+def test_oracle_seeded_is_reproducible_and_nll_is_between_entropy_and_uniform(tiny_oracle):
+    again = Oracle(OracleConfig(vocab_size=VOCAB, seq_len=SEQ_LEN, emb_dim=8, hidden_dim=8, seed=0))
+    for p, q in zip(tiny_oracle.parameters(), again.parameters()):
+        assert torch.equal(p, q)
+    train, test = tiny_oracle.make_data(200, 100, seed=0)
+    assert train.shape == (200, SEQ_LEN)
+    assert test.shape == (100, SEQ_LEN)
+    self_nll = tiny_oracle.nll(train)
+    uniform = tiny_oracle.nll(torch.randint(0, VOCAB, (500, SEQ_LEN)))
+    assert self_nll < uniform
+    assert nll_oracle(tiny_oracle, tiny_oracle, 300) == pytest.approx(self_nll, abs=0.3)
+
+
+@pytest.mark.skipif(not OFFICIAL.exists(), reason="official oracle parameters not present")
+def test_official_oracle_loads_and_scores_published_figures():
+    oracle = Oracle.from_params(OFFICIAL)
+    samples = oracle.sample(2000, generator=torch.Generator().manual_seed(0))
+    assert oracle.nll(samples) == pytest.approx(5.756, abs=0.05)
+    uniform = torch.randint(0, 5000, (2000, 20), generator=torch.Generator().manual_seed(0))
+    assert oracle.nll(uniform) == pytest.approx(11.43, abs=0.05)
+
+
+def test_oracle_bad_params_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="oracle params file not found"):
+        Oracle.from_params(tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=r"is not a readable \.npz"):
+        Oracle.from_params(bad)
+    partial = tmp_path / "partial.npz"
+    np.savez(partial, embeddings=np.zeros((5, 2), np.float32))
+    with pytest.raises(ValueError, match="lacks arrays"):
+        Oracle.from_params(partial)
+
+
+def test_nll_oracle_rejects_mismatched_generator(tiny_oracle):
+    g = Generator(GeneratorConfig(vocab_size=VOCAB + 1, seq_len=SEQ_LEN))
+    with pytest.raises(ValueError, match="does not match the oracle"):
+        nll_oracle(tiny_oracle, g, 10)
