@@ -12,7 +12,6 @@ from typing import Any
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecEnv
 from tqdm.auto import tqdm
 
 from seqgan_env.discriminator import Discriminator, train_discriminator
@@ -36,7 +35,8 @@ def get_seqgan_env(env: Any) -> Any:
     """Unwrap SB3 ``VecEnvWrapper``s down to the object that has ``set_discriminator``/``set_rollout_policy``."""
     seen = env
     while env is not None:
-        if hasattr(env, "set_discriminator") and hasattr(env, "set_rollout_policy"):
+        cls = type(env)  # class attributes only: SB3 wrappers forward unknown attributes to the wrapped env
+        if hasattr(cls, "set_discriminator") and hasattr(cls, "set_rollout_policy"):
             return env
         env = getattr(env, "venv", None)
     raise TypeError(f"{type(seen).__name__} does not wrap a SeqGAN-v0 env (SB3VecEnv / SeqGANVectorEnv)")
@@ -170,10 +170,13 @@ class RolloutPolicyCallback(_EveryKUpdates):
             raise ValueError(f"beta must be in [0, 1), got {beta}")
         self.beta = beta
         self.rollout_policy: Generator | None = None
+        self.restored_state: dict[str, torch.Tensor] | None = None  # set when resuming a run
 
     def _init_callback(self) -> None:
         gen = get_generator(self.model)
         self.rollout_policy = copy.deepcopy(gen).requires_grad_(False).eval()
+        if self.restored_state is not None:
+            self.rollout_policy.load_state_dict(self.restored_state)
         get_seqgan_env(self.training_env).set_rollout_policy(self.rollout_policy)
 
     def _on_update(self, n_updates: int) -> None:
@@ -242,10 +245,3 @@ class CheckpointCallback(_EveryKUpdates):
 
     def _on_update(self, n_updates: int) -> None:
         self.save_fn(self.model)
-
-
-def training_env_of(model: BaseAlgorithm) -> VecEnv:
-    """The VecEnv a model trains on (raises a clear error if it has none)."""
-    if model.env is None:
-        raise ValueError(f"{type(model).__name__} has no env: pass one to the constructor or set_env()")
-    return model.env

@@ -1,0 +1,269 @@
+"""One dataclass configures a whole SeqGAN run; presets set many fields at once; the CLI overrides any."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass
+class SeqGANConfig:
+    """A SeqGAN run: task, models, MLE pretraining, D pretraining and the adversarial phase."""
+
+    preset: str = "quick"
+    """Preset the other fields start from: quick (default, ~minutes), fast, paper (the official schedule)."""
+    seed: int = 0
+    """Seed of everything (Python, NumPy, torch, env resets, data order)."""
+    device: str = "auto"
+    """auto, cpu or cuda."""
+    run_dir: str | None = None
+    """Run directory (default: runs/{agent}__{preset}__{seed}__{time})."""
+    resume: str | None = None
+    """Continue the run in this directory from its last checkpoint."""
+    progress: bool = True
+    """Show progress bars."""
+    pretrained: str | None = None
+    """Skip MLE and D pretraining: start from this run directory's pretrained.pt (same task and sizes)."""
+
+    # ---- task
+    oracle_params: str | None = None
+    """Path of the official oracle (target_params.npz); default: a seeded random oracle."""
+    oracle_seed: int = 0
+    """Seed of the random oracle's N(0,1) parameters (when --oracle-params is not given)."""
+    vocab_size: int = 5000
+    """Vocabulary size of the random oracle."""
+    seq_len: int = 20
+    """Sequence length."""
+    n_train: int = 10_000
+    """Real (oracle) training sequences."""
+    n_test: int = 5_000
+    """Held-out real sequences for NLL-test."""
+
+    # ---- generator and MLE pretraining
+    gen_emb_dim: int = 32
+    """Generator embedding size."""
+    gen_hidden_dim: int = 32
+    """Generator LSTM size."""
+    mle_epochs: int = 120
+    """MLE pretraining epochs over the training set (official: 120)."""
+    mle_batch_size: int = 64
+    """MLE minibatch size."""
+    mle_lr: float = 0.01
+    """MLE Adam learning rate."""
+
+    # ---- discriminator
+    disc_size: str = "paper"
+    """paper (1,720 filters, widths 1–20) or small (widths 1–5, 32 filters each)."""
+    disc_emb_dim: int = 64
+    """Discriminator embedding size."""
+    disc_lr: float = 1e-4
+    """Discriminator Adam learning rate."""
+    disc_batch_size: int = 64
+    """Discriminator minibatch size."""
+    d_negatives: int = 10_000
+    """Generated negatives per D round (positives: the whole training set)."""
+    d_pretrain_rounds: int = 50
+    """D pretraining rounds, each with fresh negatives (official: 50)."""
+    d_pretrain_epochs: int = 3
+    """Epochs per D pretraining round (official: 3)."""
+
+    # ---- adversarial phase
+    adv_updates: int = 200
+    """Generator updates in the adversarial phase (official: 200 batches)."""
+    batch_size: int = 64
+    """Sequences per generator update (= env num_envs)."""
+    n_rollouts: int = 16
+    """Monte Carlo rollouts per prefix."""
+    reward_mode: str = "q"
+    """Env reward: q (paper), shaped or terminal."""
+    gen_lr: float = 0.01
+    """Generator learning rate in the adversarial phase."""
+    baseline: str = "none"
+    """REINFORCE baseline: none (paper), mean or value."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    loss_reduction: str = "sum"
+    """REINFORCE loss over the batch: sum (official) or mean."""
+    max_grad_norm: float = 5.0
+    """Generator gradient-norm clip."""
+    rollout_beta: float = 0.0
+    """Rollout-policy delay β (0 = current G, what the official code really does)."""
+    d_every: int = 1
+    """Generator updates between D retrainings."""
+    d_rounds: int = 5
+    """D rounds per retraining (official: 5)."""
+    d_epochs: int = 3
+    """D epochs per round (official: 3)."""
+    ppo_lr: float = 1e-3
+    """PPO: Adam learning rate of actor and critic."""
+    ppo_reward_mode: str = "shaped"
+    """PPO: env reward (shaped: r_t = Q_t − Q_(t−1), sound with γ = 1)."""
+    ppo_n_steps: int = 20
+    """PPO: env steps per env per iteration (a multiple of seq_len)."""
+    ppo_n_epochs: int = 4
+    """PPO: epochs over each rollout."""
+    ppo_batch_size: int = 320
+    """PPO: minibatch size."""
+    ppo_clip_range: float = 0.2
+    """PPO: clip range."""
+    ppo_target_kl: float | None = None
+    """PPO: early-stop KL per iteration (None: off)."""
+
+    # ---- evaluation and checkpoints
+    eval_every: int = 5
+    """Generator updates (or MLE epochs) between NLL-oracle / NLL-test evaluations."""
+    eval_samples: int = 10_000
+    """Generated sequences scored per NLL-oracle evaluation."""
+    checkpoint_every: int = 10
+    """Generator updates between adversarial checkpoints (MLE: every evaluation)."""
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The official synthetic experiment (LantaoYu/SeqGAN at its last commit): ~27 h on 2 CPU cores.
+    "paper": {},
+    # The no-argument default: the whole pipeline in a few minutes on 2 CPU cores.
+    "quick": dict(
+        n_test=2_000,
+        mle_epochs=15,
+        disc_size="small",
+        disc_emb_dim=32,
+        d_negatives=5_000,
+        d_pretrain_rounds=3,
+        d_pretrain_epochs=2,
+        adv_updates=40,
+        d_every=5,
+        d_rounds=1,
+        d_epochs=1,
+        eval_every=5,
+        eval_samples=5_000,
+        checkpoint_every=10,
+    ),
+    # Time-to-quality preset for the official oracle (see RESULTS.md).
+    "fast": dict(
+        mle_epochs=60,
+        disc_size="small",
+        disc_emb_dim=64,
+        d_negatives=5_000,
+        d_pretrain_rounds=5,
+        d_pretrain_epochs=2,
+        adv_updates=200,
+        d_every=5,
+        d_rounds=1,
+        d_epochs=1,
+        eval_every=10,
+    ),
+}
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "preset": tuple(PRESETS),
+    "device": ("auto", "cpu", "cuda"),
+    "disc_size": ("paper", "small"),
+    "reward_mode": ("q", "shaped", "terminal"),
+    "ppo_reward_mode": ("shaped", "q", "terminal"),
+    "baseline": ("none", "mean", "value"),
+    "loss_reduction": ("sum", "mean"),
+}
+POSITIVE = {
+    "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim", "gen_hidden_dim", "mle_batch_size",
+    "disc_emb_dim", "disc_batch_size", "d_negatives", "d_pretrain_epochs", "batch_size", "n_rollouts",
+    "d_every", "d_rounds", "d_epochs", "ppo_n_steps", "ppo_n_epochs", "ppo_batch_size", "eval_every",
+    "eval_samples", "checkpoint_every",
+}  # fmt: skip
+NON_NEGATIVE = {"mle_epochs", "d_pretrain_rounds", "adv_updates", "ent_coef"}
+POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range"}
+
+
+def validate(cfg: SeqGANConfig) -> SeqGANConfig:
+    """Check every field; raise one ``ValueError`` naming the flag and what it allows."""
+    for name, allowed in CHOICES.items():
+        if getattr(cfg, name) not in allowed:
+            raise ValueError(f"--{_flag(name)} must be one of {list(allowed)}, got {getattr(cfg, name)!r}")
+    for name in POSITIVE:
+        if getattr(cfg, name) <= 0:
+            raise ValueError(f"--{_flag(name)} must be a positive integer, got {getattr(cfg, name)}")
+    for name in NON_NEGATIVE:
+        if getattr(cfg, name) < 0:
+            raise ValueError(f"--{_flag(name)} must be >= 0, got {getattr(cfg, name)}")
+    for name in POSITIVE_FLOAT:
+        if getattr(cfg, name) <= 0:
+            raise ValueError(f"--{_flag(name)} must be > 0, got {getattr(cfg, name)}")
+    if not 0.0 <= cfg.rollout_beta < 1.0:
+        raise ValueError(f"--rollout-beta must be in [0, 1), got {cfg.rollout_beta}")
+    if cfg.ppo_n_steps % cfg.seq_len:
+        raise ValueError(f"--ppo-n-steps must be a multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
+    return cfg
+
+
+def from_preset(preset: str = "quick", **overrides: Any) -> SeqGANConfig:
+    """The preset's config with ``overrides`` applied, validated."""
+    if preset not in PRESETS:
+        raise ValueError(f"--preset must be one of {list(PRESETS)}, got {preset!r}")
+    known = {f.name for f in fields(SeqGANConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown config fields {unknown}")
+    return validate(SeqGANConfig(**{**PRESETS[preset], **overrides, "preset": preset}))
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _field_docs() -> dict[str, str]:
+    """Field docstrings (the string literal under each field) for ``--help``."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(SeqGANConfig))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
+    return docs
+
+
+def _base_type(tp: Any) -> type:
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp
+
+
+def parse_args(argv: Sequence[str] | None = None, description: str = "") -> SeqGANConfig:
+    """Parse CLI flags into a :class:`SeqGANConfig`: the preset's values, then every flag given."""
+    docs = _field_docs()
+    hints = typing.get_type_hints(SeqGANConfig)
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    defaults = SeqGANConfig()
+    for f in fields(SeqGANConfig):
+        tp = _base_type(hints[f.name])
+        help_text = docs.get(f.name, "")
+        if f.name != "preset" and f.name in PRESETS["quick"]:
+            help_text += f" [quick: {PRESETS['quick'][f.name]}, paper: {getattr(defaults, f.name)}]"
+        kwargs: dict[str, Any] = {"default": None, "help": help_text, "dest": f.name}
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = tp
+            kwargs["metavar"] = tp.__name__.upper()
+        if f.name in CHOICES:
+            kwargs["choices"] = CHOICES[f.name]
+        parser.add_argument(f"--{_flag(f.name)}", **kwargs)
+    ns = vars(parser.parse_args(argv))
+    preset = ns.pop("preset") or "quick"
+    given = {k: v for k, v in ns.items() if v is not None}
+    try:
+        return from_preset(preset, **given)
+    except ValueError as exc:
+        parser.error(str(exc))
+        raise  # unreachable: parser.error exits
+
+
+def to_dict(cfg: SeqGANConfig) -> dict[str, Any]:
+    """JSON-ready dict of the config."""
+    return dataclasses.asdict(cfg)

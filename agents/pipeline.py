@@ -1,0 +1,537 @@
+"""The SeqGAN pipeline as library code: oracle data → MLE pretraining of G → pretraining of D →
+adversarial training (REINFORCE or PPO with the shared callbacks), with a run directory, atomic
+checkpoints and ``--resume``. ``train/*.py`` scripts are thin wrappers around :func:`run`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.vec_env import VecMonitor
+from tqdm.auto import tqdm
+
+from agents.callbacks import (
+    CheckpointCallback,
+    DiscriminatorCallback,
+    OracleEvalCallback,
+    RolloutPolicyCallback,
+    get_seqgan_env,
+    timesteps_per_update,
+)
+from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
+from agents.config import SeqGANConfig, from_preset, to_dict
+from agents.reinforce import Reinforce
+from seqgan_env.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
+from seqgan_env.env import SeqGANVectorEnv, resolve_device
+from seqgan_env.generator import Generator, GeneratorConfig
+from seqgan_env.metrics import nll_oracle, nll_test
+from seqgan_env.oracle import Oracle, OracleConfig
+from seqgan_env.sb3 import SB3VecEnv
+
+AGENTS = ("reinforce", "ppo")
+# The official run's log (NLL-oracle, official oracle; PAPER_NOTES.md): (epoch, value), MLE then adversarial.
+OFFICIAL_MLE_LOG = [(0, 10.17), (5, 9.43), (115, 9.07)]
+OFFICIAL_ADV_LOG = [(0, 9.08), (25, 8.93), (65, 8.78), (85, 8.72), (100, 8.70), (150, 8.68)]
+OFFICIAL_MLE_EPOCHS = 120
+# Fields that may differ when resuming (they do not change what is computed).
+RESUME_FREE = {"resume", "progress", "device", "run_dir", "adv_updates"}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global RNG and torch's (CPU and CUDA) from one ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------------ parts
+@dataclass
+class Task:
+    """The synthetic oracle task: the oracle, its training sequences and held-out test sequences."""
+
+    oracle: Oracle
+    train: torch.Tensor
+    test: torch.Tensor
+    random_nll_oracle: float = field(default=float("nan"))
+
+
+def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
+    """Build the oracle (official parameters or seeded random) and sample its train/test sets."""
+    if cfg.oracle_params is not None:
+        oracle = Oracle.from_params(cfg.oracle_params, seq_len=cfg.seq_len)
+    else:
+        oracle = Oracle(OracleConfig(vocab_size=cfg.vocab_size, seq_len=cfg.seq_len, seed=cfg.oracle_seed))
+    oracle.to(device)
+    train, test = oracle.make_data(cfg.n_train, cfg.n_test, seed=cfg.seed)
+    uniform = torch.randint(
+        0, oracle.config.vocab_size, (cfg.eval_samples, cfg.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
+    )
+    return Task(oracle, train, test, oracle.nll(uniform.to(device)))
+
+
+def generator_config(cfg: SeqGANConfig, vocab_size: int) -> GeneratorConfig:
+    return GeneratorConfig(
+        vocab_size=vocab_size, seq_len=cfg.seq_len, emb_dim=cfg.gen_emb_dim, hidden_dim=cfg.gen_hidden_dim
+    )
+
+
+def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig:
+    make = DiscriminatorConfig.paper if cfg.disc_size == "paper" else DiscriminatorConfig.small
+    return make(vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, lr=cfg.disc_lr)
+
+
+# ------------------------------------------------------------------------------------------------ run dir
+class RunDir:
+    """A run directory: config.json, checkpoints/, tb/, metrics.json/.csv, samples.txt, curve.png."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def latest(self) -> Path:
+        return self.path / "checkpoints" / "latest.pt"
+
+    @property
+    def pretrained(self) -> Path:
+        return self.path / "checkpoints" / "pretrained.pt"
+
+    @classmethod
+    def create(cls, cfg: SeqGANConfig, agent: str) -> RunDir:
+        name = cfg.run_dir or f"runs/{agent}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+        path = Path(name)
+        if path.exists() and any(path.iterdir()):
+            raise FileExistsError(f"run directory {path} already exists: pass --resume {path} to continue it")
+        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    def write_metrics(self, history: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> None:
+        atomic_write_json(self.path / "metrics.json", {"history": history, "summary": summary or {}})
+        keys = ["phase", "step", "timesteps", "wall_s", "nll_oracle", "nll_test"]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(history)
+        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
+
+
+def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
+    """Load the last checkpoint of ``cfg.resume``; the run's saved config wins (``adv_updates`` may grow)."""
+    run = RunDir(cfg.resume or "")
+    if not run.path.is_dir():
+        raise FileNotFoundError(f"--resume {run.path}: no such run directory")
+    ckpt = load_checkpoint(run.latest)
+    saved = from_preset(**{k: v for k, v in ckpt["config"].items() if k in SeqGANConfig.__dataclass_fields__})
+    given, defaults = to_dict(cfg), to_dict(from_preset(cfg.preset))
+    clash = [
+        k for k in given if k not in RESUME_FREE and given[k] != defaults[k] and given[k] != getattr(saved, k)
+    ]  # flags set explicitly that disagree with the saved run
+    if clash:
+        raise ValueError(f"--resume {run.path}: flags {clash} differ from the run's saved config; drop them")
+    saved.resume, saved.run_dir, saved.progress = str(run.path), str(run.path), cfg.progress
+    saved.device = cfg.device
+    if cfg.adv_updates != defaults["adv_updates"]:
+        saved.adv_updates = cfg.adv_updates
+    return saved, ckpt
+
+
+# ------------------------------------------------------------------------------------------------ phases
+def mle_epoch(
+    gen: Generator,
+    optimizer: torch.optim.Optimizer,
+    data: torch.Tensor,
+    batch_size: int,
+    rng: torch.Generator,
+    max_grad_norm: float = 5.0,
+) -> float:
+    """One epoch of maximum-likelihood training (teacher forcing); returns the mean token NLL."""
+    gen.train()
+    perm = torch.randperm(len(data), generator=rng)
+    total = 0.0
+    for idx in torch.split(perm, batch_size):
+        batch = data[idx].to(gen.device)
+        loss = -gen.log_prob(batch).mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"MLE loss is {loss.item()} (non-finite)")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(gen.parameters(), max_grad_norm)
+        optimizer.step()
+        total += loss.item() * len(idx)
+    return total / len(data)
+
+
+@dataclass
+class Pipeline:
+    """State of one run; :func:`run` drives it through the phases, checkpointing after each step."""
+
+    cfg: SeqGANConfig
+    agent: str
+    run: RunDir
+    task: Task
+    device: torch.device
+    gen: Generator
+    disc: Discriminator
+    gen_opt: torch.optim.Optimizer
+    disc_opt: torch.optim.Optimizer
+    rng: torch.Generator
+    logger: Logger
+    history: list[dict[str, Any]] = field(default_factory=list)
+    phase: str = "mle"
+    step: int = 0
+    wall: float = 0.0
+    model: BaseAlgorithm | None = None
+    d_callback: DiscriminatorCallback | None = None
+    rollout_callback: RolloutPolicyCallback | None = None
+    _t0: float = field(default_factory=time.perf_counter)
+
+    # ---- bookkeeping
+    def elapsed(self) -> float:
+        return self.wall + time.perf_counter() - self._t0
+
+    def record(self, phase: str, step: int, timesteps: int, nll_o: float, nll_t: float) -> dict[str, Any]:
+        row = {"phase": phase, "step": step, "timesteps": timesteps, "wall_s": round(self.elapsed(), 2),
+               "nll_oracle": nll_o, "nll_test": nll_t}  # fmt: skip
+        self.history.append(row)
+        self.logger.record(f"eval/{phase}_nll_oracle", nll_o)
+        self.logger.record(f"eval/{phase}_nll_test", nll_t)
+        self.logger.dump(step=len(self.history))
+        self.run.write_metrics(self.history)
+        return row
+
+    def evaluate(self, gen: Generator | None = None) -> tuple[float, float]:
+        gen = gen or self.gen
+        return (
+            nll_oracle(self.task.oracle, gen, self.cfg.eval_samples, seed=self.cfg.seed),
+            nll_test(gen, self.task.test),
+        )
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly from here."""
+        out: dict[str, Any] = {
+            "config": to_dict(self.cfg), "agent": self.agent, "phase": self.phase, "step": self.step,
+            "wall": self.elapsed(), "history": self.history,
+            "generator": self.gen.state_dict(), "gen_optimizer": self.gen_opt.state_dict(),
+            "discriminator": self.disc.state_dict(), "disc_optimizer": self.disc_opt.state_dict(),
+            "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
+        }  # fmt: skip
+        if self.model is not None:
+            model = self.model
+            core = get_seqgan_env(model.env).core
+            out["adversarial"] = {
+                "policy": model.policy.state_dict(),
+                "policy_optimizer": model.policy.optimizer.state_dict(),
+                "num_timesteps": model.num_timesteps,
+                "n_updates": model._n_updates,
+                "sampling_rng": model.sampling_rng.get_state() if hasattr(model, "sampling_rng") else None,
+                "env_torch_rng": core.torch_rng.get_state(),
+                "env_np_random": get_seqgan_env(model.env).venv.np_random.bit_generator.state,
+                "env_q_prev": core.q_prev.cpu(),
+                "last_obs": model._last_obs,
+                "d_callback_rng": self.d_callback.rng.get_state() if self.d_callback else None,
+                "rollout_policy": self.rollout_callback.rollout_policy.state_dict()
+                if self.rollout_callback and self.rollout_callback.rollout_policy is not None
+                else None,
+            }
+        return out
+
+    def checkpoint(self, also: Path | None = None) -> None:
+        payload = self.state()
+        save_checkpoint(self.run.latest, payload)
+        if also is not None:
+            save_checkpoint(also, payload)
+
+
+def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = None) -> Pipeline:
+    """Create (or restore from ``ckpt``) every part of a run."""
+    if agent not in AGENTS:
+        raise ValueError(f"agent must be one of {AGENTS}, got {agent!r}")
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    pretrained = load_pretrained(cfg) if cfg.pretrained and ckpt is None else None
+    run = RunDir(cfg.resume) if ckpt is not None else RunDir.create(cfg, agent)
+    if ckpt is None:
+        atomic_write_json(run.path / "config.json", {"agent": agent, **to_dict(cfg)})
+    task = build_task(cfg, device)
+    vocab = task.oracle.config.vocab_size
+    gen = Generator(generator_config(cfg, vocab)).to(device)
+    disc = Discriminator(discriminator_config(cfg, vocab)).to(device)
+    gen_opt = torch.optim.Adam(gen.parameters(), lr=cfg.mle_lr)
+    disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr)
+    rng = torch.Generator().manual_seed(cfg.seed)
+    logger = configure(str(run.path / "tb"), ["tensorboard"])
+    pipe = Pipeline(cfg, agent, run, task, device, gen, disc, gen_opt, disc_opt, rng, logger)
+    source = ckpt or pretrained
+    if source is not None:
+        try:
+            gen.load_state_dict(source["generator"])
+            disc.load_state_dict(source["discriminator"])
+            gen_opt.load_state_dict(source["gen_optimizer"])
+            disc_opt.load_state_dict(source["disc_optimizer"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise ValueError(f"checkpoint does not match this config's models: {exc}") from None
+    if ckpt is not None:
+        pipe.history, pipe.phase, pipe.step, pipe.wall = ckpt["history"], ckpt["phase"], ckpt["step"], ckpt["wall"]
+        rng.set_state(ckpt["rng"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        np.random.set_state(ckpt["numpy_rng"])
+        random.setstate(ckpt["python_rng"])
+    elif pretrained is not None:
+        pipe.history = [dict(r, phase=f"pretrained_{r['phase']}") for r in pretrained["history"]]
+        pipe.phase, pipe.step = "adversarial", 0
+        rng.set_state(pretrained["rng"])
+    return pipe
+
+
+def load_pretrained(cfg: SeqGANConfig) -> dict[str, Any]:
+    """The ``pretrained.pt`` of ``cfg.pretrained``, checked to match ``cfg``'s task and model sizes."""
+    path = Path(cfg.pretrained or "")
+    ckpt = load_checkpoint(path / "checkpoints" / "pretrained.pt" if path.is_dir() else path)
+    must_match = ["oracle_params", "oracle_seed", "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim",
+                  "gen_hidden_dim", "disc_size", "disc_emb_dim", "seed"]  # fmt: skip
+    theirs = ckpt["config"]
+    diff = {k: (theirs.get(k), getattr(cfg, k)) for k in must_match if theirs.get(k) != getattr(cfg, k)}
+    if diff:
+        raise ValueError(f"--pretrained {path}: config differs in {diff} (saved, given); pass matching flags")
+    return ckpt
+
+
+def pretrain_generator(pipe: Pipeline) -> None:
+    """MLE pretraining of G, evaluating every ``eval_every`` epochs and checkpointing after each evaluation."""
+    cfg = pipe.cfg
+    if pipe.phase != "mle":
+        return
+    if pipe.step == 0 and not pipe.history:
+        pipe.record("mle", 0, 0, *pipe.evaluate())
+    bar = tqdm(range(pipe.step, cfg.mle_epochs), desc="MLE pretraining", unit="epoch", disable=not cfg.progress,
+               initial=pipe.step, total=cfg.mle_epochs)  # fmt: skip
+    for epoch in bar:
+        loss = mle_epoch(pipe.gen, pipe.gen_opt, pipe.task.train, cfg.mle_batch_size, pipe.rng)
+        pipe.step = epoch + 1
+        pipe.logger.record("mle/loss", loss)
+        bar.set_postfix(loss=f"{loss:.3f}")
+        if pipe.step % cfg.eval_every == 0 or pipe.step == cfg.mle_epochs:
+            row = pipe.record("mle", pipe.step, 0, *pipe.evaluate())
+            bar.set_postfix(loss=f"{loss:.3f}", nll_oracle=f"{row['nll_oracle']:.3f}")
+            pipe.checkpoint()
+    pipe.phase, pipe.step = "disc", 0
+    pipe.checkpoint()
+
+
+def pretrain_discriminator(pipe: Pipeline) -> None:
+    """Pretrain D: ``d_pretrain_rounds`` rounds of fresh negatives, ``d_pretrain_epochs`` epochs each."""
+    cfg = pipe.cfg
+    if pipe.phase != "disc":
+        return
+    bar = tqdm(range(pipe.step, cfg.d_pretrain_rounds), desc="D pretraining", unit="round",
+               disable=not cfg.progress, initial=pipe.step, total=cfg.d_pretrain_rounds)  # fmt: skip
+    for r in bar:
+        fake = pipe.gen.sample(cfg.d_negatives, generator=pipe.rng)
+        loss = train_discriminator(
+            pipe.disc, pipe.disc_opt, pipe.task.train, fake, cfg.d_pretrain_epochs, cfg.disc_batch_size, pipe.rng
+        )
+        pipe.step = r + 1
+        pipe.logger.record("discriminator/pretrain_loss", loss)
+        pipe.logger.dump(step=pipe.step)
+        bar.set_postfix(loss=f"{loss:.3f}")
+        pipe.checkpoint()
+    pipe.phase, pipe.step = "adversarial", 0
+    pipe.checkpoint(also=pipe.run.pretrained)
+
+
+def build_agent(pipe: Pipeline) -> BaseAlgorithm:
+    """The adversarial-phase agent on a fresh vector env, its generator starting from ``pipe.gen``."""
+    cfg = pipe.cfg
+    reward_mode = cfg.reward_mode if pipe.agent == "reinforce" else cfg.ppo_reward_mode
+    venv = SeqGANVectorEnv(
+        num_envs=cfg.batch_size, vocab_size=pipe.gen.config.vocab_size, seq_len=cfg.seq_len,
+        n_rollouts=cfg.n_rollouts, reward_mode=reward_mode, discriminator=pipe.disc,
+        rollout_policy=pipe.gen, device=str(pipe.device),
+    )  # fmt: skip
+    env = VecMonitor(SB3VecEnv(venv, seed=cfg.seed))
+    gen_kwargs = {"generator_config": vars(pipe.gen.config).copy()}
+    if pipe.agent == "reinforce":
+        model: BaseAlgorithm = Reinforce(
+            "GeneratorPolicy", env, learning_rate=cfg.gen_lr, baseline=cfg.baseline, ent_coef=cfg.ent_coef,
+            max_grad_norm=cfg.max_grad_norm, loss_reduction=cfg.loss_reduction, policy_kwargs=gen_kwargs,
+            seed=cfg.seed, device=pipe.device,
+        )  # fmt: skip
+        model.policy.generator.load_state_dict(pipe.gen.state_dict())
+    else:
+        from agents.ppo import make_ppo
+
+        model = make_ppo(env, cfg, pipe.gen.state_dict(), device=pipe.device)
+    model.set_logger(pipe.logger)
+    return model
+
+
+def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
+    """Adversarial training: the agent's updates with the shared callbacks until ``adv_updates``."""
+    cfg = pipe.cfg
+    if pipe.phase != "adversarial":
+        return
+    model = pipe.model = build_agent(pipe)
+    gen = model.policy.generator
+    per_update = timesteps_per_update(model)
+
+    def on_eval(row: dict[str, Any]) -> None:
+        pipe.step = row["update"]
+        pipe.record("adversarial", row["update"], row["timesteps"], row["nll_oracle"], row["nll_test"])
+
+    def save(_: BaseAlgorithm) -> None:
+        pipe.step = model.num_timesteps // per_update
+        pipe.checkpoint()
+
+    pipe.rollout_callback = RolloutPolicyCallback(beta=cfg.rollout_beta)
+    pipe.d_callback = DiscriminatorCallback(
+        pipe.disc, pipe.task.train, every=cfg.d_every, rounds=cfg.d_rounds, epochs=cfg.d_epochs,
+        n_negatives=cfg.d_negatives, batch_size=cfg.disc_batch_size, optimizer=pipe.disc_opt, seed=cfg.seed,
+    )  # fmt: skip
+    evaluator = OracleEvalCallback(
+        pipe.task.oracle, pipe.task.test, every=cfg.eval_every, n_samples=cfg.eval_samples, seed=cfg.seed,
+        eval_at_start=False, on_eval=on_eval,
+    )  # fmt: skip
+    saver = CheckpointCallback(save, every=cfg.checkpoint_every)
+    callbacks = [pipe.rollout_callback, pipe.d_callback, evaluator, saver]
+    done = 0
+    if ckpt is not None and "adversarial" in ckpt:
+        done = _restore_adversarial(pipe, ckpt["adversarial"])
+        for cb in callbacks:
+            cb.last_done = done
+    elif not any(r["phase"] == "adversarial" for r in pipe.history):
+        nll_o, nll_t = pipe.evaluate(gen)
+        pipe.record("adversarial", 0, 0, nll_o, nll_t)
+    remaining = cfg.adv_updates - done
+    if remaining > 0:
+        model.learn(remaining * per_update, callback=callbacks, reset_num_timesteps=done == 0,
+                    progress_bar=cfg.progress)  # fmt: skip
+    pipe.gen.load_state_dict(gen.state_dict())
+    pipe.phase, pipe.step = "done", cfg.adv_updates
+    pipe.checkpoint()
+
+
+def _restore_adversarial(pipe: Pipeline, adv: dict[str, Any]) -> int:
+    model = pipe.model
+    assert model is not None
+    model.policy.load_state_dict(adv["policy"])
+    model.policy.optimizer.load_state_dict(adv["policy_optimizer"])
+    model.num_timesteps = adv["num_timesteps"]
+    model._n_updates = adv["n_updates"]
+    if adv.get("sampling_rng") is not None and hasattr(model, "sampling_rng"):
+        model.sampling_rng.set_state(adv["sampling_rng"])
+    assert model.env is not None
+    model._last_obs = model.env.reset()  # type: ignore[assignment]
+    env = get_seqgan_env(model.env)
+    model._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
+    env.core.torch_rng.set_state(adv["env_torch_rng"])
+    env.venv.np_random.bit_generator.state = adv["env_np_random"]
+    env.core.q_prev = adv["env_q_prev"].to(env.core.device)
+    if pipe.d_callback is not None and adv.get("d_callback_rng") is not None:
+        pipe.d_callback.rng.set_state(adv["d_callback_rng"])
+    if adv.get("rollout_policy") is not None:
+        assert pipe.rollout_callback is not None
+        pipe.rollout_callback.restored_state = adv["rollout_policy"]
+    return adv["num_timesteps"] // timesteps_per_update(model)
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+def summarize(pipe: Pipeline) -> dict[str, Any]:
+    """Random / MLE / adversarial (final and best) NLL-oracle and NLL-test, and wall time."""
+    hist = pipe.history
+    mle = [r for r in hist if r["phase"].endswith("mle")]
+    adv = [r for r in hist if r["phase"] == "adversarial"]
+    summary: dict[str, Any] = {
+        "agent": pipe.agent,
+        "preset": pipe.cfg.preset,
+        "oracle": pipe.cfg.oracle_params or f"random(seed={pipe.cfg.oracle_seed})",
+        "random_nll_oracle": pipe.task.random_nll_oracle,
+        "wall_s": round(pipe.elapsed(), 1),
+    }
+    if mle:
+        summary.update(mle_nll_oracle=mle[-1]["nll_oracle"], mle_nll_test=mle[-1]["nll_test"])
+    if adv:
+        best = min(adv, key=lambda r: r["nll_oracle"])
+        summary.update(
+            final_nll_oracle=adv[-1]["nll_oracle"], final_nll_test=adv[-1]["nll_test"],
+            best_nll_oracle=best["nll_oracle"], best_update=best["step"],
+        )  # fmt: skip
+    return summary
+
+
+def write_samples(pipe: Pipeline, n: int = 100) -> None:
+    samples = pipe.gen.sample(n, generator=torch.Generator(device=pipe.device).manual_seed(pipe.cfg.seed))
+    lines = [" ".join(str(int(t)) for t in row) for row in samples.cpu()]
+    atomic_write_text(pipe.run.path / "samples.txt", "\n".join(lines) + "\n")
+
+
+def plot_curve(pipe: Pipeline) -> Path:
+    """PNG learning curve: NLL-oracle (and NLL-test) over MLE epochs then adversarial updates."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = pipe.cfg
+    mle_epochs = cfg.mle_epochs
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for key, style in (("nll_oracle", "-"), ("nll_test", "--")):
+        xs, ys = [], []
+        for r in pipe.history:
+            x = r["step"] if r["phase"].endswith("mle") else mle_epochs + r["step"]
+            xs.append(x)
+            ys.append(r[key])
+        ax.plot(xs, ys, style, marker=".", label=f"this run: {key.replace('_', '-').upper().replace('NLL', 'NLL')}")
+    ax.axvline(mle_epochs, color="grey", lw=0.8)
+    ax.text(mle_epochs, ax.get_ylim()[1], " adversarial →", va="top", fontsize=8, color="grey")
+    if cfg.oracle_params:
+        ox = [e * mle_epochs / OFFICIAL_MLE_EPOCHS for e, _ in OFFICIAL_MLE_LOG] + [
+            mle_epochs + e for e, _ in OFFICIAL_ADV_LOG
+        ]
+        oy = [v for _, v in OFFICIAL_MLE_LOG] + [v for _, v in OFFICIAL_ADV_LOG]
+        ax.plot(ox, oy, "k^", ms=5, label="official run's log (NLL-oracle; MLE epochs rescaled)")
+        ax.axhline(8.736, color="k", lw=0.6, ls=":", label="published SeqGAN 8.736")
+    ax.set_xlabel(f"MLE epoch (0–{mle_epochs}), then adversarial generator update")
+    ax.set_ylabel("NLL (nats / token)")
+    ax.set_title(f"SeqGAN {pipe.agent} — preset {cfg.preset}, seed {cfg.seed}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = pipe.run.path / "curve.png"
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    from agents.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:
+    """Run (or resume) the whole pipeline; returns the summary also written to ``metrics.json``."""
+    ckpt = None
+    if cfg.resume:
+        cfg, ckpt = resolve_resume(cfg)
+        agent = ckpt["agent"]
+    pipe = build_pipeline(cfg, agent, ckpt)
+    if ckpt is None and pipe.phase == "mle":
+        pipe.checkpoint()
+    pretrain_generator(pipe)
+    pretrain_discriminator(pipe)
+    adversarial(pipe, ckpt if ckpt is not None and ckpt["phase"] == "adversarial" else None)
+    summary = summarize(pipe)
+    pipe.run.write_metrics(pipe.history, summary)
+    write_samples(pipe)
+    plot_curve(pipe)
+    summary["run_dir"] = str(pipe.run.path)
+    if not all(math.isfinite(r["nll_oracle"]) for r in pipe.history):
+        raise FloatingPointError("a non-finite NLL-oracle was recorded; see metrics.json")
+    return summary

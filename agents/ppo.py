@@ -1,0 +1,52 @@
+"""PPO baseline: SB3's ``PPO`` whose actor is the shared :class:`~seqgan_env.Generator`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents.policies import GeneratorActorCriticPolicy
+
+if TYPE_CHECKING:
+    from agents.config import SeqGANConfig
+
+
+def make_ppo(
+    env: VecEnv,
+    cfg: SeqGANConfig,
+    generator_state: dict[str, torch.Tensor] | None = None,
+    device: torch.device | str = "auto",
+    **overrides: Any,
+) -> PPO:
+    """SB3 PPO on the SeqGAN vector env with γ = 1 and λ = 1 (Monte Carlo advantages over a learned value),
+    its actor (and the critic's LSTM) starting from ``generator_state`` (e.g. the MLE-pretrained G)."""
+    from agents.callbacks import get_seqgan_env
+
+    core = get_seqgan_env(env).core
+    gen_config = {
+        "vocab_size": core.vocab_size, "seq_len": core.seq_len,
+        "emb_dim": cfg.gen_emb_dim, "hidden_dim": cfg.gen_hidden_dim,
+    }  # fmt: skip
+    kwargs: dict[str, Any] = dict(
+        learning_rate=cfg.ppo_lr,
+        n_steps=cfg.ppo_n_steps,
+        batch_size=cfg.ppo_batch_size,
+        n_epochs=cfg.ppo_n_epochs,
+        gamma=1.0,
+        gae_lambda=1.0,
+        clip_range=cfg.ppo_clip_range,
+        ent_coef=cfg.ent_coef,
+        max_grad_norm=cfg.max_grad_norm,
+        target_kl=cfg.ppo_target_kl,
+        policy_kwargs={"generator_config": gen_config},
+        seed=cfg.seed,
+        device=device,
+    )
+    kwargs.update(overrides)
+    model = PPO(GeneratorActorCriticPolicy, env, **kwargs)
+    if generator_state is not None:
+        model.policy.load_generator(generator_state)
+    return model
