@@ -50,7 +50,7 @@ RESUME_FREE = {"resume", "progress", "device", "run_dir", "adv_updates"}
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global RNG and torch's (CPU and CUDA) from one ``seed``."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (the legacy global RNG that user code may draw from)
     torch.manual_seed(seed)
 
 
@@ -192,6 +192,7 @@ class Pipeline:
     model: BaseAlgorithm | None = None
     d_callback: DiscriminatorCallback | None = None
     rollout_callback: RolloutPolicyCallback | None = None
+    callbacks: list[Any] = field(default_factory=list)
     _t0: float = field(default_factory=time.perf_counter)
 
     # ---- bookkeeping
@@ -223,7 +224,8 @@ class Pipeline:
             "generator": self.gen.state_dict(), "gen_optimizer": self.gen_opt.state_dict(),
             "discriminator": self.disc.state_dict(), "disc_optimizer": self.disc_opt.state_dict(),
             "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
+            "numpy_rng": np.random.get_state(),  # noqa: NPY002
+            "python_rng": random.getstate(),
         }  # fmt: skip
         if self.model is not None:
             model = self.model
@@ -237,7 +239,7 @@ class Pipeline:
                 "env_torch_rng": core.torch_rng.get_state(),
                 "env_np_random": get_seqgan_env(model.env).venv.np_random.bit_generator.state,
                 "env_q_prev": core.q_prev.cpu(),
-                "last_obs": model._last_obs,
+                "callbacks_last_done": [cb.last_done for cb in self.callbacks],
                 "d_callback_rng": self.d_callback.rng.get_state() if self.d_callback else None,
                 "rollout_policy": self.rollout_callback.rollout_policy.state_dict()
                 if self.rollout_callback and self.rollout_callback.rollout_policy is not None
@@ -284,7 +286,7 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
         pipe.history, pipe.phase, pipe.step, pipe.wall = ckpt["history"], ckpt["phase"], ckpt["step"], ckpt["wall"]
         rng.set_state(ckpt["rng"])
         torch.set_rng_state(ckpt["torch_rng"])
-        np.random.set_state(ckpt["numpy_rng"])
+        np.random.set_state(ckpt["numpy_rng"])  # noqa: NPY002
         random.setstate(ckpt["python_rng"])
     elif pretrained is not None:
         pipe.history = [dict(r, phase=f"pretrained_{r['phase']}") for r in pretrained["history"]]
@@ -402,12 +404,16 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
         eval_at_start=False, on_eval=on_eval,
     )  # fmt: skip
     saver = CheckpointCallback(save, every=cfg.checkpoint_every)
-    callbacks = [pipe.rollout_callback, pipe.d_callback, evaluator, saver]
+    callbacks = pipe.callbacks = [pipe.rollout_callback, pipe.d_callback, evaluator, saver]
     done = 0
     if ckpt is not None and "adversarial" in ckpt:
         done = _restore_adversarial(pipe, ckpt["adversarial"])
-        for cb in callbacks:
-            cb.last_done = done
+        for cb, last in zip(callbacks, ckpt["adversarial"]["callbacks_last_done"]):
+            cb.last_done = last
+        # building the agent re-seeded the global RNGs (SB3's set_random_seed): put the saved ones back
+        torch.set_rng_state(ckpt["torch_rng"])
+        np.random.set_state(ckpt["numpy_rng"])  # noqa: NPY002
+        random.setstate(ckpt["python_rng"])
     elif not any(r["phase"] == "adversarial" for r in pipe.history):
         nll_o, nll_t = pipe.evaluate(gen)
         pipe.record("adversarial", 0, 0, nll_o, nll_t)
@@ -526,7 +532,9 @@ def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:
         pipe.checkpoint()
     pretrain_generator(pipe)
     pretrain_discriminator(pipe)
-    adversarial(pipe, ckpt if ckpt is not None and ckpt["phase"] == "adversarial" else None)
+    if pipe.phase == "done" and pipe.step < cfg.adv_updates:  # resumed with a larger --adv-updates
+        pipe.phase = "adversarial"
+    adversarial(pipe, ckpt if ckpt is not None and ckpt["phase"] in ("adversarial", "done") else None)
     summary = summarize(pipe)
     pipe.run.write_metrics(pipe.history, summary)
     write_samples(pipe)

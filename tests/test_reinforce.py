@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.vec_env import VecMonitor
+
+from agents import (
+    CheckpointCallback,
+    DiscriminatorCallback,
+    OracleEvalCallback,
+    Reinforce,
+    RolloutPolicyCallback,
+    get_generator,
+)
+from agents.checkpoint import load_checkpoint, save_checkpoint
+from agents.config import from_preset, parse_args
+from agents.pipeline import run
+from agents.reinforce import reinforce_loss, returns_to_go
+from seqgan_env.sb3 import SB3VecEnv
+from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_env_kwargs, tiny_run_config
+
+ROOT = Path(__file__).resolve().parents[1]
+GEN_KW = {"generator_config": {"vocab_size": VOCAB, "seq_len": SEQ_LEN, "emb_dim": 8, "hidden_dim": 8}}
+
+
+def make_agent(reward_mode="q", **kw):
+    env = VecMonitor(SB3VecEnv(num_envs=4, seed=0, **tiny_env_kwargs(reward_mode=reward_mode)))
+    return Reinforce("GeneratorPolicy", env, policy_kwargs=GEN_KW, seed=0, **kw)
+
+
+# ---------------------------------------------------------------- the loss
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_reinforce_loss_equals_paper_formula_on_hand_made_batch(reduction):
+    agent = make_agent("q", loss_reduction=reduction)
+    tokens = torch.tensor([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]])
+    q = torch.tensor([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]])
+    loss, _ = agent.compute_loss(tokens, q)
+    gen = agent.policy.generator
+    # -Σ_t Q(Y_1:t-1, y_t) log G(y_t | Y_1:t-1), computed token by token with the step API
+    manual = torch.zeros(())
+    for b in range(2):
+        state = gen.first_state(1)
+        for t in range(SEQ_LEN):
+            logp = torch.log_softmax(gen.logits_from_state(state), -1)[0, tokens[b, t]]
+            manual = manual - q[b, t] * logp
+            state = gen.advance(tokens[b, t : t + 1], state)
+    if reduction == "mean":
+        manual = manual / tokens.numel()
+    torch.testing.assert_close(loss, manual, atol=1e-5, rtol=1e-5)
+
+
+def test_reinforce_shaped_mode_weights_are_returns_to_go():
+    r = torch.tensor([[1.0, 2.0, 3.0]])
+    torch.testing.assert_close(returns_to_go(r), torch.tensor([[6.0, 5.0, 3.0]]))
+    lp = torch.tensor([[-1.0, -2.0]])
+    assert reinforce_loss(lp, torch.tensor([[2.0, 3.0]]), "sum").item() == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "value"])
+def test_reinforce_learn_updates_generator(baseline):
+    agent = make_agent("shaped", baseline=baseline, ent_coef=0.01)
+    before = [p.clone() for p in agent.policy.generator.parameters()]
+    agent.learn(4 * SEQ_LEN * 2)
+    assert agent._n_updates == 2
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.policy.generator.parameters()))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"baseline": "critic"}, "baseline must be one of"),
+        ({"loss_reduction": "max"}, "loss_reduction must be one of"),
+        ({"learning_rate": -1.0}, "learning_rate must be > 0"),
+        ({"max_grad_norm": 0.0}, "max_grad_norm must be > 0"),
+    ],
+)
+def test_reinforce_bad_kwargs(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_agent(**kwargs)
+
+
+def test_reinforce_learn_rejects_non_positive_timesteps():
+    with pytest.raises(ValueError, match="total_timesteps must be a positive int"):
+        make_agent().learn(-5)
+
+
+def test_reinforce_save_load_predict(tmp_path):
+    agent = make_agent()
+    agent.learn(4 * SEQ_LEN)
+    agent.save(tmp_path / "agent.zip")
+    loaded = Reinforce.load(tmp_path / "agent.zip", env=agent.env)
+    for a, b in zip(agent.policy.parameters(), loaded.policy.parameters()):
+        assert torch.equal(a, b)
+    obs = agent.env.reset()
+    act, _ = loaded.predict(obs, deterministic=True)
+    assert act.shape == (4,)
+    assert np.array_equal(act, agent.predict(obs, deterministic=True)[0])
+
+
+# ---------------------------------------------------------------- callbacks
+def test_discriminator_callback_retrains_and_plugs_d(tiny_oracle):
+    train, _ = tiny_oracle.make_data(64, 16)
+    agent = make_agent()
+    d = tiny_discriminator(seed=3)
+    before = [p.clone() for p in d.parameters()]
+    cb = DiscriminatorCallback(d, train, every=1, rounds=1, epochs=1, n_negatives=32)
+    agent.learn(4 * SEQ_LEN * 2, callback=cb)
+    assert agent.env.venv.core.discriminator is d
+    assert any(not torch.equal(a, b) for a, b in zip(before, d.parameters()))
+
+
+def test_rollout_policy_callback_copies_generator_with_beta_zero():
+    agent = make_agent()
+    cb = RolloutPolicyCallback(beta=0.0)
+    agent.learn(4 * SEQ_LEN * 2, callback=cb)
+    policy = agent.env.venv.core.rollout_policy
+    assert policy is cb.rollout_policy
+    assert policy is not agent.policy.generator
+    # synced at the start of update 2, i.e. to G after update 1; one more sync makes it equal to G now
+    cb._on_update(99)
+    for a, b in zip(policy.parameters(), agent.policy.generator.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_rollout_policy_callback_delayed_update_is_a_blend():
+    agent = make_agent()
+    cb = RolloutPolicyCallback(beta=0.5)
+    agent.learn(4 * SEQ_LEN, callback=cb)
+    old = [p.clone() for p in cb.rollout_policy.parameters()]
+    cb._on_update(1)
+    for o, new, g in zip(old, cb.rollout_policy.parameters(), get_generator(agent).parameters()):
+        torch.testing.assert_close(new, 0.5 * o + 0.5 * g)
+    with pytest.raises(ValueError, match=r"beta must be in \[0, 1\)"):
+        RolloutPolicyCallback(beta=1.0)
+
+
+def test_oracle_eval_callback_logs_history(tiny_oracle):
+    _, test = tiny_oracle.make_data(16, 32)
+    cb = OracleEvalCallback(tiny_oracle, test, every=1, n_samples=64)
+    make_agent().learn(4 * SEQ_LEN * 2, callback=cb)
+    assert [h["update"] for h in cb.history] == [0, 1, 2]
+    assert all(np.isfinite(h["nll_oracle"]) and np.isfinite(h["nll_test"]) for h in cb.history)
+
+
+def test_checkpoint_callback_calls_save_every_k(tmp_path):
+    calls = []
+    cb = CheckpointCallback(lambda m: calls.append(m.num_timesteps), every=2)
+    make_agent().learn(4 * SEQ_LEN * 3, callback=cb)
+    assert calls == [4 * SEQ_LEN * 2, 4 * SEQ_LEN * 3]  # after update 2, and at the end
+
+
+def test_callback_bad_arguments(tiny_oracle):
+    train, _ = tiny_oracle.make_data(16, 16)
+    with pytest.raises(ValueError, match="every must be a positive int"):
+        DiscriminatorCallback(tiny_discriminator(), train, every=0)
+    with pytest.raises(ValueError, match="real_data has length"):
+        DiscriminatorCallback(tiny_discriminator(), train[:, :3])
+    with pytest.raises(TypeError, match=r"discriminator must be a seqgan_env\.Discriminator"):
+        DiscriminatorCallback(object(), train)
+
+
+# ---------------------------------------------------------------- the pipeline
+def test_pipeline_end_to_end_writes_run_directory(tmp_path):
+    summary = run(tiny_run_config(tmp_path / "run"), "reinforce")
+    run_dir = Path(summary["run_dir"])
+    for name in ("config.json", "metrics.json", "metrics.csv", "samples.txt", "curve.png", "checkpoints/latest.pt",
+                 "checkpoints/pretrained.pt"):  # fmt: skip
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "tb").iterdir())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    phases = {r["phase"] for r in metrics["history"]}
+    assert phases == {"mle", "adversarial"}
+    assert all(np.isfinite(r["nll_oracle"]) for r in metrics["history"])
+    assert np.isfinite(summary["final_nll_oracle"])
+    assert summary["mle_nll_oracle"] < summary["random_nll_oracle"]
+
+
+def test_pipeline_seeded_run_repeats_exactly(tmp_path):
+    a = run(tiny_run_config(tmp_path / "a"), "reinforce")
+    b = run(tiny_run_config(tmp_path / "b"), "reinforce")
+    ha = json.loads((tmp_path / "a" / "metrics.json").read_text())["history"]
+    hb = json.loads((tmp_path / "b" / "metrics.json").read_text())["history"]
+    assert [(r["nll_oracle"], r["nll_test"]) for r in ha] == [(r["nll_oracle"], r["nll_test"]) for r in hb]
+    assert a["final_nll_oracle"] == b["final_nll_oracle"]
+
+
+def test_pipeline_resume_continues_and_matches_uninterrupted_run(tmp_path):
+    full = run(tiny_run_config(tmp_path / "full"), "reinforce")
+    run(tiny_run_config(tmp_path / "part", adv_updates=2), "reinforce")
+    ckpt = load_checkpoint(tmp_path / "part" / "checkpoints" / "latest.pt")
+    assert ckpt["phase"] == "done"
+    resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4), "reinforce")
+    assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
+    assert resumed["final_nll_test"] == full["final_nll_test"]
+
+
+def test_pipeline_resume_after_crash_mid_mle_matches_uninterrupted_run(tmp_path, monkeypatch):
+    import agents.pipeline as pipeline
+
+    full = run(tiny_run_config(tmp_path / "f", mle_epochs=4, eval_every=2), "reinforce")
+    real_epoch, calls = pipeline.mle_epoch, []
+
+    def crashing_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # dies during epoch 3, after the checkpoint of epoch 2
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "mle_epoch", crashing_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_run_config(tmp_path / "r", mle_epochs=4, eval_every=2), "reinforce")
+    ckpt = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
+    assert (ckpt["phase"], ckpt["step"]) == ("mle", 2)
+    monkeypatch.setattr(pipeline, "mle_epoch", real_epoch)
+    resumed = run(tiny_run_config(tmp_path / "r", mle_epochs=4, eval_every=2, resume=str(tmp_path / "r")), "reinforce")
+    assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
+    assert resumed["mle_nll_oracle"] == full["mle_nll_oracle"]
+
+
+# ---------------------------------------------------------------- bad input
+def test_pipeline_run_dir_exists_without_resume(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "x").write_text("x")
+    with pytest.raises(FileExistsError, match="pass --resume"):
+        run(tiny_run_config(tmp_path / "run"), "reinforce")
+
+
+def test_pipeline_resume_corrupt_and_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such run directory"):
+        run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "nope")), "reinforce")
+    (tmp_path / "bad" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "bad" / "checkpoints" / "latest.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="unreadable or corrupt"):
+        run(tiny_run_config(tmp_path / "bad", resume=str(tmp_path / "bad")), "reinforce")
+    save_checkpoint(tmp_path / "v.pt", {})
+    data = torch.load(tmp_path / "v.pt", weights_only=False)
+    data["checkpoint_version"] = 99
+    torch.save(data, tmp_path / "v.pt")
+    with pytest.raises(ValueError, match="has version 99"):
+        load_checkpoint(tmp_path / "v.pt")
+
+
+def test_pipeline_pretrained_from_mismatched_run(tmp_path):
+    run(tiny_run_config(tmp_path / "a", adv_updates=0), "reinforce")
+    with pytest.raises(ValueError, match="config differs in"):
+        run(tiny_run_config(tmp_path / "b", pretrained=str(tmp_path / "a"), vocab_size=61), "reinforce")
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--preset", "huge"], "invalid choice: 'huge'"),
+        (["--adv-updates", "-3"], "--adv-updates must be >= 0"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["--gen-lr", "0"], "--gen-lr must be > 0"),
+        (["--ppo-n-steps", "7"], "--ppo-n-steps must be a multiple of --seq-len"),
+    ],
+)
+def test_cli_bad_flags_give_one_clear_error(argv, match, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert match in capsys.readouterr().err
+
+
+def test_from_preset_unknown_preset_and_field():
+    with pytest.raises(ValueError, match="--preset must be one of"):
+        from_preset("huge")
+    with pytest.raises(ValueError, match="unknown config fields"):
+        from_preset("quick", bogus=1)
+
+
+def test_train_reinforce_script_subprocess_smoke(tmp_path):
+    args = [sys.executable, str(ROOT / "train" / "reinforce.py"), "--run-dir", str(tmp_path / "s"), "--vocab-size",
+            "50", "--seq-len", "5", "--n-train", "128", "--n-test", "32", "--mle-epochs", "1", "--gen-emb-dim", "8",
+            "--gen-hidden-dim", "8", "--disc-emb-dim", "8", "--d-negatives", "64", "--d-pretrain-rounds", "1",
+            "--adv-updates", "2", "--batch-size", "4", "--n-rollouts", "2", "--eval-samples", "64",
+            "--ppo-n-steps", "5", "--no-progress", "--device", "cpu"]  # fmt: skip
+    out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["final_nll_oracle"] > 0
+    bad = subprocess.run([*args[:2], "--resume", str(tmp_path / "nope")], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith("error: --resume")
+    assert "Traceback" not in bad.stderr
