@@ -44,6 +44,8 @@ class SeqGANConfig:
     """Real (oracle) training sequences."""
     n_test: int = 5_000
     """Held-out real sequences for NLL-test."""
+    data_seed: int | None = None
+    """Seed of the oracle's train/test sample (default: --seed)."""
 
     # ---- generator and MLE pretraining
     gen_emb_dim: int = 32
@@ -197,6 +199,11 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
         raise ValueError(f"--rollout-beta must be in [0, 1), got {cfg.rollout_beta}")
     if cfg.ppo_n_steps % cfg.seq_len:
         raise ValueError(f"--ppo-n-steps must be a multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
+    if (cfg.ppo_n_steps * cfg.batch_size) % cfg.ppo_batch_size:
+        raise ValueError(
+            f"--ppo-batch-size must divide --ppo-n-steps × --batch-size = {cfg.ppo_n_steps * cfg.batch_size}, "
+            f"got {cfg.ppo_batch_size}"
+        )
     return cfg
 
 

@@ -72,7 +72,8 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
     else:
         oracle = Oracle(OracleConfig(vocab_size=cfg.vocab_size, seq_len=cfg.seq_len, seed=cfg.oracle_seed))
     oracle.to(device)
-    train, test = oracle.make_data(cfg.n_train, cfg.n_test, seed=cfg.seed)
+    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
+    train, test = oracle.make_data(cfg.n_train, cfg.n_test, seed=data_seed)
     uniform = torch.randint(
         0, oracle.config.vocab_size, (cfg.eval_samples, cfg.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
     )
@@ -300,12 +301,19 @@ def load_pretrained(cfg: SeqGANConfig) -> dict[str, Any]:
     path = Path(cfg.pretrained or "")
     ckpt = load_checkpoint(path / "checkpoints" / "pretrained.pt" if path.is_dir() else path)
     must_match = ["oracle_params", "oracle_seed", "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim",
-                  "gen_hidden_dim", "disc_size", "disc_emb_dim", "seed"]  # fmt: skip
+                  "gen_hidden_dim", "disc_size", "disc_emb_dim"]  # fmt: skip
     theirs = ckpt["config"]
     diff = {k: (theirs.get(k), getattr(cfg, k)) for k in must_match if theirs.get(k) != getattr(cfg, k)}
+    data_seed = (theirs.get("data_seed"), theirs.get("seed")), (cfg.data_seed, cfg.seed)
+    if _effective(*data_seed[0]) != _effective(*data_seed[1]):
+        diff["data_seed"] = (_effective(*data_seed[0]), _effective(*data_seed[1]))
     if diff:
         raise ValueError(f"--pretrained {path}: config differs in {diff} (saved, given); pass matching flags")
     return ckpt
+
+
+def _effective(data_seed: int | None, seed: int) -> int:
+    return seed if data_seed is None else data_seed
 
 
 def pretrain_generator(pipe: Pipeline) -> None:
