@@ -3,6 +3,7 @@
 from agents.callbacks import (
     CheckpointCallback,
     DiscriminatorCallback,
+    MLECallback,
     OracleEvalCallback,
     RolloutPolicyCallback,
     get_generator,
@@ -16,6 +17,7 @@ __all__ = [
     "DiscriminatorCallback",
     "GeneratorActorCriticPolicy",
     "GeneratorPolicy",
+    "MLECallback",
     "OracleEvalCallback",
     "Reinforce",
     "RolloutPolicyCallback",

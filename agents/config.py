@@ -96,6 +96,8 @@ class SeqGANConfig:
     """Generator gradient-norm clip."""
     rollout_beta: float = 0.0
     """Rollout-policy delay β (0 = current G, what the official code really does)."""
+    mle_steps: int = 0
+    """Interleaved MLE minibatch steps on real data after each adversarial update (0: off, the paper)."""
     d_every: int = 1
     """Generator updates between D retrainings."""
     d_rounds: int = 5
@@ -177,7 +179,7 @@ POSITIVE = {
     "d_every", "d_rounds", "d_epochs", "ppo_n_steps", "ppo_n_epochs", "ppo_batch_size", "eval_every",
     "eval_samples", "checkpoint_every",
 }  # fmt: skip
-NON_NEGATIVE = {"mle_epochs", "d_pretrain_rounds", "adv_updates", "ent_coef"}
+NON_NEGATIVE = {"mle_epochs", "d_pretrain_rounds", "adv_updates", "ent_coef", "mle_steps"}
 POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range"}
 
 

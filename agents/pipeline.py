@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from agents.callbacks import (
     CheckpointCallback,
     DiscriminatorCallback,
+    MLECallback,
     OracleEvalCallback,
     RolloutPolicyCallback,
     get_seqgan_env,
@@ -194,6 +195,7 @@ class Pipeline:
     d_callback: DiscriminatorCallback | None = None
     rollout_callback: RolloutPolicyCallback | None = None
     callbacks: list[Any] = field(default_factory=list)
+    mle_callback: MLECallback | None = None
     _t0: float = field(default_factory=time.perf_counter)
 
     # ---- bookkeeping
@@ -242,6 +244,12 @@ class Pipeline:
                 "env_q_prev": core.q_prev.cpu(),
                 "callbacks_last_done": [cb.last_done for cb in self.callbacks],
                 "d_callback_rng": self.d_callback.rng.get_state() if self.d_callback else None,
+                "mle_callback": {
+                    "rng": self.mle_callback.rng.get_state(),
+                    "opt": self.mle_callback.optimizer.state_dict(),
+                }
+                if self.mle_callback is not None and self.mle_callback.optimizer is not None
+                else None,
                 "rollout_policy": self.rollout_callback.rollout_policy.state_dict()
                 if self.rollout_callback and self.rollout_callback.rollout_policy is not None
                 else None,
@@ -413,6 +421,10 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
     )  # fmt: skip
     saver = CheckpointCallback(save, every=cfg.checkpoint_every)
     callbacks = pipe.callbacks = [pipe.rollout_callback, pipe.d_callback, evaluator, saver]
+    if cfg.mle_steps:
+        pipe.mle_callback = MLECallback(pipe.task.train, steps=cfg.mle_steps, batch_size=cfg.mle_batch_size,
+                                        lr=cfg.mle_lr, seed=cfg.seed)  # fmt: skip
+        callbacks.insert(0, pipe.mle_callback)
     done = 0
     if ckpt is not None and "adversarial" in ckpt:
         done = _restore_adversarial(pipe, ckpt["adversarial"])
@@ -452,6 +464,9 @@ def _restore_adversarial(pipe: Pipeline, adv: dict[str, Any]) -> int:
     env.core.q_prev = adv["env_q_prev"].to(env.core.device)
     if pipe.d_callback is not None and adv.get("d_callback_rng") is not None:
         pipe.d_callback.rng.set_state(adv["d_callback_rng"])
+    if adv.get("mle_callback") is not None and pipe.mle_callback is not None:
+        pipe.mle_callback.rng.set_state(adv["mle_callback"]["rng"])
+        pipe.mle_callback.restored_optimizer = adv["mle_callback"]["opt"]
     if adv.get("rollout_policy") is not None:
         assert pipe.rollout_callback is not None
         pipe.rollout_callback.restored_state = adv["rollout_policy"]
