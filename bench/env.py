@@ -1,0 +1,71 @@
+"""Env steps per second: gymnasium.make("SeqGAN-v0") vs make_vec(num_envs=64) vs the SB3 VecEnv adapter.
+
+    python bench/env.py [--quick]
+
+One env step = one token appended to one sequence. Paper sizes (vocab 5000, length 20, 16 rollouts) with the
+paper-size discriminator; "terminal" mode runs no rollouts, so it measures the env's own overhead.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import parser, setup, table
+
+import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
+from seqgan_env.sb3 import SB3VecEnv
+
+
+def steps_per_s_single(mode: str, episodes: int, n_rollouts: int) -> float:
+    env = gymnasium.make("SeqGAN-v0", reward_mode=mode, n_rollouts=n_rollouts)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    t0, steps = time.perf_counter(), 0
+    for _ in range(episodes):
+        env.reset()
+        for _ in range(20):
+            env.step(int(rng.integers(5000)))
+            steps += 1
+    return steps / (time.perf_counter() - t0)
+
+
+def steps_per_s_vec(mode: str, episodes: int, n_rollouts: int, sb3: bool, num_envs: int) -> float:
+    if sb3:
+        env = SB3VecEnv(num_envs=num_envs, reward_mode=mode, n_rollouts=n_rollouts, seed=0)
+        env.reset()
+        step = lambda a: env.step(a)  # noqa: E731
+    else:
+        env = gymnasium.make_vec("SeqGAN-v0", num_envs=num_envs, reward_mode=mode, n_rollouts=n_rollouts)
+        env.reset(seed=0)
+        step = env.step
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    for _ in range(episodes * 20):
+        step(rng.integers(5000, size=num_envs))
+    return episodes * 20 * num_envs / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    args = parser(__doc__).parse_args()
+    setup(args)
+    num_envs = 8 if args.quick else 64
+    n_rollouts = 4 if args.quick else 16
+    rows = []
+    for mode in ("terminal", "shaped", "q"):
+        single = steps_per_s_single(mode, 1 if args.quick else 4, n_rollouts)
+        vec = steps_per_s_vec(mode, 1, n_rollouts, sb3=False, num_envs=num_envs)
+        sb3 = steps_per_s_vec(mode, 1, n_rollouts, sb3=True, num_envs=num_envs)
+        rows.append({"reward_mode": mode, "single steps/s": single, f"make_vec({num_envs}) steps/s": vec,
+                     "SB3 adapter steps/s": sb3, "vec / single": vec / single})  # fmt: skip
+    print(f"vocab 5000, length 20, {n_rollouts} rollouts, paper-size discriminator")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
