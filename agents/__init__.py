@@ -3,6 +3,7 @@
 from agents.callbacks import (
     CheckpointCallback,
     DiscriminatorCallback,
+    EvalCallback,
     MLECallback,
     OracleEvalCallback,
     RolloutPolicyCallback,
@@ -15,6 +16,7 @@ from agents.reinforce import Reinforce
 __all__ = [
     "CheckpointCallback",
     "DiscriminatorCallback",
+    "EvalCallback",
     "GeneratorActorCriticPolicy",
     "GeneratorPolicy",
     "MLECallback",

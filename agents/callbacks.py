@@ -188,11 +188,42 @@ class RolloutPolicyCallback(_EveryKUpdates):
         get_seqgan_env(self.training_env).set_rollout_policy(self.rollout_policy)
 
 
-class OracleEvalCallback(_EveryKUpdates):
-    """Log NLL-oracle and NLL-test (see :mod:`seqgan_env.metrics`) every ``every`` updates and at the end.
+class EvalCallback(_EveryKUpdates):
+    """Evaluate the generator with ``evaluate(generator) -> {metric: value}`` every ``every`` updates and at
+    the end; each row is logged under ``eval/``, appended to ``history`` and passed to ``on_eval``."""
 
-    Each evaluation is appended to ``history`` as a dict and passed to ``on_eval`` if given.
-    """
+    def __init__(
+        self,
+        evaluate: Callable[[Generator], dict[str, float]],
+        every: int = 5,
+        eval_at_start: bool = True,
+        on_eval: Callable[[dict[str, Any]], None] | None = None,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(every, at_end=True, verbose=verbose)
+        self.evaluate = evaluate
+        self.eval_at_start = eval_at_start
+        self.on_eval = on_eval
+        self.history: list[dict[str, Any]] = []
+
+    def _on_training_start(self) -> None:
+        if self.eval_at_start and self.n_updates not in {h["update"] for h in self.history}:
+            self._on_update(self.n_updates)
+
+    def _on_update(self, n_updates: int) -> None:
+        metrics = self.evaluate(get_generator(self.model))
+        row: dict[str, Any] = {"update": n_updates, "timesteps": int(self.model.num_timesteps), **metrics}
+        self.history.append(row)
+        for k, v in metrics.items():
+            self.logger.record(f"eval/{k}", v)
+        if self.verbose:
+            tqdm.write(f"update {n_updates}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        if self.on_eval is not None:
+            self.on_eval(row)
+
+
+class OracleEvalCallback(EvalCallback):
+    """Log NLL-oracle and NLL-test (see :mod:`seqgan_env.metrics`) every ``every`` updates and at the end."""
 
     def __init__(
         self,
@@ -205,35 +236,17 @@ class OracleEvalCallback(_EveryKUpdates):
         on_eval: Callable[[dict[str, Any]], None] | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(every, at_end=True, verbose=verbose)
         self.oracle = oracle
         self.test_data = test_data
         self.n_samples = _check_every("n_samples", n_samples)
         self.seed = seed
-        self.eval_at_start = eval_at_start
-        self.on_eval = on_eval
-        self.history: list[dict[str, Any]] = []
+        super().__init__(self.oracle_metrics, every, eval_at_start, on_eval, verbose)
 
-    def _on_training_start(self) -> None:
-        if self.eval_at_start and self.n_updates not in {h["update"] for h in self.history}:
-            self._on_update(self.n_updates)
-
-    def evaluate(self) -> dict[str, float]:
-        gen = get_generator(self.model)
+    def oracle_metrics(self, gen: Generator) -> dict[str, float]:
         return {
             "nll_oracle": nll_oracle(self.oracle, gen, self.n_samples, seed=self.seed),
             "nll_test": nll_test(gen, self.test_data),
         }
-
-    def _on_update(self, n_updates: int) -> None:
-        row: dict[str, Any] = {"update": n_updates, "timesteps": int(self.model.num_timesteps), **self.evaluate()}
-        self.history.append(row)
-        self.logger.record("eval/nll_oracle", row["nll_oracle"])
-        self.logger.record("eval/nll_test", row["nll_test"])
-        if self.verbose:
-            tqdm.write(f"update {n_updates}: NLL-oracle {row['nll_oracle']:.3f}  NLL-test {row['nll_test']:.3f}")
-        if self.on_eval is not None:
-            self.on_eval(row)
 
 
 class MLECallback(_EveryKUpdates):

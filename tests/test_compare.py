@@ -48,7 +48,7 @@ def test_compare_script_subprocess_smoke(tmp_path):
             "--temperatures", "1.0", "--vocab-size", "50", "--seq-len", "5", "--n-train", "128", "--n-test", "32",
             "--mle-epochs", "1", "--gen-emb-dim", "8", "--gen-hidden-dim", "8", "--disc-emb-dim", "8",
             "--d-negatives", "64", "--d-pretrain-rounds", "1", "--adv-updates", "2", "--batch-size", "4",
-            "--n-rollouts", "2", "--eval-samples", "64", "--ppo-n-steps", "5", "--ppo-batch-size", "20",
+            "--n-rollouts", "2", "--eval-samples", "64",
             "--no-progress", "--device", "cpu"]  # fmt: skip
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -259,7 +259,8 @@ def test_pipeline_pretrained_from_mismatched_run(tmp_path):
         (["--adv-updates", "-3"], "--adv-updates must be >= 0"),
         (["--batch-size", "0"], "--batch-size must be a positive integer"),
         (["--gen-lr", "0"], "--gen-lr must be > 0"),
-        (["--ppo-n-steps", "7"], "--ppo-n-steps must be a multiple of --seq-len"),
+        (["--ppo-n-steps", "7"], "--ppo-n-steps must be a positive multiple of --seq-len"),
+        (["--ppo-batch-size", "7"], "--ppo-batch-size must be a positive divisor"),
     ],
 )
 def test_cli_bad_flags_give_one_clear_error(argv, match, capsys):
@@ -280,7 +281,7 @@ def test_train_reinforce_script_subprocess_smoke(tmp_path):
             "50", "--seq-len", "5", "--n-train", "128", "--n-test", "32", "--mle-epochs", "1", "--gen-emb-dim", "8",
             "--gen-hidden-dim", "8", "--disc-emb-dim", "8", "--d-negatives", "64", "--d-pretrain-rounds", "1",
             "--adv-updates", "2", "--batch-size", "4", "--n-rollouts", "2", "--eval-samples", "64",
-            "--ppo-n-steps", "5", "--ppo-batch-size", "20", "--no-progress", "--device", "cpu"]  # fmt: skip
+             "--no-progress", "--device", "cpu"]  # fmt: skip
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["final_nll_oracle"] > 0

