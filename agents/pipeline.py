@@ -8,6 +8,9 @@ import csv
 import io
 import math
 import random
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.vec_env import VecMonitor
 from tqdm.auto import tqdm
@@ -212,6 +216,7 @@ class Pipeline:
     rollout_callback: RolloutPolicyCallback | None = None
     callbacks: list[Any] = field(default_factory=list)
     mle_callback: MLECallback | None = None
+    interrupted: bool = False
     _t0: float = field(default_factory=time.perf_counter)
 
     # ---- bookkeeping
@@ -279,6 +284,14 @@ class Pipeline:
                 else None,
             }
         return out
+
+    def stop_if_interrupted(self, save: bool = True) -> None:
+        """After Ctrl-C (see :class:`GracefulInterrupt`): save a checkpoint at this safe point and exit."""
+        if self.interrupted:
+            if save:
+                self.checkpoint()
+            tqdm.write(f"interrupted: checkpoint saved; continue with --resume {self.run.path}", file=sys.stderr)
+            raise SystemExit(130)
 
     def checkpoint(self, also: Path | None = None) -> None:
         payload = self.state()
@@ -371,6 +384,7 @@ def pretrain_generator(pipe: Pipeline) -> None:
             row = pipe.record("mle", pipe.step, 0, pipe.evaluate())
             bar.set_postfix(loss=f"{loss:.3f}", nll_test=f"{row['nll_test']:.3f}")
             pipe.checkpoint()
+        pipe.stop_if_interrupted()
     pipe.phase, pipe.step = "disc", 0
     pipe.checkpoint()
 
@@ -392,6 +406,7 @@ def pretrain_discriminator(pipe: Pipeline) -> None:
         pipe.logger.dump(step=pipe.step)
         bar.set_postfix(loss=f"{loss:.3f}")
         pipe.checkpoint()
+        pipe.stop_if_interrupted()
     pipe.phase, pipe.step = "adversarial", 0
     pipe.checkpoint(also=pipe.run.pretrained)
 
@@ -432,14 +447,21 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
     per_update = timesteps_per_update(model)
 
     def on_eval(row: dict[str, Any]) -> None:
+        if stopper.stop:  # interrupted: the checkpoint already holds the last update boundary
+            return
         pipe.step = row["update"]
         metrics = {k: v for k, v in row.items() if k not in ("update", "timesteps")}
         pipe.record("adversarial", row["update"], row["timesteps"], metrics)
 
-    def save(_: BaseAlgorithm) -> None:
+    def save_now(_: BaseAlgorithm) -> None:
         pipe.step = model.num_timesteps // per_update
         pipe.checkpoint()
 
+    def save(m: BaseAlgorithm) -> None:
+        if not stopper.stop:  # interrupted: the stopper already saved the last update boundary
+            save_now(m)
+
+    stopper = _StopOnInterrupt(pipe, save_now)
     pipe.rollout_callback = RolloutPolicyCallback(beta=cfg.rollout_beta)
     pipe.d_callback = DiscriminatorCallback(
         pipe.disc, pipe.task.train, every=cfg.d_every, rounds=cfg.d_rounds, epochs=cfg.d_epochs,
@@ -465,11 +487,52 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
         pipe.record("adversarial", 0, 0, pipe.evaluate(gen))
     remaining = cfg.adv_updates - done
     if remaining > 0:
-        model.learn(remaining * per_update, callback=callbacks, reset_num_timesteps=done == 0,
+        model.learn(remaining * per_update, callback=[*callbacks, stopper], reset_num_timesteps=done == 0,
                     progress_bar=cfg.progress)  # fmt: skip
+        pipe.stop_if_interrupted(save=False)  # the stopper saved at the last update boundary
     pipe.gen.load_state_dict(gen.state_dict())
     pipe.phase, pipe.step = "done", cfg.adv_updates
     pipe.checkpoint()
+
+
+class _StopOnInterrupt(BaseCallback):
+    """After Ctrl-C: at the next update boundary save a checkpoint, then stop ``learn``."""
+
+    def __init__(self, pipe: Pipeline, save: Any) -> None:
+        super().__init__()
+        self.pipe, self.save, self.stop = pipe, save, False
+
+    def _on_rollout_start(self) -> None:
+        if self.pipe.interrupted and not self.stop:
+            self.save(self.model)
+            self.stop = True
+
+    def _on_step(self) -> bool:
+        return not self.stop
+
+
+class GracefulInterrupt:
+    """Context manager: the first Ctrl-C asks the pipeline to checkpoint at its next safe point and exit;
+    a second one interrupts at once."""
+
+    def __init__(self, pipe: Pipeline) -> None:
+        self.pipe = pipe
+        self.previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.pipe.interrupted:
+            raise KeyboardInterrupt
+        self.pipe.interrupted = True
+        tqdm.write("Ctrl-C: saving a checkpoint at the next safe point (press again to abort at once)", file=sys.stderr)
+
+    def __enter__(self) -> GracefulInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _restore_adversarial(pipe: Pipeline, adv: dict[str, Any]) -> int:
@@ -582,11 +645,12 @@ def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:
     pipe = build_pipeline(cfg, agent, ckpt)
     if ckpt is None and pipe.phase == "mle":
         pipe.checkpoint()
-    pretrain_generator(pipe)
-    pretrain_discriminator(pipe)
-    if pipe.phase == "done" and pipe.step < cfg.adv_updates:  # resumed with a larger --adv-updates
-        pipe.phase = "adversarial"
-    adversarial(pipe, ckpt if ckpt is not None and ckpt["phase"] in ("adversarial", "done") else None)
+    with GracefulInterrupt(pipe):
+        pretrain_generator(pipe)
+        pretrain_discriminator(pipe)
+        if pipe.phase == "done" and pipe.step < cfg.adv_updates:  # resumed with a larger --adv-updates
+            pipe.phase = "adversarial"
+        adversarial(pipe, ckpt if ckpt is not None and ckpt["phase"] in ("adversarial", "done") else None)
     summary = summarize(pipe)
     pipe.run.write_metrics(pipe.history, summary)
     write_samples(pipe)
