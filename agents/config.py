@@ -271,13 +271,16 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> SeqG
     """Parse CLI flags into a :class:`SeqGANConfig`: the preset's values, then every flag given."""
     docs = _field_docs()
     hints = typing.get_type_hints(SeqGANConfig)
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    defaults = SeqGANConfig()
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    per_preset = {name: SeqGANConfig(**values) for name, values in PRESETS.items()}
     for f in fields(SeqGANConfig):
         tp = _base_type(hints[f.name])
         help_text = docs.get(f.name, "")
-        if f.name != "preset" and f.name in PRESETS["quick"]:
-            help_text += f" [quick: {PRESETS['quick'][f.name]}, paper: {getattr(defaults, f.name)}]"
+        if f.name != "preset":
+            values = {name: getattr(c, f.name) for name, c in per_preset.items()}
+            shown = f"default (quick): {values['quick']}"
+            others = [f"{n}: {v}" for n, v in values.items() if n != "quick" and v != values["quick"]]
+            help_text += f" [{shown}{'; ' + ', '.join(others) if others else ''}]"
         kwargs: dict[str, Any] = {"default": None, "help": help_text, "dest": f.name}
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
