@@ -55,6 +55,11 @@ def _check_every(name: str, value: int) -> int:
     return value
 
 
+def _check_real_data(real_data: object) -> None:
+    if not isinstance(real_data, torch.Tensor) or real_data.dim() != 2 or len(real_data) == 0:
+        raise ValueError("real_data must be a non-empty (N, T) tensor of token ids")
+
+
 class _EveryKUpdates(BaseCallback):
     """Base: calls :meth:`_on_update` after every ``every`` completed generator updates."""
 
@@ -120,8 +125,7 @@ class DiscriminatorCallback(_EveryKUpdates):
         super().__init__(every, verbose=verbose)
         if not isinstance(discriminator, Discriminator):
             raise TypeError(f"discriminator must be a seqgan_env.Discriminator, got {type(discriminator).__name__}")
-        if not isinstance(real_data, torch.Tensor) or real_data.dim() != 2 or len(real_data) == 0:
-            raise ValueError("real_data must be a non-empty (N, T) tensor of token ids")
+        _check_real_data(real_data)
         if real_data.shape[1] != discriminator.config.seq_len:
             raise ValueError(
                 f"real_data has length {real_data.shape[1]}, discriminator seq_len={discriminator.config.seq_len}"
@@ -269,8 +273,7 @@ class MLECallback(_EveryKUpdates):
         verbose: int = 0,
     ) -> None:
         super().__init__(every, verbose=verbose)
-        if not isinstance(real_data, torch.Tensor) or real_data.dim() != 2 or len(real_data) == 0:
-            raise ValueError("real_data must be a non-empty (N, T) tensor of token ids")
+        _check_real_data(real_data)
         self.real_data = real_data
         self.steps = _check_every("steps", steps)
         self.batch_size = _check_every("batch_size", batch_size)
