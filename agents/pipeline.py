@@ -611,7 +611,8 @@ def plot_curve(pipe: Pipeline) -> Path:
             x = r["step"] if r["phase"].endswith("mle") else mle_epochs + r["step"]
             xs.append(x)
             ys.append(r[key])
-        ax.plot(xs, ys, style, marker=".", label=f"this run: {key.replace('_', '-').upper().replace('NLL', 'NLL')}")
+        label = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test"}[key]
+        ax.plot(xs, ys, style, marker=".", label=f"this run: {label}")
     ax.axvline(mle_epochs, color="grey", lw=0.8)
     ax.text(mle_epochs, ax.get_ylim()[1], " adversarial →", va="top", fontsize=8, color="grey")
     if cfg.oracle_params:
