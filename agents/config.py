@@ -99,6 +99,8 @@ class SeqGANConfig:
     """Env reward: q (paper), shaped or terminal."""
     gen_lr: float = 0.01
     """Generator learning rate in the adversarial phase."""
+    lr_schedule: str = "constant"
+    """Adversarial learning rates (REINFORCE and PPO): constant, or linear decay to 0 over the phase."""
     baseline: str = "none"
     """REINFORCE baseline: none (paper), mean or value."""
     ent_coef: float = 0.0
@@ -187,6 +189,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "long_sentences": ("drop", "truncate"),
     "baseline": ("none", "mean", "value"),
     "loss_reduction": ("sum", "mean"),
+    "lr_schedule": ("constant", "linear"),
 }
 POSITIVE = {
     "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim", "gen_hidden_dim", "mle_batch_size",

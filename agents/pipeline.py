@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -411,6 +412,23 @@ def pretrain_discriminator(pipe: Pipeline) -> None:
     pipe.checkpoint(also=pipe.run.pretrained)
 
 
+def lr_schedule(lr: float, cfg: SeqGANConfig) -> float | Callable[[float], float]:
+    """A constant rate, or SB3's linear schedule from ``lr`` to 0 over the adversarial phase."""
+    if cfg.lr_schedule == "constant":
+        return lr
+    return LinearDecay(lr)
+
+
+@dataclass(frozen=True)
+class LinearDecay:
+    """``lr × progress_remaining`` (SB3 passes progress_remaining from 1 down to 0); picklable for save()."""
+
+    lr: float
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.lr * progress_remaining
+
+
 def build_agent(pipe: Pipeline) -> BaseAlgorithm:
     """The adversarial-phase agent on a fresh vector env, its generator starting from ``pipe.gen``."""
     cfg = pipe.cfg
@@ -424,15 +442,17 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
     gen_kwargs = {"generator_config": vars(pipe.gen.config).copy()}
     if pipe.agent == "reinforce":
         model: BaseAlgorithm = Reinforce(
-            "GeneratorPolicy", env, learning_rate=cfg.gen_lr, baseline=cfg.baseline, ent_coef=cfg.ent_coef,
-            max_grad_norm=cfg.max_grad_norm, loss_reduction=cfg.loss_reduction, policy_kwargs=gen_kwargs,
-            seed=cfg.seed, device=pipe.device,
+            "GeneratorPolicy", env, learning_rate=lr_schedule(cfg.gen_lr, cfg), baseline=cfg.baseline,
+            ent_coef=cfg.ent_coef, max_grad_norm=cfg.max_grad_norm, loss_reduction=cfg.loss_reduction,
+            policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
         )  # fmt: skip
         model.policy.generator.load_state_dict(pipe.gen.state_dict())
     else:
         from agents.ppo import make_ppo
 
-        model = make_ppo(env, cfg, pipe.gen.state_dict(), device=pipe.device)
+        model = make_ppo(
+            env, cfg, pipe.gen.state_dict(), device=pipe.device, learning_rate=lr_schedule(cfg.ppo_lr, cfg)
+        )
     model.set_logger(pipe.logger)
     return model
 
