@@ -171,11 +171,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         d_negatives=5_000,
         d_pretrain_rounds=5,
         d_pretrain_epochs=2,
-        adv_updates=200,
+        adv_updates=40,
+        gen_lr=0.02,
+        lr_schedule="linear",
         d_every=5,
         d_rounds=1,
         d_epochs=1,
-        eval_every=10,
+        eval_every=5,
+        checkpoint_every=5,
     ),
 }
 

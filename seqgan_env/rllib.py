@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -23,8 +24,10 @@ ENV_NAME = "SeqGAN-v0"
 ENV_KEYS = ("vocab_size", "seq_len", "n_rollouts", "reward_mode", "device")
 
 
-def env_creator(config: dict[str, Any]) -> SeqGANEnv:
+def env_creator(config: dict[str, Any]) -> gym.Env:
     """Build one SeqGAN-v0 env from an RLlib ``env_config`` dict.
+
+    The observation (the padded prefix) is cast to float32, which RLlib's default encoders require.
 
     Keys: the env kwargs ``vocab_size``, ``seq_len``, ``n_rollouts``, ``reward_mode``, ``device``, plus
     ``generator_config`` / ``discriminator_config`` (dicts of :class:`GeneratorConfig` /
@@ -46,7 +49,8 @@ def env_creator(config: dict[str, Any]) -> SeqGANEnv:
             disc_cfg.update(filter_sizes=paper.filter_sizes, num_filters=paper.num_filters)
         policy = Generator(GeneratorConfig(**gen_cfg))
         disc = Discriminator(DiscriminatorConfig(**disc_cfg))
-    return SeqGANEnv(discriminator=disc, rollout_policy=policy, **kwargs)
+    env = SeqGANEnv(discriminator=disc, rollout_policy=policy, **kwargs)
+    return gym.wrappers.DtypeObservation(env, np.float32)
 
 
 def register(name: str = ENV_NAME) -> str:
@@ -110,16 +114,21 @@ def sync_parts(
     )
 
 
-def make_sync_callback(get_parts: Any) -> type:
-    """An RLlib callback class that, after each ``train()`` iteration, calls ``get_parts()`` and, when it
-    returns ``(discriminator, rollout_policy)`` (D retrained on the driver), pushes both to all env runners —
-    the RLlib counterpart of the SB3 ``DiscriminatorCallback`` plugging D into the env."""
+def make_discriminator_callback(retrain: Any, every: int = 1) -> type:
+    """An RLlib callback class, the counterpart of the SB3 ``DiscriminatorCallback``: after every ``every``
+    training iterations it calls ``retrain(algorithm) -> discriminator`` on the driver (D retrained on real vs
+    fresh policy samples) and pushes D's weights to every env runner."""
     from ray.rllib.callbacks.callbacks import RLlibCallback
 
-    class SeqGANSyncCallback(RLlibCallback):
-        def on_train_result(self, *, algorithm: Any, result: dict, **kwargs: Any) -> None:
-            parts = get_parts()
-            if parts is not None:
-                sync_parts(algorithm, *parts)
+    if not isinstance(every, int) or every <= 0:
+        raise ValueError(f"every must be a positive int, got {every!r}")
 
-    return SeqGANSyncCallback
+    class SeqGANDiscriminatorCallback(RLlibCallback):
+        iterations = 0
+
+        def on_train_result(self, *, algorithm: Any, result: dict, **kwargs: Any) -> None:
+            type(self).iterations += 1
+            if type(self).iterations % every == 0:
+                sync_parts(algorithm, retrain(algorithm), None)
+
+    return SeqGANDiscriminatorCallback
