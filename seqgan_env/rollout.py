@@ -7,7 +7,6 @@ from typing import Protocol
 import torch
 
 from seqgan_env.generator import Generator, State
-from seqgan_env.sampling import categorical_sample
 
 
 class SequenceScorer(Protocol):
@@ -73,7 +72,7 @@ class RolloutReward:
         for pos in range(1, seq_len):  # sample position `pos` for rows with t <= pos
             active = b * n * pos
             s = (state[0][:active], state[1][:active])
-            sampled = categorical_sample(policy.logits_from_state(s), generator=generator)
+            sampled = policy.sample_next(s, generator=generator)
             full[:active, pos] = sampled
             if pos + 1 < seq_len:
                 nh, nc = policy.advance(sampled, s)
