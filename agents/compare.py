@@ -166,7 +166,7 @@ def _plot_curves(runs: dict[str, list[dict[str, Any]]], mle: dict[str, Any], pat
     ax.axhline(mle["nll_oracle"], color="grey", ls="--", lw=0.8, label="MLE (start)")
     ax.set_xlabel("generated tokens in the adversarial phase")
     ax.set_ylabel("NLL-oracle (nats / token)")
-    ax.set_title("PPO vs REINFORCE from the same pretrained G/D (shaded: min–max over seeds)")
+    ax.set_title("PPO vs REINFORCE, same pretrained G and D (shaded: seed min–max)", fontsize=10)
     ax.legend(fontsize=8)
     _save_fig(fig, path)
 

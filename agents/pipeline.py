@@ -343,6 +343,7 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
     elif pretrained is not None:
         pipe.history = [dict(r, phase=f"pretrained_{r['phase']}") for r in pretrained["history"]]
         pipe.phase, pipe.step = "adversarial", 0
+        pipe.wall = pretrained["wall"]  # wall times count the pretraining this run starts from
         rng.set_state(pretrained["rng"])
     return pipe
 

@@ -1,0 +1,95 @@
+"""NLL-oracle against wall-clock minutes for finished runs, beside the official run placed on the same axis
+by its measured per-epoch cost on this machine (13.2 s per MLE epoch, 469 s per adversarial batch), and a
+table of the time each run first reached NLL-oracle ≤ 9.0, 8.8 and 8.68.
+
+    python train/time_to_quality.py runs/fast_reinforce_s0 runs/fast_reinforce_s1 ... --out docs/time_to_quality.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.checkpoint import atomic_write_bytes
+from agents.pipeline import OFFICIAL_ADV_LOG, OFFICIAL_MLE_EPOCHS, OFFICIAL_MLE_LOG
+
+THRESHOLDS = (9.0, 8.8, 8.68)
+OFFICIAL_MLE_EPOCH_S, OFFICIAL_ADV_BATCH_S = 13.2, 469.0
+
+
+def official_curve() -> list[tuple[float, float]]:
+    """(minutes, NLL-oracle) of the official log, timed with its per-epoch costs measured here."""
+    mle = [(e * OFFICIAL_MLE_EPOCH_S / 60, v) for e, v in OFFICIAL_MLE_LOG]
+    start = OFFICIAL_MLE_EPOCHS * OFFICIAL_MLE_EPOCH_S
+    return mle + [((start + k * OFFICIAL_ADV_BATCH_S) / 60, v) for k, v in OFFICIAL_ADV_LOG]
+
+
+def run_curve(run_dir: Path) -> tuple[str, list[tuple[float, float]]]:
+    """(label, [(minutes, NLL-oracle)]) of a run directory's metrics.json."""
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a finished run directory?")
+    data = json.loads(path.read_text())
+    rows = [r for r in data["history"] if "nll_oracle" in r]
+    if not rows:
+        raise ValueError(f"{run_dir} has no NLL-oracle evaluations (a text run?)")
+    config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
+    label = f"{config.get('agent', '?')} {config.get('preset', '')} seed {config.get('seed', '?')}"
+    rows = [r for r in rows if r["phase"] in ("mle", "adversarial", "pretrained_mle")]
+    return label, [(r["wall_s"] / 60, r["nll_oracle"]) for r in rows]
+
+
+def first_time(curve: list[tuple[float, float]], threshold: float) -> float | None:
+    return next((m for m, v in curve if v <= threshold), None)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.add_argument("--out", default="time_to_quality.png", help="PNG to write")
+    args = p.parse_args(argv)
+    try:
+        curves = [run_curve(Path(r)) for r in args.runs]
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    curves.append(("official code (its log; time from its per-epoch cost here)", official_curve()))
+    lines = [
+        "| run | " + " | ".join(f"≤ {t}" for t in THRESHOLDS) + " | final | wall min |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, c in curves:
+        cells = [f"{m:.1f} min" if (m := first_time(c, t)) is not None else "not reached" for t in THRESHOLDS]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {c[-1][1]:.3f} | {c[-1][0]:.1f} |")
+    table = "\n".join(lines)
+    print(table)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for label, c in curves:
+        style = "k^--" if label.startswith("official") else ".-"
+        ax.plot([m for m, _ in c], [v for _, v in c], style, label=label, ms=5)
+    ax.axhline(8.68, color="grey", lw=0.7, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("wall-clock minutes on 2 CPU cores (log scale)")
+    ax.set_ylabel("NLL-oracle (official oracle)")
+    ax.set_ylim(8.3, 10.5)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(args.out, buf.getvalue())
+    return {"table": table}
+
+
+if __name__ == "__main__":
+    main()
