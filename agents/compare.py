@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,10 @@ import torch
 
 from agents.checkpoint import atomic_write_bytes, atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import SeqGANConfig
-from agents.pipeline import AGENTS, build_task, generator_config, run
+from agents.pipeline import AGENTS, Task, build_task, generator_config, run
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
-from seqgan_env.metrics import nll_oracle, nll_test
+from seqgan_env.metrics import bleu, nll_oracle, nll_test, self_bleu
 
 DEFAULT_TEMPERATURES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 
@@ -42,18 +43,39 @@ def load_generator(run_dir: Path, cfg: SeqGANConfig, vocab_size: int, device: to
     return gen.eval()
 
 
+@dataclass(frozen=True)
+class Axes:
+    """The quality metric of a task (y) and its diversity metric (x) for tables and plots."""
+
+    quality: str
+    quality_label: str
+    lower_is_better: bool
+    diversity: str
+    diversity_label: str
+
+
+ORACLE_AXES = Axes("nll_oracle", "NLL-oracle", True, "nll_test", "NLL-test")
+TEXT_AXES = Axes("bleu4", "BLEU-4", False, "self_bleu4", "self-BLEU-4")
+
+
 def temperature_sweep(
-    oracle: Any, gen: Generator, test: torch.Tensor, temperatures: tuple[float, ...], n_samples: int, seed: int
+    task: Task, gen: Generator, temperatures: tuple[float, ...], n_samples: int, seed: int
 ) -> list[dict[str, float]]:
-    """NLL-oracle and NLL-test of ``gen`` at each softmax temperature (Caccia et al., 2018)."""
-    return [
-        {
-            "temperature": t,
-            "nll_oracle": nll_oracle(oracle, gen, n_samples, temperature=t, seed=seed),
-            "nll_test": nll_test(gen, test, temperature=t),
-        }
-        for t in temperatures
-    ]
+    """Quality and diversity of ``gen`` at each softmax temperature (Caccia et al., 2018): NLL-oracle and
+    NLL-test on the oracle task, BLEU-4 against the test sentences and self-BLEU-4 on text."""
+    points = []
+    for t in temperatures:
+        point = {"temperature": t, "nll_test": nll_test(gen, task.test, temperature=t)}
+        if task.oracle is not None:
+            point["nll_oracle"] = nll_oracle(task.oracle, gen, n_samples, temperature=t, seed=seed)
+        else:
+            assert task.corpus is not None
+            rng = torch.Generator(device=gen.device).manual_seed(seed)
+            hyps = task.corpus.sentences(gen.sample(min(n_samples, 1000), temperature=t, generator=rng).cpu())
+            point["bleu4"] = bleu(hyps, task.corpus.sentences(task.test), max_n=4)[4]
+            point["self_bleu4"] = self_bleu(hyps, max_n=4)[4]
+        points.append(point)
+    return points
 
 
 def compare(
@@ -74,8 +96,6 @@ def compare(
         raise ValueError(f"--agents must be a non-empty subset of {list(AGENTS)}, got {list(agents)}")
     if not temperatures or any(t <= 0 for t in temperatures):
         raise ValueError(f"--temperatures must be positive numbers, got {list(temperatures)}")
-    if cfg.data is not None:
-        raise ValueError("train/compare.py needs the oracle task (NLL-oracle); --data is not supported by it yet")
     base = dataclasses.replace(cfg, data_seed=cfg.seed if cfg.data_seed is None else cfg.data_seed)
     pre_dir = out / "pretrain"
     run(dataclasses.replace(base, adv_updates=0, run_dir=str(pre_dir), resume=None, pretrained=None), "reinforce")
@@ -98,40 +118,47 @@ def compare(
     task = build_task(base, device)
     vocab = task.vocab_size
     sweeps: dict[str, list[dict[str, float]]] = {}
-    sweeps["MLE"] = temperature_sweep(task.oracle, load_generator(pre_dir, base, vocab, device), task.test,
-                                      temperatures, cfg.eval_samples, cfg.seed)  # fmt: skip
+    axes = ORACLE_AXES if task.oracle is not None else TEXT_AXES
+    sweeps["MLE"] = temperature_sweep(task, load_generator(pre_dir, base, vocab, device), temperatures,
+                                      cfg.eval_samples, cfg.seed)  # fmt: skip
     for agent in agents:
         gen = load_generator(Path(runs[agent][0]["run_dir"]), base, vocab, device)
-        sweeps[agent] = temperature_sweep(task.oracle, gen, task.test, temperatures, cfg.eval_samples, cfg.seed)
+        sweeps[agent] = temperature_sweep(task, gen, temperatures, cfg.eval_samples, cfg.seed)
 
     pre_rows = json.loads((pre_dir / "metrics.json").read_text())["history"]
     mle = [r for r in pre_rows if r["phase"] == "mle"][-1]
-    table = _table(runs, mle, seeds)
+    table = _table(runs, mle, seeds, axes)
     result = {"config": dataclasses.asdict(base), "seeds": list(seeds), "mle": mle, "runs": runs, "sweeps": sweeps,
               "table": table}  # fmt: skip
     atomic_write_json(out / "compare.json", result)
     atomic_write_text(out / "compare.md", table)
-    _plot_curves(runs, mle, out / "compare_nll.png")
-    _plot_sweeps(sweeps, out / "quality_diversity.png")
+    _plot_curves(runs, mle, out / "compare_nll.png", axes)
+    _plot_sweeps(sweeps, out / "quality_diversity.png", axes)
     return result
 
 
-def _table(runs: dict[str, list[dict[str, Any]]], mle: dict[str, Any], seeds: tuple[int, ...]) -> str:
-    lines = [
-        "| generator | NLL-oracle (final) | NLL-oracle (best seen) | NLL-test (final) | adv. wall s | tokens/s |",
-        "|---|---|---|---|---|---|",
-        f"| MLE (pretrained, shared) | {mle['nll_oracle']:.3f} | – | {mle['nll_test']:.3f} | – | – |",
-    ]
+def _table(
+    runs: dict[str, list[dict[str, Any]]], mle: dict[str, Any], seeds: tuple[int, ...], axes: Axes = ORACLE_AXES
+) -> str:
+    q, ql = axes.quality, axes.quality_label
+    extra = axes.diversity if axes.diversity != "nll_test" else None
+    head = f"| generator | {ql} (final) | {ql} (best seen) | NLL-test (final) |"
+    head += f" {axes.diversity_label} (final) |" if extra else ""
+    lines = [head + " adv. wall s | tokens/s |", "|---" * (head.count("|") + 1) + "|"]
+    mle_row = f"| MLE (pretrained, shared) | {mle[q]:.3f} | – | {mle['nll_test']:.3f} |"
+    lines.append(mle_row + (f" {mle[extra]:.3f} |" if extra else "") + " – | – |")
+    pick = min if axes.lower_is_better else max
     for agent, rs in runs.items():
-        finals = [r["rows"][-1]["nll_oracle"] for r in rs]
-        bests = [min(x["nll_oracle"] for x in r["rows"]) for r in rs]
-        tests = [r["rows"][-1]["nll_test"] for r in rs]
-        walls = [r["adv_wall_s"] for r in rs]
-        tps = [r["tokens_per_s"] for r in rs]
-        lines.append(
-            f"| {agent} ({len(rs)} seeds) | {_mean_std(finals)} | {_mean_std(bests)} | {_mean_std(tests)} | "
-            f"{statistics.mean(walls):.0f} | {statistics.mean(tps):.0f} |"
-        )
+        cells = [
+            _mean_std([r["rows"][-1][q] for r in rs]),
+            _mean_std([pick(x[q] for x in r["rows"]) for r in rs]),
+            _mean_std([r["rows"][-1]["nll_test"] for r in rs]),
+        ]
+        if extra:
+            cells.append(_mean_std([r["rows"][-1][extra] for r in rs]))
+        walls = statistics.mean(r["adv_wall_s"] for r in rs)
+        tps = statistics.mean(r["tokens_per_s"] for r in rs)
+        lines.append(f"| {agent} ({len(rs)} seeds) | " + " | ".join(cells) + f" | {walls:.0f} | {tps:.0f} |")
     lines.append("")
     lines.append(f"Mean ± sample std over seeds {list(seeds)}; every run starts from the same pretrained G and D and "
                  f"generates the same number of tokens ({runs[next(iter(runs))][0]['tokens']}) under the same D "
@@ -149,7 +176,9 @@ def _save_fig(fig: Any, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _plot_curves(runs: dict[str, list[dict[str, Any]]], mle: dict[str, Any], path: Path) -> None:
+def _plot_curves(
+    runs: dict[str, list[dict[str, Any]]], mle: dict[str, Any], path: Path, axes: Axes = ORACLE_AXES
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -159,19 +188,19 @@ def _plot_curves(runs: dict[str, list[dict[str, Any]]], mle: dict[str, Any], pat
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for agent, rs in runs.items():
         xs = np.array([r["timesteps"] for r in rs[0]["rows"]])
-        ys = np.array([[r["nll_oracle"] for r in x["rows"]] for x in rs])
+        ys = np.array([[r[axes.quality] for r in x["rows"]] for x in rs])
         mean = ys.mean(0)
         ax.plot(xs, mean, marker=".", label=f"{agent} (mean of {len(rs)} seeds)")
         ax.fill_between(xs, ys.min(0), ys.max(0), alpha=0.25)
-    ax.axhline(mle["nll_oracle"], color="grey", ls="--", lw=0.8, label="MLE (start)")
+    ax.axhline(mle[axes.quality], color="grey", ls="--", lw=0.8, label="MLE (start)")
     ax.set_xlabel("generated tokens in the adversarial phase")
-    ax.set_ylabel("NLL-oracle (nats / token)")
+    ax.set_ylabel(axes.quality_label)
     ax.set_title("PPO vs REINFORCE, same pretrained G and D (shaded: seed min–max)", fontsize=10)
     ax.legend(fontsize=8)
     _save_fig(fig, path)
 
 
-def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path) -> None:
+def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path, axes: Axes = ORACLE_AXES) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,11 +208,13 @@ def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, pts in sweeps.items():
-        ax.plot([p["nll_test"] for p in pts], [p["nll_oracle"] for p in pts], marker="o", label=name)
-        for p in pts:
-            ax.annotate(f"{p['temperature']:g}", (p["nll_test"], p["nll_oracle"]), fontsize=6, alpha=0.7)
-    ax.set_xlabel("NLL-test (diversity: lower is better)")
-    ax.set_ylabel("NLL-oracle (quality: lower is better)")
+        xs, ys = [p[axes.diversity] for p in pts], [p[axes.quality] for p in pts]
+        ax.plot(xs, ys, marker="o", label=name)
+        for p, x, y in zip(pts, xs, ys):
+            ax.annotate(f"{p['temperature']:g}", (x, y), fontsize=6, alpha=0.7)
+    ax.set_xlabel(f"{axes.diversity_label} (diversity: lower is better)")
+    better = "lower" if axes.lower_is_better else "higher"
+    ax.set_ylabel(f"{axes.quality_label} (quality: {better} is better)")
     ax.set_title("Quality–diversity over softmax temperature")
     ax.legend(fontsize=8)
     _save_fig(fig, path)

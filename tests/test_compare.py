@@ -53,3 +53,16 @@ def test_compare_script_subprocess_smoke(tmp_path):
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "| ppo (1 seeds) |" in out.stdout
+
+
+def test_compare_on_text_uses_bleu_and_self_bleu(tmp_path):
+    from tests.test_text import SENTENCES
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(SENTENCES * 2) + "\n", encoding="utf-8")
+    cfg = tiny_run_config(tmp_path / "unused", data=str(corpus), seq_len=10, batch_size=4, mle_batch_size=4)
+    result = compare(cfg, tmp_path / "cmp", seeds=(0,), temperatures=(1.0,))
+    assert "BLEU-4 (final)" in result["table"]
+    assert "self-BLEU-4 (final)" in result["table"]
+    assert {"bleu4", "self_bleu4"} <= set(result["sweeps"]["MLE"][0])
+    assert (tmp_path / "cmp" / "quality_diversity.png").is_file()
