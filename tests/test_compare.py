@@ -66,3 +66,22 @@ def test_compare_on_text_uses_bleu_and_self_bleu(tmp_path):
     assert "self-BLEU-4 (final)" in result["table"]
     assert {"bleu4", "self_bleu4"} <= set(result["sweeps"]["MLE"][0])
     assert (tmp_path / "cmp" / "quality_diversity.png").is_file()
+
+
+def test_time_to_quality_and_quality_diversity_scripts(tmp_path, capsys):
+    from agents.pipeline import run
+    from train import quality_diversity, time_to_quality
+
+    run(tiny_run_config(tmp_path / "r"), "reinforce")
+    out = time_to_quality.main([str(tmp_path / "r"), "--out", str(tmp_path / "t.png")])
+    assert "| reinforce quick seed 0 |" in out["table"]
+    assert "official code" in out["table"]
+    assert (tmp_path / "t.png").is_file()
+    pre = tmp_path / "r" / "checkpoints" / "pretrained.pt"
+    argv = [f"MLE={pre}", f"RL={tmp_path / 'r'}", "--temperatures", "0.9", "1.0", "--samples", "64"]
+    sweeps = quality_diversity.main([*argv, "--out", str(tmp_path / "q.png")])
+    assert set(sweeps) == {"MLE", "RL"}
+    assert (tmp_path / "q.png").is_file()
+    with pytest.raises(SystemExit):
+        time_to_quality.main([str(tmp_path / "missing")])
+    assert "error:" in capsys.readouterr().err
