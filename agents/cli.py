@@ -16,7 +16,5 @@ def main_for(agent: str, argv: Sequence[str] | None, description: str) -> dict[s
     try:
         return run(cfg, agent)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
-        if __debug__ and getattr(sys, "_seqgan_raise", False):
-            raise
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
