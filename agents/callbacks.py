@@ -15,7 +15,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
 from seqgan_env.discriminator import Discriminator, train_discriminator
-from seqgan_env.generator import Generator
+from seqgan_env.generator import Generator, mle_step
 from seqgan_env.metrics import nll_oracle, nll_test
 from seqgan_env.oracle import Oracle
 
@@ -295,14 +295,8 @@ class MLECallback(_EveryKUpdates):
         total = 0.0
         for _ in range(self.steps):
             idx = torch.randint(0, len(self.real_data), (self.batch_size,), generator=self.rng)
-            loss = -gen.log_prob(self.real_data[idx].to(gen.device)).mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"interleaved MLE loss is {loss.item()} (non-finite) at update {n_updates}")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(gen.parameters(), self.max_grad_norm)
-            self.optimizer.step()
-            total += loss.item()
+            total += mle_step(gen, self.optimizer, self.real_data[idx], self.max_grad_norm,
+                              where=f"interleaved MLE (update {n_updates})")  # fmt: skip
         self.logger.record("train/interleaved_mle_loss", total / self.steps)
 
 

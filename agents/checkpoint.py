@@ -45,6 +45,17 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def atomic_save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> None:
+    """Lay out a matplotlib figure, atomically write it as PNG to ``path`` and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     """Atomically save ``payload`` (tensors, state dicts, plain data) with a version tag."""
     buf = io.BytesIO()

@@ -4,7 +4,6 @@ a Markdown table, a learning-curve plot and a quality–diversity (temperature s
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import statistics
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 
 import torch
 
-from agents.checkpoint import atomic_write_bytes, atomic_write_json, atomic_write_text, load_checkpoint
+from agents.checkpoint import atomic_save_figure, atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import SeqGANConfig
 from agents.pipeline import AGENTS, Task, build_task, generator_config, run
 from seqgan_env.env import resolve_device
@@ -166,16 +165,6 @@ def _table(
     return "\n".join(lines) + "\n"
 
 
-def _save_fig(fig: Any, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def _plot_curves(
     runs: dict[str, list[dict[str, Any]]], mle: dict[str, Any], path: Path, axes: Axes = ORACLE_AXES
 ) -> None:
@@ -197,7 +186,7 @@ def _plot_curves(
     ax.set_ylabel(axes.quality_label)
     ax.set_title("PPO vs REINFORCE, same pretrained G and D (shaded: seed min–max)", fontsize=10)
     ax.legend(fontsize=8)
-    _save_fig(fig, path)
+    atomic_save_figure(fig, path)
 
 
 def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path, axes: Axes = ORACLE_AXES) -> None:
@@ -217,4 +206,4 @@ def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path, axes: Ax
     ax.set_ylabel(f"{axes.quality_label} (quality: {better} is better)")
     ax.set_title("Quality–diversity over softmax temperature")
     ax.legend(fontsize=8)
-    _save_fig(fig, path)
+    atomic_save_figure(fig, path)

@@ -34,12 +34,18 @@ from agents.callbacks import (
     get_seqgan_env,
     timesteps_per_update,
 )
-from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
+from agents.checkpoint import (
+    atomic_save_figure,
+    atomic_write_json,
+    atomic_write_text,
+    load_checkpoint,
+    save_checkpoint,
+)
 from agents.config import SeqGANConfig, from_preset, to_dict
 from agents.reinforce import Reinforce
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
 from seqgan_env.env import SeqGANVectorEnv, resolve_device
-from seqgan_env.generator import Generator, GeneratorConfig
+from seqgan_env.generator import Generator, GeneratorConfig, mle_step
 from seqgan_env.metrics import bleu, nll_oracle, nll_test, self_bleu
 from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
@@ -181,15 +187,7 @@ def mle_epoch(
     perm = torch.randperm(len(data), generator=rng)
     total = 0.0
     for idx in torch.split(perm, batch_size):
-        batch = data[idx].to(gen.device)
-        loss = -gen.log_prob(batch).mean()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"MLE loss is {loss.item()} (non-finite)")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), max_grad_norm)
-        optimizer.step()
-        total += loss.item() * len(idx)
+        total += mle_step(gen, optimizer, data[idx], max_grad_norm) * len(idx)
     return total / len(data)
 
 
@@ -647,14 +645,8 @@ def plot_curve(pipe: Pipeline) -> Path:
     ax.set_ylabel("NLL (nats / token)")
     ax.set_title(f"SeqGAN {pipe.agent} — preset {cfg.preset}, seed {cfg.seed}")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     path = pipe.run.path / "curve.png"
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    from agents.checkpoint import atomic_write_bytes
-
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_save_figure(fig, path)
     return path
 
 

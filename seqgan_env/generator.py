@@ -192,3 +192,24 @@ class Generator(nn.Module):
                                temperature, generator)
             for lo in range(0, rows, block)
         ]) if rows else torch.empty(0, dtype=torch.long, device=state[0].device)  # fmt: skip
+
+
+def mle_step(
+    gen: Generator,
+    optimizer: torch.optim.Optimizer,
+    batch: torch.Tensor,
+    max_grad_norm: float = 5.0,
+    where: str = "MLE",
+) -> float:
+    """One maximum-likelihood (teacher-forced mean token NLL) gradient step on ``batch``; returns the loss.
+
+    ``where`` names the phase in the error raised on a non-finite loss.
+    """
+    loss = -gen.log_prob(batch.to(gen.device)).mean()
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"{where} loss is {loss.item()} (non-finite)")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(gen.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()

@@ -8,14 +8,13 @@ table of the time each run first reached NLL-oracle ≤ 9.0, 8.8 and 8.68.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.checkpoint import atomic_write_bytes
+from agents.checkpoint import atomic_save_figure
 from agents.pipeline import OFFICIAL_ADV_LOG, OFFICIAL_MLE_EPOCHS, OFFICIAL_MLE_LOG
 
 THRESHOLDS = (9.0, 8.8, 8.68)
@@ -84,10 +83,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ax.set_ylabel("NLL-oracle (official oracle)")
     ax.set_ylim(8.3, 10.5)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    atomic_write_bytes(args.out, buf.getvalue())
+    atomic_save_figure(fig, args.out)
     return {"table": table}
 
 
