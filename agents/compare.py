@@ -35,9 +35,9 @@ def adversarial_rows(run_dir: Path) -> list[dict[str, Any]]:
     return [r for r in hist if r["phase"] == "adversarial"]
 
 
-def load_generator(run_dir: Path, cfg: SeqGANConfig, vocab_size: int, device: torch.device) -> Generator:
+def load_generator(run_dir: Path, cfg: SeqGANConfig, task: Task, device: torch.device) -> Generator:
     """The generator saved in a run directory's ``latest.pt``."""
-    gen = Generator(generator_config(cfg, vocab_size)).to(device)
+    gen = Generator(generator_config(cfg, task)).to(device)
     gen.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "latest.pt")["generator"])
     return gen.eval()
 
@@ -115,13 +115,12 @@ def compare(
 
     device = resolve_device(cfg.device)
     task = build_task(base, device)
-    vocab = task.vocab_size
     sweeps: dict[str, list[dict[str, float]]] = {}
     axes = ORACLE_AXES if task.oracle is not None else TEXT_AXES
-    sweeps["MLE"] = temperature_sweep(task, load_generator(pre_dir, base, vocab, device), temperatures,
+    sweeps["MLE"] = temperature_sweep(task, load_generator(pre_dir, base, task, device), temperatures,
                                       cfg.eval_samples, cfg.seed)  # fmt: skip
     for agent in agents:
-        gen = load_generator(Path(runs[agent][0]["run_dir"]), base, vocab, device)
+        gen = load_generator(Path(runs[agent][0]["run_dir"]), base, task, device)
         sweeps[agent] = temperature_sweep(task, gen, temperatures, cfg.eval_samples, cfg.seed)
 
     pre_rows = json.loads((pre_dir / "metrics.json").read_text())["history"]

@@ -108,10 +108,13 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
     return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)))
 
 
-def generator_config(cfg: SeqGANConfig, vocab_size: int) -> GeneratorConfig:
+def generator_config(cfg: SeqGANConfig, task: Task) -> GeneratorConfig:
+    """The generator's sizes; on real text, sequences end at the corpus's ``<eos>`` (padding after it)."""
+    ends = {} if task.corpus is None else {"eos_token": task.corpus.vocab.eos_id, "pad_token": task.corpus.vocab.pad_id}
     return GeneratorConfig(
-        vocab_size=vocab_size, seq_len=cfg.seq_len, emb_dim=cfg.gen_emb_dim, hidden_dim=cfg.gen_hidden_dim
-    )
+        vocab_size=task.vocab_size, seq_len=cfg.seq_len, emb_dim=cfg.gen_emb_dim, hidden_dim=cfg.gen_hidden_dim,
+        **ends,
+    )  # fmt: skip
 
 
 def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig:
@@ -313,7 +316,7 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
     vocab = task.vocab_size
     if task.corpus is not None:
         atomic_write_text(run.path / "vocab.json", task.corpus.vocab.to_json() + "\n")
-    gen = Generator(generator_config(cfg, vocab)).to(device)
+    gen = Generator(generator_config(cfg, task)).to(device)
     disc = Discriminator(discriminator_config(cfg, vocab)).to(device)
     gen_opt = torch.optim.Adam(gen.parameters(), lr=cfg.mle_lr)
     disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr)

@@ -29,6 +29,7 @@ def make_ppo(
     gen_config = {
         "vocab_size": core.vocab_size, "seq_len": core.seq_len,
         "emb_dim": cfg.gen_emb_dim, "hidden_dim": cfg.gen_hidden_dim,
+        "eos_token": core.eos_token, "pad_token": core.pad_token,
     }  # fmt: skip
     from agents.config import ppo_sizes
 

@@ -30,10 +30,16 @@ BASELINES = ("none", "mean", "value")
 REDUCTIONS = ("mean", "sum")
 
 
-def reinforce_loss(log_probs: torch.Tensor, advantages: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """``−Σ log π(y_t) · A_t`` over a ``(B, T)`` batch, summed or averaged over its B·T terms."""
+def reinforce_loss(
+    log_probs: torch.Tensor, advantages: torch.Tensor, reduction: str = "mean", mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``−Σ log π(y_t) · A_t`` over a ``(B, T)`` batch, summed or averaged over its terms (those in ``mask``:
+    the padding after a sequence's ``<eos>`` is not an action of the episode)."""
     terms = -(log_probs * advantages.detach())
-    return terms.sum() if reduction == "sum" else terms.mean()
+    if mask is None:
+        return terms.sum() if reduction == "sum" else terms.mean()
+    terms = terms * mask
+    return terms.sum() if reduction == "sum" else terms.sum() / mask.sum().clamp(min=1)
 
 
 def returns_to_go(rewards: torch.Tensor) -> torch.Tensor:
@@ -133,22 +139,24 @@ class Reinforce(BaseAlgorithm):
     def compute_loss(self, tokens: torch.Tensor, rewards: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """The REINFORCE loss (module docstring) of a batch of sequences ``(B, T)`` and their rewards."""
         gen = self.policy.generator
-        weights = rewards if self.reward_mode == "q" else returns_to_go(rewards)
+        mask = gen.valid_mask(tokens)
+        weights = (rewards if self.reward_mode == "q" else returns_to_go(rewards)) * mask
         hidden = gen.hidden_states(tokens)
         log_all = F.log_softmax(gen.proj(hidden), dim=-1)
         log_probs = log_all.gather(2, tokens.unsqueeze(-1)).squeeze(-1)
         value_loss = torch.zeros((), device=tokens.device)
+        n_valid = mask.sum(dim=0, keepdim=True).clamp(min=1)
         if self.baseline == "mean":
-            base = weights.mean(dim=0, keepdim=True)
+            base = weights.sum(dim=0, keepdim=True) / n_valid
         elif self.baseline == "value":
             assert self.policy.value_net is not None
             values = self.policy.value_net(hidden.detach()).squeeze(-1)
-            value_loss = F.mse_loss(values, weights)
+            value_loss = (((values - weights) ** 2) * mask).sum() / mask.sum()
             base = values.detach()
         else:
             base = torch.zeros_like(weights)
-        pg_loss = reinforce_loss(log_probs, weights - base, self.loss_reduction)
-        entropy = -(log_all.exp() * log_all).sum(-1).mean()
+        pg_loss = reinforce_loss(log_probs, weights - base, self.loss_reduction, mask)
+        entropy = -((log_all.exp() * log_all).sum(-1) * mask).sum() / mask.sum()
         loss = pg_loss - self.ent_coef * entropy + value_loss
         stats = {"pg_loss": pg_loss.item(), "entropy": entropy.item(), "value_loss": value_loss.item()}
         return loss, stats
@@ -163,8 +171,10 @@ class Reinforce(BaseAlgorithm):
             self._last_obs = env.reset()
         callback.on_rollout_start()
         b = env.num_envs
-        tokens = torch.zeros(b, seq_len, dtype=torch.long, device=self.device)
+        tokens = torch.full((b, seq_len), gen.config.pad_token, dtype=torch.long, device=self.device)
         rewards = torch.zeros(b, seq_len, device=self.device)
+        alive = torch.ones(b, dtype=torch.bool, device=self.device)  # still in the batch's first episode
+        d_scores: list[float] = []  # D's score of each finished sequence
         self.policy.set_training_mode(False)
         with torch.no_grad():
             state = gen.first_state(b)
@@ -176,12 +186,17 @@ class Reinforce(BaseAlgorithm):
                 if not callback.on_step():
                     return None
                 self._update_info_buffer(infos, dones)
-                tokens[:, t] = actions
-                rewards[:, t] = torch.as_tensor(rew, device=self.device)
-                if t + 1 < seq_len:
-                    state = gen.advance(actions, state)
+                d_scores += [i["d_score"] for i, a in zip(infos, alive.tolist(), strict=True) if a and "d_score" in i]
+                tokens[:, t] = torch.where(alive, actions, tokens[:, t])
+                rewards[:, t] = torch.as_tensor(rew, device=self.device) * alive
+                alive &= ~torch.as_tensor(dones, device=self.device)
+                if not alive.any():  # every sequence of the batch has ended (at <eos> or at seq_len)
+                    break
+                state = gen.advance(actions, state)
+        # A batch counts as num_envs × seq_len timesteps even when all its sequences ended early at <eos>, so
+        # that budgets, schedules and callbacks count batches (updates) on every task.
+        self.num_timesteps += b * (seq_len - 1 - t)
         self._last_obs = new_obs
-        d_scores = [i["d_score"] for i in infos if "d_score" in i]
         self.logger.record("rollout/mean_reward", float(rewards.mean()))
         if d_scores:
             self.logger.record("rollout/d_score", float(np.mean(d_scores)))
@@ -216,7 +231,8 @@ class Reinforce(BaseAlgorithm):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> Reinforce:
-        """Train for ``total_timesteps`` generated tokens (``num_envs × seq_len`` per update)."""
+        """Train for ``total_timesteps`` token slots: ``num_envs × seq_len`` per update (one batch of sequences,
+        counted in full even when its sequences end early at ``<eos>``)."""
         if not isinstance(total_timesteps, (int, np.integer)) or total_timesteps <= 0:
             raise ValueError(f"total_timesteps must be a positive int, got {total_timesteps!r}")
         total_timesteps, callback = self._setup_learn(

@@ -38,7 +38,11 @@ def _positive_int(name: str, value: object) -> int:
 
 
 class SeqGANCore:
-    """The batched state machine behind both env forms: ``B`` sequences advanced in lock-step."""
+    """The batched state machine behind both env forms: ``B`` sequences, each at its own position.
+
+    Without an end token every sequence lasts ``seq_len`` steps, so the rows move in lock-step; with
+    ``eos_token`` (real text) a row ends when it writes ``<eos>`` and can be reset on its own.
+    """
 
     def __init__(
         self,
@@ -50,6 +54,8 @@ class SeqGANCore:
         discriminator: SequenceScorer | None,
         rollout_policy: Generator | None,
         device: str | torch.device,
+        eos_token: int | None = None,
+        pad_token: int = 0,
     ) -> None:
         self.num_envs = _positive_int("num_envs", num_envs)
         self.vocab_size = _positive_int("vocab_size", vocab_size)
@@ -57,20 +63,26 @@ class SeqGANCore:
         self.n_rollouts = _positive_int("n_rollouts", n_rollouts)
         if reward_mode not in REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+        if eos_token is not None and not 0 <= eos_token < self.vocab_size:
+            raise ValueError(f"eos_token must be None or in [0, vocab_size={self.vocab_size}), got {eos_token}")
         self.reward_mode = reward_mode
+        self.eos_token, self.pad_token = eos_token, pad_token
         self.device = resolve_device(device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # default (untrained) parts are the same in every process
             if rollout_policy is None:
-                rollout_policy = Generator(GeneratorConfig(vocab_size=self.vocab_size, seq_len=self.seq_len))
+                rollout_policy = Generator(
+                    GeneratorConfig(self.vocab_size, self.seq_len, eos_token=eos_token, pad_token=pad_token)
+                )
             if discriminator is None:
                 discriminator = Discriminator(DiscriminatorConfig.paper(self.vocab_size, self.seq_len))
         self.reward = RolloutReward(rollout_policy, discriminator, self.n_rollouts)
+        self.pos = torch.full((self.num_envs,), -1, dtype=torch.long, device=self.device)  # -1: before reset()
         self.set_rollout_policy(rollout_policy)
         self.set_discriminator(discriminator)
         self.torch_rng = torch.Generator(device=self.device)
         self.tokens = torch.zeros(self.num_envs, self.seq_len, dtype=torch.long, device=self.device)
-        self.t = -1  # -1: reset() not called yet
+        self.ended = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         self.state: State | None = None
         self.q_prev = torch.zeros(self.num_envs, device=self.device)
 
@@ -98,8 +110,15 @@ class SeqGANCore:
         if not isinstance(policy, Generator):
             raise TypeError(f"rollout_policy must be a seqgan_env.Generator, got {type(policy).__name__}")
         self._check_sizes("rollout_policy", policy)
+        theirs = (policy.config.eos_token, policy.config.pad_token if policy.config.eos_token is not None else None)
+        ours = (self.eos_token, self.pad_token if self.eos_token is not None else None)
+        if theirs != ours:
+            raise ValueError(
+                f"rollout_policy has (eos_token, pad_token)={theirs}, the env needs {ours} "
+                "(build the generator with the corpus's <eos> and <pad> ids)"
+            )
         self.reward.policy = policy.to(self.device)
-        if getattr(self, "t", -1) >= 0:  # mid-episode: re-read the prefixes with the new policy
+        if bool((self.pos >= 0).all()):  # after reset(): re-read the prefixes with the new policy
             self.state = self._read_prefix()
 
     @property
@@ -114,33 +133,49 @@ class SeqGANCore:
     def _read_prefix(self) -> State:
         with torch.inference_mode():
             policy = self.reward.policy
-            state = policy.first_state(self.num_envs)
-            for pos in range(self.t):
-                state = policy.advance(self.tokens[:, pos], state)
-            return state
+            h, c = policy.first_state(self.num_envs)
+            for p in range(int(self.pos.max())):
+                nh, nc = policy.advance(self.tokens[:, p], (h, c))
+                inside = (p < self.pos)[:, None]
+                h, c = torch.where(inside, nh, h), torch.where(inside, nc, c)
+            return h, c
 
     def observation(self) -> np.ndarray:
         obs = self.tokens.clone()
-        obs[:, max(self.t, 0) :] = self.vocab_size  # padding value: "no token yet"
+        later = torch.arange(self.seq_len, device=self.device) >= self.pos.clamp(min=0)[:, None]
+        obs[later] = self.vocab_size  # padding value: "no token yet"
         return obs.cpu().numpy()
 
     def reset(self, seed: int) -> dict[str, np.ndarray]:
         """Start ``B`` empty prefixes; ``seed`` seeds the rollout sampler. Returns the info arrays."""
         self.torch_rng.manual_seed(int(seed))
-        self.tokens.zero_()
-        self.t = 0
+        return self.reset_rows(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
+
+    def reset_rows(self, rows: torch.Tensor) -> dict[str, np.ndarray]:
+        """Start empty prefixes in the ``rows`` ``(B,)`` bool mask; the others continue. Returns the info
+        arrays (meaningful in ``rows``)."""
+        idx = rows.nonzero().squeeze(1)
         with torch.inference_mode():
-            self.state = self.reward.policy.first_state(self.num_envs)
+            policy = self.reward.policy
+            self.tokens[idx] = self.pad_token if self.eos_token is not None else 0
+            self.pos[idx] = 0
+            self.ended[idx] = False
+            first = policy.first_state(len(idx))
+            if self.state is None or len(idx) == self.num_envs:
+                self.state = first
+            else:
+                self.state[0][idx] = first[0]
+                self.state[1][idx] = first[1]
             info: dict[str, np.ndarray] = {}
             if self.reward_mode == "shaped":
-                self.q_prev = self.reward.q_values(self.tokens[:, :0], self.state, self.torch_rng)
-                info["q"] = self.q_prev.cpu().numpy()
+                self.q_prev[idx] = self.reward.q_values(self.tokens[idx, :0], first, self.torch_rng)
+                info["q"] = self.q_prev.cpu().numpy().copy()
         return info
 
     def check_actions(self, actions: Any) -> torch.Tensor:
-        if self.t < 0:
+        if bool((self.pos < 0).any()):
             raise RuntimeError("step() called before reset(): call reset() first")
-        if self.t >= self.seq_len:
+        if bool(self.ended.any()):
             raise RuntimeError("step() called after the episode ended: call reset() first")
         arr = np.asarray(actions)
         if arr.shape not in ((self.num_envs,), ()) or (arr.shape == () and self.num_envs != 1):
@@ -155,55 +190,65 @@ class SeqGANCore:
             raise ValueError(f"action must be in [0, {self.vocab_size}) (Discrete({self.vocab_size})), got {arr}")
         return torch.as_tensor(arr, device=self.device)
 
-    def step(self, actions: Any) -> tuple[np.ndarray, bool, dict[str, np.ndarray]]:
-        """Append ``actions``; returns rewards ``(B,)``, whether the episodes ended, and the info arrays."""
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Append ``actions``; returns rewards ``(B,)``, which episodes ended ``(B,)`` and the info arrays
+        (``"d_score"`` is meaningful where an episode ended)."""
         act = self.check_actions(actions)
         with torch.inference_mode():
-            self.tokens[:, self.t] = act
-            self.t += 1
+            self.tokens[torch.arange(self.num_envs, device=self.device), self.pos] = act
+            self.pos += 1
             assert self.state is not None
             self.state = self.reward.policy.advance(act, self.state)
-            done = self.t == self.seq_len
+            ended = self.pos == self.seq_len
+            if self.eos_token is not None:
+                ended |= act == self.eos_token
+            self.ended = ended.clone()  # reset_rows() writes into it in place
             info: dict[str, np.ndarray] = {}
-            if done or self.reward_mode != "terminal":
-                q = self.reward.q_values(self.tokens[:, : self.t], self.state, self.torch_rng)
+            if self.reward_mode != "terminal":
+                q = self.reward.q_rows(self.tokens, self.pos, self.state, self.torch_rng)
                 if not torch.isfinite(q).all():
-                    raise FloatingPointError(f"non-finite Q-value at step t={self.t}: check the discriminator")
+                    raise FloatingPointError(f"non-finite Q-value at step(s) {self.pos.unique().tolist()}: check D")
+                reward = q - self.q_prev if self.reward_mode == "shaped" else q
+                self.q_prev = q.clone()  # reset_rows() writes into q_prev in place
                 info["q"] = q.cpu().numpy()
-                if done:
+                if bool(ended.any()):
                     info["d_score"] = info["q"]
-                if self.reward_mode == "shaped":
-                    reward = q - self.q_prev
-                elif self.reward_mode == "q" or done:
-                    reward = q
-                self.q_prev = q
             else:
                 reward = torch.zeros(self.num_envs, device=self.device)
-        return reward.cpu().numpy().astype(np.float32), done, info
+                if bool(ended.any()):
+                    scores = self.reward.discriminator.score(self.tokens[ended])
+                    if not torch.isfinite(scores).all():
+                        raise FloatingPointError("non-finite discriminator score: check the discriminator")
+                    reward[ended] = scores.to(reward.dtype)
+                    info["q"] = info["d_score"] = reward.cpu().numpy()
+        return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
 
     def render_rows(self) -> list[str]:
-        t = max(self.t, 0)
-        return [" ".join(str(int(x)) for x in row[:t]) for row in self.tokens.cpu()]
+        return [
+            " ".join(str(int(x)) for x in row[: max(int(p), 0)]) for row, p in zip(self.tokens.cpu(), self.pos.cpu())
+        ]
 
 
 _DOC_ARGS = """
     * ``vocab_size`` (int, 5000): number of tokens; the action space is ``Discrete(vocab_size)``.
     * ``corpus`` (path, dataset name such as ``"sotu:obama"``, or ``seqgan_env.text.Corpus``; default None):
-      real text whose vocabulary defines the action space (``vocab_size`` then comes from it); sequences
-      are the sentence, ``<eos>``, then ``<pad>`` up to ``seq_len`` (the original fixed-length layout), and
-      ``render`` decodes them.
+      real text whose vocabulary defines the action space (``vocab_size`` then comes from it). An episode
+      then ends when the agent writes ``<eos>`` (or after ``seq_len`` tokens); the discriminator and the
+      rollouts see the sentence, ``<eos>``, then ``<pad>`` up to ``seq_len`` (the layout of the real data),
+      and ``render`` decodes the text.
     * ``seq_len`` (int, 20): episode length.
     * ``n_rollouts`` (int, 16): Monte Carlo completions per prefix.
     * ``reward_mode`` (str, ``"shaped"``): ``"shaped"``, ``"q"`` or ``"terminal"`` (see Rewards).
     * ``discriminator`` (``Discriminator`` or any object with ``config.vocab_size``, ``config.seq_len`` and a
       batched ``score(tokens) -> P(real)``; default: an untrained paper-size CNN).
-    * ``rollout_policy`` (``Generator``; default: an untrained paper-size LSTM).
+    * ``rollout_policy`` (``Generator``; default: an untrained paper-size LSTM). Its ``eos_token`` (if any)
+      ends episodes; with a ``corpus`` it must be the corpus's ``<eos>`` (and ``pad_token`` its ``<pad>``).
     * ``device`` (str, ``"cpu"``): ``"auto"``, ``"cpu"`` or ``"cuda"``.
 """
 
 
 def _corpus_vocab(corpus: Any, vocab_size: int | None, seq_len: int) -> tuple[int, Any]:
-    """Resolve the ``corpus`` kwarg: its vocabulary fixes ``vocab_size``."""
+    """Resolve the ``corpus`` kwarg: its vocabulary fixes ``vocab_size`` (and ``<eos>`` ends episodes)."""
     if corpus is None:
         return (5000 if vocab_size is None else vocab_size), None
     from seqgan_env.text import Corpus, CorpusConfig, load_corpus
@@ -219,6 +264,14 @@ def _corpus_vocab(corpus: Any, vocab_size: int | None, seq_len: int) -> tuple[in
     if vocab_size is not None and vocab_size != len(corpus.vocab):
         raise ValueError(f"vocab_size={vocab_size} does not match the corpus vocabulary ({len(corpus.vocab)} tokens)")
     return len(corpus.vocab), corpus
+
+
+def _end_tokens(corpus: Any, rollout_policy: Generator | None) -> dict[str, int | None]:
+    """Where episodes end: the corpus's ``<eos>``, else the rollout policy's ``eos_token`` (None: never early)."""
+    if corpus is not None:
+        return {"eos_token": corpus.vocab.eos_id, "pad_token": corpus.vocab.pad_id}
+    config = getattr(rollout_policy, "config", None)
+    return {"eos_token": getattr(config, "eos_token", None), "pad_token": getattr(config, "pad_token", 0)}
 
 
 class SeqGANEnv(gym.Env):
@@ -249,11 +302,13 @@ class SeqGANEnv(gym.Env):
     The empty prefix. ``reset(seed=...)`` seeds the rollout sampler.
 
     ## Episode End
-    Terminated after exactly ``seq_len`` steps. Never truncated.
+    Terminated after ``seq_len`` steps, or (with a ``corpus``) on the step that writes ``<eos>``.
+    Never truncated.
 
     ## Info
     ``"q"``: Q_t after each step (in ``"terminal"`` mode only at the last step; in ``"shaped"`` mode also
-    Q_0 at reset); ``"d_score"``: D's P(real) of the finished sequence, at the last step.
+    Q_0 at reset); ``"d_score"``: D's P(real) of the finished sequence, at the last step. Q of a prefix
+    that ends with ``<eos>`` is D's score of the sentence padded to ``seq_len`` (no rollouts needed).
 
     ## Arguments
     {_DOC_ARGS}
@@ -280,7 +335,10 @@ class SeqGANEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
-        self.core = SeqGANCore(1, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device)
+        self.core = SeqGANCore(
+            1, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,
+            **_end_tokens(self.corpus, rollout_policy),
+        )  # fmt: skip
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.core.vocab_size)
         self.observation_space = spaces.Box(0, self.core.vocab_size, (self.core.seq_len,), dtype=np.int64)
@@ -301,11 +359,11 @@ class SeqGANEnv(gym.Env):
     def step(self, action: Any):  # type: ignore[override]
         if isinstance(action, np.ndarray) and action.shape not in ((), (1,)):
             raise ValueError(f"action must be a single token id, got an array of shape {action.shape}")
-        reward, done, info = self.core.step(np.asarray(action).reshape(1))
+        reward, ended, info = self.core.step(np.asarray(action).reshape(1))
         return (
             self.core.observation()[0],
             float(reward[0]),
-            done,
+            bool(ended[0]),
             False,
             {k: float(v[0]) for k, v in info.items()},
         )
@@ -313,7 +371,7 @@ class SeqGANEnv(gym.Env):
     def render(self) -> str | None:
         if self.render_mode == "ansi":
             if self.corpus is not None:
-                return self.corpus.decode(self.core.tokens[:, : max(self.core.t, 0)].cpu())[0] + "\n"
+                return self.corpus.decode(self.core.tokens[:, : max(int(self.core.pos[0]), 0)].cpu())[0] + "\n"
             return self.core.render_rows()[0] + "\n"
         return None
 
@@ -322,10 +380,12 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     __doc__ = f"""
     ``num_envs`` SeqGAN-v0 episodes stepped as one tensor computation (``gymnasium.make_vec``).
 
-    Same spaces, rewards and info keys as :class:`SeqGANEnv`, batched. All episodes run in lock-step
-    (every episode lasts ``seq_len`` steps) and reset on the same step they end ("same-step" autoreset):
-    the last step returns the first observation of the next episodes, with the finished ones in
-    ``info["final_obs"]`` and their info in ``info["final_info"]``.
+    Same spaces, rewards and info keys as :class:`SeqGANEnv`, batched. Each episode resets on the same
+    step it ends ("same-step" autoreset): that step returns the first observation of the next episode,
+    with the finished one in ``info["final_obs"]`` and its info in ``info["final_info"]`` (both with the
+    ``"_final_obs"`` / ``"_final_info"`` masks of the episodes that ended). Without a ``corpus`` every
+    episode lasts ``seq_len`` steps, so all of them end together; with one, each ends at its own
+    ``<eos>``.
 
     ## Arguments
     * ``num_envs`` (int): number of sequences per batch.
@@ -355,8 +415,9 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
-            num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device
-        )
+            num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,
+            **_end_tokens(self.corpus, rollout_policy),
+        )  # fmt: skip
         self.num_envs = self.core.num_envs
         self.render_mode = render_mode
         self.single_action_space = spaces.Discrete(self.core.vocab_size)
@@ -372,11 +433,12 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         """Plug in the rollout policy (a copy of the generator)."""
         self.core.set_rollout_policy(policy)
 
-    def _info(self, info: dict[str, np.ndarray]) -> dict[str, Any]:
+    def _info(self, info: dict[str, np.ndarray], where: np.ndarray | None = None) -> dict[str, Any]:
+        mask = np.ones(self.num_envs, dtype=bool) if where is None else where
         out: dict[str, Any] = {}
         for k, v in info.items():
             out[k] = v
-            out[f"_{k}"] = np.ones(self.num_envs, dtype=bool)
+            out[f"_{k}"] = mask.copy()
         return out
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
@@ -386,19 +448,30 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         return self.core.observation(), self._info(info)
 
     def step(self, actions: Any):  # type: ignore[override]
-        reward, done, info = self.core.step(actions)
+        reward, ended, info = self.core.step(actions)
         obs = self.core.observation()
-        terminated = np.full(self.num_envs, done)
-        infos = self._info(info)
-        if done:
-            final_info = infos
-            infos = self._info(self.core.reset(int(self.np_random.integers(2**62))))
+        infos: dict[str, Any] = {}
+        for k, v in info.items():
+            infos[k], infos[f"_{k}"] = v, (ended.copy() if k == "d_score" else np.ones(self.num_envs, dtype=bool))
+        if ended.any():
+            final_info = {k: v for k, v in infos.items()}
+            if ended.all():  # every episode ended (always so without a corpus): a fresh batch, reseeded
+                reset_info = self.core.reset(int(self.np_random.integers(2**62)))
+            else:
+                reset_info = self.core.reset_rows(torch.as_tensor(ended, device=self.core.device))
+            for k, v in reset_info.items():  # the reset info replaces the step info of the episodes that ended
+                infos[k] = np.where(ended, v, infos[k]) if k in infos else v
+                infos[f"_{k}"] = ended | infos.get(f"_{k}", np.zeros(self.num_envs, dtype=bool))
+            for k in [k for k in infos if not k.startswith("_") and k not in reset_info]:
+                infos[f"_{k}"] = infos[f"_{k}"] & ~ended
+                if not infos[f"_{k}"].any():
+                    del infos[k], infos[f"_{k}"]
             infos["final_obs"] = obs
-            infos["_final_obs"] = np.ones(self.num_envs, dtype=bool)
+            infos["_final_obs"] = ended.copy()
             infos["final_info"] = final_info
-            infos["_final_info"] = np.ones(self.num_envs, dtype=bool)
+            infos["_final_info"] = ended.copy()
             obs = self.core.observation()
-        return obs, reward, terminated, np.zeros(self.num_envs, dtype=bool), infos
+        return obs, reward, ended, np.zeros(self.num_envs, dtype=bool), infos
 
     def render(self) -> tuple[str, ...] | None:
         if self.render_mode == "ansi":

@@ -29,6 +29,11 @@ class GeneratorConfig:
     """Token fed as the input of the first step (the official code uses 0)."""
     init_std: float = 0.1
     """Standard deviation of the N(0, std) initialisation of every parameter (official code: 0.1)."""
+    eos_token: int | None = None
+    """End-of-sequence token (real text), or None (the oracle task: every sequence has ``seq_len`` tokens).
+    When set, a sequence ends at its first ``eos_token`` and every later position holds ``pad_token``."""
+    pad_token: int = 0
+    """Token that fills the positions after ``eos_token``."""
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "seq_len", "emb_dim", "hidden_dim"):
@@ -39,6 +44,21 @@ class GeneratorConfig:
             raise ValueError(f"start_token must be in [0, vocab_size={self.vocab_size}), got {self.start_token}")
         if self.init_std <= 0:
             raise ValueError(f"init_std must be > 0, got {self.init_std}")
+        for name in ("eos_token", "pad_token"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < self.vocab_size:
+                raise ValueError(f"{name} must be in [0, vocab_size={self.vocab_size}), got {value}")
+        if self.eos_token is not None and self.eos_token == self.pad_token:
+            raise ValueError(f"eos_token and pad_token must differ, both are {self.pad_token}")
+
+
+def valid_mask(tokens: torch.Tensor, eos_token: int | None) -> torch.Tensor:
+    """``(B, T)`` bool: the positions that belong to each sequence — all of them without an end token,
+    else those up to and including the first ``eos_token`` (the padding after it is excluded)."""
+    if eos_token is None:
+        return torch.ones_like(tokens, dtype=torch.bool)
+    ended_before = (tokens == eos_token).long().cumsum(dim=1) - (tokens == eos_token).long()
+    return ended_before == 0
 
 
 class Generator(nn.Module):
@@ -86,6 +106,10 @@ class Generator(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Next-token logits ``(B, T, V)`` for every position of ``tokens`` ``(B, T)``."""
         return self.proj(self.hidden_states(tokens))
+
+    def valid_mask(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` bool: positions of ``tokens`` that belong to the sequence (see :func:`valid_mask`)."""
+        return valid_mask(tokens, self.config.eos_token)
 
     def log_prob(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """Per-token log-likelihood ``(B, T)`` of ``tokens`` under the model (log-softmax of logits)."""
@@ -161,21 +185,32 @@ class Generator(nn.Module):
         n_steps: int,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
+        finished: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Sample ``n_steps`` tokens ``(B, n_steps)`` continuing from ``state``.
 
         ``state`` is the LSTM state after reading a prefix (see :meth:`first_state` and :meth:`advance`):
-        its logits give the distribution of the first sampled token.
+        its logits give the distribution of the first sampled token. With an ``eos_token``, rows whose
+        prefix already ended (``finished``, ``(B,)`` bool) and rows that sample it continue with ``pad_token``.
         """
         rows = state[0].shape[0]
         out = torch.empty(rows, n_steps, dtype=torch.long, device=state[0].device)
+        eos, pad = self.config.eos_token, self.config.pad_token
         # Row blocks keep the (rows × vocab) logits small enough to stay in cache and in the allocator's pool
         # (one 1,024 × 5,000 float tensor per step is 20 MB: measured 3× slower on CPU; bench/rollout.py).
         block = self.block_rows if state[0].device.type == "cpu" else rows
         for lo in range(0, rows, block):
             s = (state[0][lo : lo + block], state[1][lo : lo + block])
+            done = None
+            if eos is not None:
+                done = torch.zeros(s[0].shape[0], dtype=torch.bool, device=s[0].device)
+                if finished is not None:
+                    done |= finished[lo : lo + block]
             for i in range(n_steps):
                 tok = categorical_sample(self.logits_from_state(s), temperature, generator)
+                if done is not None:
+                    tok = tok.masked_fill_(done, pad)
+                    done |= tok == eos
                 out[lo : lo + block, i] = tok
                 if i + 1 < n_steps:
                     s = self.advance(tok, s)
@@ -201,11 +236,19 @@ def mle_step(
     max_grad_norm: float = 5.0,
     where: str = "MLE",
 ) -> float:
-    """One maximum-likelihood (teacher-forced mean token NLL) gradient step on ``batch``; returns the loss.
+    """One maximum-likelihood gradient step on ``batch`` (teacher-forced mean NLL of the sequences' tokens).
+
+    Returns the loss.
 
     ``where`` names the phase in the error raised on a non-finite loss.
     """
-    loss = -gen.log_prob(batch.to(gen.device)).mean()
+    batch = batch.to(gen.device)
+    log_probs = gen.log_prob(batch)
+    if gen.config.eos_token is None:
+        loss = -log_probs.mean()
+    else:  # the padding after <eos> is not part of the sequence
+        mask = gen.valid_mask(batch)
+        loss = -(log_probs * mask).sum() / mask.sum()
     if not torch.isfinite(loss):
         raise FloatingPointError(f"{where} loss is {loss.item()} (non-finite)")
     optimizer.zero_grad(set_to_none=True)

@@ -130,7 +130,8 @@ class Oracle(Generator):
 def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096, temperature: float = 1.0) -> float:
     """Mean over all tokens of ``-log p_model(token | prefix)`` for ``tokens`` ``(N, T)``, in nats.
 
-    ``temperature`` divides the model's logits before the softmax.
+    ``temperature`` divides the model's logits before the softmax. When the model has an ``eos_token``
+    (real text), the tokens are each sentence's words and its ``<eos>``; the padding after it is excluded.
     """
     if tokens.dim() != 2 or tokens.shape[0] == 0:
         raise ValueError(f"tokens must be a non-empty (N, T) tensor, got shape {tuple(tokens.shape)}")
@@ -140,11 +141,14 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096,
         raise ValueError(f"tokens must lie in [0, vocab_size={model.config.vocab_size})")
     was_training = model.training
     model.eval()
-    total = 0.0
-    for chunk in torch.split(tokens.to(model.device), batch_size):
-        total += float(-model.log_prob(chunk, temperature).double().sum())
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for chunk in torch.split(tokens.to(model.device), batch_size):
+            mask = model.valid_mask(chunk)
+            total += float(-(model.log_prob(chunk, temperature).double() * mask).sum())
+            count += int(mask.sum())
     model.train(was_training)
-    return total / tokens.numel()
+    return total / count
 
 
 def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

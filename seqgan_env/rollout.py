@@ -38,14 +38,43 @@ class RolloutReward:
     @torch.inference_mode()
     def q_values(self, prefix: torch.Tensor, state: State, generator: torch.Generator | None = None) -> torch.Tensor:
         """Q ``(B,)`` of ``prefix`` ``(B, t)`` whose rollout-policy state (after reading it) is ``state``."""
-        seq_len = self.policy.config.seq_len
+        seq_len, eos = self.policy.config.seq_len, self.policy.config.eos_token
         b, t = prefix.shape
         if t == seq_len:
             return self.discriminator.score(prefix)
         n = self.n_rollouts
         rows_state = (state[0].repeat_interleave(n, dim=0), state[1].repeat_interleave(n, dim=0))
-        completion = self.policy.rollout(rows_state, seq_len - t, generator=generator)
+        finished = None if eos is None else (prefix == eos).any(dim=1).repeat_interleave(n)
+        completion = self.policy.rollout(rows_state, seq_len - t, generator=generator, finished=finished)
         full = torch.cat([prefix.repeat_interleave(n, dim=0), completion], dim=1)
+        return self.discriminator.score(full).view(b, n).mean(dim=1)
+
+    @torch.inference_mode()
+    def q_rows(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, state: State, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Q ``(B,)`` of prefixes of different lengths: row ``i`` is ``tokens[i, :lengths[i]]``.
+
+        ``tokens`` is ``(B, T)`` (entries at and after ``lengths[i]`` are ignored) and ``state`` the rollout
+        policy's state after reading each prefix. Completions of every row advance together for
+        ``T − min(lengths)`` steps; each row keeps the ``T − lengths[i]`` it needs. A row of length ``T``
+        (or one that ended with ``eos_token``) is scored as it is.
+        """
+        b, seq_len = tokens.shape
+        first = int(lengths.min())
+        if first == int(lengths.max()):
+            return self.q_values(tokens[:, :first], state, generator)
+        n, eos = self.n_rollouts, self.policy.config.eos_token
+        positions = torch.arange(seq_len, device=tokens.device)
+        in_prefix = positions < lengths[:, None]
+        finished = None if eos is None else ((tokens == eos) & in_prefix).any(dim=1).repeat_interleave(n)
+        rows_state = (state[0].repeat_interleave(n, dim=0), state[1].repeat_interleave(n, dim=0))
+        completion = self.policy.rollout(rows_state, seq_len - first, generator=generator, finished=finished)
+        full = tokens.repeat_interleave(n, dim=0)
+        where = lengths.repeat_interleave(n)[:, None] + torch.arange(seq_len - first, device=tokens.device)
+        keep = where < seq_len
+        rows = torch.arange(full.shape[0], device=tokens.device)[:, None].expand_as(where)
+        full[rows[keep], where[keep]] = completion[keep]
         return self.discriminator.score(full).view(b, n).mean(dim=1)
 
     @torch.inference_mode()
@@ -69,10 +98,13 @@ class RolloutReward:
         full = tokens[seq_idx].clone()  # (R, T): positions >= t are overwritten by samples
         rows = torch.arange((seq_len - 1) * b, device=tokens.device).repeat_interleave(n)
         state = tuple(x[:, : seq_len - 1].transpose(0, 1).reshape(-1, x.shape[-1])[rows] for x in (h_all, c_all))
+        eos, pad = policy.config.eos_token, policy.config.pad_token
         for pos in range(1, seq_len):  # sample position `pos` for rows with t <= pos
             active = b * n * pos
             s = (state[0][:active], state[1][:active])
             sampled = policy.sample_next(s, generator=generator)
+            if eos is not None:  # after <eos> comes padding
+                sampled = sampled.masked_fill_((full[:active, :pos] == eos).any(dim=1), pad)
             full[:active, pos] = sampled
             if pos + 1 < seq_len:
                 nh, nc = policy.advance(sampled, s)

@@ -64,13 +64,13 @@ class SB3VecEnv(VecEnv):
         self._actions = None
         dones = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        step_info = info.get("final_info", info)
-        for key in ("q", "d_score"):
-            if key in step_info:
-                for i, v in enumerate(step_info[key]):
-                    infos[i][key] = float(v)
-        if "final_obs" in info:
-            for i in range(self.num_envs):
+        ended = info.get("_final_obs", np.zeros(self.num_envs, dtype=bool))
+        for i in range(self.num_envs):  # the step's info: from final_info where the episode ended
+            step_info = info["final_info"] if ended[i] else info
+            for key in ("q", "d_score"):
+                if key in step_info and step_info[f"_{key}"][i]:
+                    infos[i][key] = float(step_info[key][i])
+            if ended[i]:
                 infos[i]["terminal_observation"] = info["final_obs"][i]
                 infos[i]["TimeLimit.truncated"] = False
         return obs, reward, dones, infos

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     task = build_task(cfg, torch.device("cpu"))
     sweeps = {}
     for label, ckpt in loaded:
-        gen = Generator(generator_config(cfg, task.vocab_size))
+        gen = Generator(generator_config(cfg, task))
         gen.load_state_dict(ckpt["generator"])
         sweeps[label] = temperature_sweep(task, gen.eval(), tuple(args.temperatures), args.samples, cfg.seed)
         print(label, json.dumps([{k: round(v, 3) for k, v in pt.items()} for pt in sweeps[label]]))

@@ -93,7 +93,7 @@ def train(cfg: Any, out: Path, num_env_runners: int, iterations: int, address: s
     ckpt = load_checkpoint(pre_dir / "checkpoints" / "pretrained.pt")
     task = build_task(cfg, torch.device("cpu"))
     vocab, seq_len = task.vocab_size, cfg.seq_len
-    gen = Generator(generator_config(cfg, vocab))
+    gen = Generator(generator_config(cfg, task))
     gen.load_state_dict(ckpt["generator"])
     disc = Discriminator(discriminator_config(cfg, vocab))
     disc.load_state_dict(ckpt["discriminator"])
