@@ -1,13 +1,25 @@
 """Fast categorical sampling from unnormalised logits.
 
 Sampling from a 5,000-way softmax is the hot path of Monte Carlo rollouts. ``torch.multinomial`` on
-softmax probabilities is slow on CPU; inverse-CDF sampling (one ``cumsum`` and one ``searchsorted``
-per row) draws from exactly the same distribution several times faster.
+softmax probabilities is slow on CPU. Inverse-CDF sampling draws from exactly the same distribution:
+pick the first index whose cumulative weight exceeds ``u × total``. A full-length ``cumsum`` over the
+vocabulary is itself slow (a sequential scan), so the scan is done in two levels: the vocabulary is cut
+into ~√V blocks, one uniform draw picks a block from the cumulative block sums, and the same draw, less
+the mass of the blocks before it, picks the token inside that block. Only the block sums (a vectorised
+reduction) touch every weight; the scans cover √V entries each (``bench/sample.py``).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+
+def _blocks(vocab: int) -> tuple[int, int]:
+    """(block size, number of blocks) that cover ``vocab`` entries."""
+    size = max(1, math.isqrt(vocab - 1) + 1) if vocab > 1 else 1
+    return size, -(-vocab // size)
 
 
 def categorical_sample(
@@ -16,9 +28,9 @@ def categorical_sample(
     """Draw one index per row from ``softmax(logits / temperature)``.
 
     Args:
-        logits: ``(B, V)`` unnormalised log-probabilities.
+        logits: ``(B, V)`` unnormalised log-probabilities (not modified).
         temperature: softmax temperature (> 0); 1 samples the model's own distribution.
-        generator: optional ``torch.Generator`` for reproducible draws.
+        generator: optional ``torch.Generator`` for reproducible draws (one uniform per row).
 
     Returns:
         ``(B,)`` int64 tensor of sampled indices in ``[0, V)``.
@@ -27,12 +39,22 @@ def categorical_sample(
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if logits.dim() != 2:
         raise ValueError(f"logits must have shape (B, V), got {tuple(logits.shape)}")
+    rows, vocab = logits.shape
+    size, n_blocks = _blocks(vocab)
     scaled = logits if temperature == 1.0 else logits / temperature
-    # Unnormalised inverse CDF: exp(l - max) avoids overflow; the total mass scales the uniform draw.
-    # Clamping at -80 keeps every weight a normal float (denormals make exp/cumsum several times slower
-    # on CPU); it changes probabilities below e^-80 ≈ 2e-35 relative to the mode, i.e. nothing measurable.
-    weights = torch.exp((scaled - scaled.amax(dim=1, keepdim=True)).clamp_(min=-80.0))
-    cdf = torch.cumsum(weights, dim=1)
-    u = torch.rand((logits.shape[0], 1), generator=generator, device=logits.device, dtype=cdf.dtype)
-    idx = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
-    return idx.squeeze(1).clamp_(max=logits.shape[1] - 1)
+    # Unnormalised weights exp(l - max), written into a zero-padded (B, n_blocks × size) buffer. Clamping at
+    # -80 keeps every weight a normal float (denormals make exp and the sums several times slower on CPU); it
+    # changes probabilities below e^-80 ≈ 2e-35 relative to the mode, i.e. nothing measurable.
+    buf = torch.empty(rows, n_blocks * size, device=logits.device, dtype=scaled.dtype)
+    buf[:, vocab:] = 0.0
+    weights = buf[:, :vocab]
+    torch.sub(scaled, scaled.amax(dim=1, keepdim=True), out=weights)
+    weights.clamp_(min=-80.0).exp_()
+    blocks = buf.view(rows, n_blocks, size)
+    block_cdf = blocks.sum(dim=2).cumsum_(dim=1)  # (B, n_blocks)
+    u = torch.rand((rows, 1), generator=generator, device=logits.device, dtype=buf.dtype) * block_cdf[:, -1:]
+    k = torch.searchsorted(block_cdf, u, right=True).clamp_(max=n_blocks - 1)  # the block holding u
+    before = torch.where(k > 0, block_cdf.gather(1, (k - 1).clamp(min=0)), torch.zeros_like(u))
+    inner_cdf = blocks[torch.arange(rows, device=logits.device), k.squeeze(1)].cumsum_(dim=1)  # (B, size)
+    j = torch.searchsorted(inner_cdf, u - before, right=True).clamp_(max=size - 1)
+    return (k * size + j).squeeze(1).clamp_(max=vocab - 1)

@@ -67,6 +67,41 @@ def test_categorical_sample_matches_distribution_chi_square():
     assert chi2 < 18.5  # chi-square(4) at p = 0.001
 
 
+@pytest.mark.parametrize("vocab", [1, 2, 7, 103, 5000])
+def test_categorical_sample_two_level_matches_distribution_for_any_vocab(vocab):
+    """The block decomposition (√V blocks, zero-padded) must not bias any index, first, last or padded."""
+    g = torch.Generator().manual_seed(vocab)
+    probs = torch.softmax(torch.randn(vocab, generator=g) * 1.5, 0)
+    n = 200_000
+    draws = torch.cat([
+        categorical_sample(probs.log().expand(20_000, vocab).contiguous(), generator=g) for _ in range(n // 20_000)
+    ])  # fmt: skip
+    assert int(draws.min()) >= 0
+    assert int(draws.max()) < vocab
+    counts = torch.bincount(draws, minlength=vocab).double()
+    if vocab == 5000:  # too many sparse cells for chi-square: compare the first two moments
+        idx = torch.arange(vocab, dtype=torch.float64)
+        mean = float((probs.double() * idx).sum())
+        std = (float((probs.double() * idx**2).sum()) - mean**2) ** 0.5
+        assert abs(float(draws.double().mean()) - mean) < 5 * std / n**0.5
+        return
+    expected = probs.double() * n
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    df = max(vocab - 1, 1)
+    z = 3.09  # p = 0.001, Wilson–Hilferty approximation of the chi-square quantile
+    crit = df * (1 - 2 / (9 * df) + z * (2 / (9 * df)) ** 0.5) ** 3
+    assert chi2 < crit
+
+
+def test_categorical_sample_never_draws_masked_tokens_and_keeps_logits():
+    logits = torch.randn(4096, 300)
+    logits[:, ::3] = float("-inf")
+    before = logits.clone()
+    draws = categorical_sample(logits, generator=torch.Generator().manual_seed(0))
+    assert (draws % 3 != 0).all()
+    assert torch.equal(logits, before)
+
+
 def test_categorical_sample_temperature_sharpens():
     logits = torch.tensor([[2.0, 1.0, 0.0]]).expand(50_000, 3).contiguous()
     cold = categorical_sample(logits, temperature=0.25, generator=torch.Generator().manual_seed(0))
