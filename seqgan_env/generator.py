@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqgan_env.sampling import categorical_sample
+from seqgan_env.sampling import ProjectionSampler
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -70,7 +70,7 @@ class Generator(nn.Module):
     from a cached LSTM state instead of re-reading the prefix.
     """
 
-    block_rows: int = 512
+    block_rows: int = 128
     """Rows per block when sampling on CPU (see :meth:`rollout`)."""
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
@@ -196,9 +196,10 @@ class Generator(nn.Module):
         rows = state[0].shape[0]
         out = torch.empty(rows, n_steps, dtype=torch.long, device=state[0].device)
         eos, pad = self.config.eos_token, self.config.pad_token
-        # Row blocks keep the (rows × vocab) logits small enough to stay in cache and in the allocator's pool
-        # (one 1,024 × 5,000 float tensor per step is 20 MB: measured 3× slower on CPU; bench/rollout.py).
+        # Row blocks keep the (rows × vocab) logits small enough to stay in cache while they are sampled
+        # (128 × 5,000 floats = 2.6 MB; 512 rows measured 2× slower per token on CPU; bench/rollout.py).
         block = self.block_rows if state[0].device.type == "cpu" else rows
+        sampler = self.sampler(temperature)
         for lo in range(0, rows, block):
             s = (state[0][lo : lo + block], state[1][lo : lo + block])
             done = None
@@ -207,7 +208,7 @@ class Generator(nn.Module):
                 if finished is not None:
                     done |= finished[lo : lo + block]
             for i in range(n_steps):
-                tok = categorical_sample(self.logits_from_state(s), temperature, generator)
+                tok = sampler(s[0], generator)
                 if done is not None:
                     tok = tok.masked_fill_(done, pad)
                     done |= tok == eos
@@ -222,11 +223,14 @@ class Generator(nn.Module):
         """One next token ``(B,)`` per row of ``state``, computed in cache-sized row blocks."""
         rows = state[0].shape[0]
         block = self.block_rows if state[0].device.type == "cpu" else max(rows, 1)
+        sampler = self.sampler(temperature)
         return torch.cat([
-            categorical_sample(self.logits_from_state((state[0][lo : lo + block], state[1][lo : lo + block])),
-                               temperature, generator)
-            for lo in range(0, rows, block)
+            sampler(state[0][lo : lo + block], generator) for lo in range(0, rows, block)
         ]) if rows else torch.empty(0, dtype=torch.long, device=state[0].device)  # fmt: skip
+
+    def sampler(self, temperature: float = 1.0) -> ProjectionSampler:
+        """Next-token sampler from LSTM outputs with the current projection (see :class:`ProjectionSampler`)."""
+        return ProjectionSampler(self.proj.weight, self.proj.bias, temperature)
 
 
 def mle_step(

@@ -10,7 +10,7 @@ import torch
 from seqgan_env import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Oracle, OracleConfig
 from seqgan_env.metrics import nll_oracle, nll_test
 from seqgan_env.rollout import RolloutReward
-from seqgan_env.sampling import categorical_sample
+from seqgan_env.sampling import ProjectionSampler, categorical_sample
 from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_generator
 
 OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "seqgan_oracle" / "target_params.npz"
@@ -90,6 +90,25 @@ def test_categorical_sample_two_level_matches_distribution_for_any_vocab(vocab):
     df = max(vocab - 1, 1)
     z = 3.09  # p = 0.001, Wilson–Hilferty approximation of the chi-square quantile
     crit = df * (1 - 2 / (9 * df) + z * (2 / (9 * df)) ** 0.5) ** 3
+    assert chi2 < crit
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_projection_sampler_draws_softmax_of_the_projection(temperature):
+    g = torch.Generator().manual_seed(0)
+    weight, bias, h = torch.randn(103, 8, generator=g), torch.randn(103, generator=g), torch.randn(1, 8, generator=g)
+    probs = torch.softmax((h @ weight.T + bias)[0] / temperature, 0).double()
+    sampler = ProjectionSampler(weight, bias, temperature)
+    n = 200_000
+    draws = torch.cat([sampler(h.expand(20_000, 8).contiguous(), g) for _ in range(n // 20_000)])
+    counts = torch.bincount(draws, minlength=103).double()
+    keep = probs * n >= 5  # chi-square cells with enough expected counts; the rest pooled
+    chi2 = float(((counts[keep] - probs[keep] * n) ** 2 / (probs[keep] * n)).sum())
+    rest_obs, rest_exp = float(counts[~keep].sum()), float(probs[~keep].sum() * n)
+    if rest_exp > 0:
+        chi2 += (rest_obs - rest_exp) ** 2 / rest_exp
+    df = int(keep.sum()) - (0 if rest_exp > 0 else 1)
+    crit = df * (1 - 2 / (9 * df) + 3.09 * (2 / (9 * df)) ** 0.5) ** 3  # p = 0.001
     assert chi2 < crit
 
 
