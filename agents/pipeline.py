@@ -273,6 +273,8 @@ class Pipeline:
                 "env_torch_rng": core.torch_rng.get_state(),
                 "env_np_random": get_seqgan_env(model.env).venv.np_random.bit_generator.state,
                 "env_q_prev": core.q_prev.cpu(),
+                "env_tokens": core.tokens.cpu(),  # episodes in progress (text: PPO stops mid-episode)
+                "env_pos": core.pos.cpu(),
                 "callbacks_last_done": [cb.last_done for cb in self.callbacks],
                 "d_callback_rng": self.d_callback.rng.get_state() if self.d_callback else None,
                 "mle_callback": {
@@ -573,6 +575,10 @@ def _restore_adversarial(pipe: Pipeline, adv: dict[str, Any]) -> int:
     env.core.torch_rng.set_state(adv["env_torch_rng"])
     env.venv.np_random.bit_generator.state = adv["env_np_random"]
     env.core.q_prev = adv["env_q_prev"].to(env.core.device)
+    if "env_pos" in adv:  # continue the episodes in progress exactly where they were
+        env.core.restore(adv["env_tokens"], adv["env_pos"])
+        model._last_obs = env.core.observation()  # type: ignore[assignment]
+        model._last_episode_starts = (adv["env_pos"] == 0).numpy()
     if pipe.d_callback is not None and adv.get("d_callback_rng") is not None:
         pipe.d_callback.rng.set_state(adv["d_callback_rng"])
     if adv.get("mle_callback") is not None and pipe.mle_callback is not None:

@@ -140,6 +140,17 @@ class SeqGANCore:
                 h, c = torch.where(inside, nh, h), torch.where(inside, nc, c)
             return h, c
 
+    def restore(self, tokens: torch.Tensor, pos: torch.Tensor) -> None:
+        """Continue episodes in progress: prefixes ``tokens[i, :pos[i]]`` (e.g. saved in a checkpoint)."""
+        if tokens.shape != self.tokens.shape or pos.shape != self.pos.shape:
+            raise ValueError(f"tokens must be {tuple(self.tokens.shape)} and pos {tuple(self.pos.shape)}")
+        if bool((pos < 0).any()) or bool((pos >= self.seq_len).any()):
+            raise ValueError(f"pos must be in [0, seq_len={self.seq_len}) (episodes in progress), got {pos.tolist()}")
+        self.tokens = tokens.to(self.device, torch.long).clone()
+        self.pos = pos.to(self.device, torch.long).clone()
+        self.ended = torch.zeros_like(self.ended)
+        self.state = self._read_prefix()
+
     def observation(self) -> np.ndarray:
         obs = self.tokens.clone()
         later = torch.arange(self.seq_len, device=self.device) >= self.pos.clamp(min=0)[:, None]

@@ -126,3 +126,15 @@ def test_pipeline_on_a_text_file_reports_bleu(tmp_path, corpus_file):
 def test_pipeline_corpus_smaller_than_a_batch_is_one_clear_error(tmp_path, corpus_file):
     with pytest.raises(ValueError, match="usable sentence"):
         run(tiny_run_config(tmp_path / "run", data=str(corpus_file), seq_len=10, batch_size=64), "reinforce")
+
+
+@pytest.mark.parametrize("agent", ["reinforce", "ppo"])
+def test_text_run_resumes_exactly_mid_episode(tmp_path, corpus_file, agent):
+    """On text, episodes end at <eos>, so PPO's envs are mid-episode at an update boundary: resume restores them."""
+    kw = dict(data=str(corpus_file), seq_len=10, mle_epochs=1, batch_size=4, mle_batch_size=4, d_negatives=16,
+              n_test=8, eval_samples=16, eval_every=1, ppo_n_steps=10, ppo_batch_size=8)  # fmt: skip
+    full = run(tiny_run_config(tmp_path / "full", adv_updates=4, **kw), agent)
+    run(tiny_run_config(tmp_path / "part", adv_updates=2, **kw), agent)
+    resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), agent)
+    assert resumed["final_nll_test"] == full["final_nll_test"]
+    assert resumed["final_bleu2"] == full["final_bleu2"]
