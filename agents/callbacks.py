@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from seqgan_env.discriminator import Discriminator, train_discriminator
 from seqgan_env.generator import Generator, mle_step
 from seqgan_env.metrics import nll_oracle, nll_test
+from seqgan_env.optim import adam
 from seqgan_env.oracle import Oracle
 
 
@@ -136,7 +137,7 @@ class DiscriminatorCallback(_EveryKUpdates):
         self.n_negatives = _check_every("n_negatives", n_negatives if n_negatives is not None else len(real_data))
         self.discriminator = discriminator
         self.real_data = real_data
-        self.optimizer = optimizer or torch.optim.Adam(discriminator.parameters(), lr=discriminator.config.lr)
+        self.optimizer = optimizer or adam(discriminator.parameters(), lr=discriminator.config.lr)
         self.rng = torch.Generator().manual_seed(seed)
         self.seconds = 0.0
 
@@ -284,7 +285,7 @@ class MLECallback(_EveryKUpdates):
         self.restored_optimizer: dict[str, Any] | None = None  # set when resuming a run
 
     def _init_callback(self) -> None:
-        self.optimizer = torch.optim.Adam(get_generator(self.model).parameters(), lr=self.lr)
+        self.optimizer = adam(get_generator(self.model).parameters(), lr=self.lr)
         if self.restored_optimizer is not None:
             self.optimizer.load_state_dict(self.restored_optimizer)
 

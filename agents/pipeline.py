@@ -47,6 +47,7 @@ from seqgan_env.discriminator import Discriminator, DiscriminatorConfig, train_d
 from seqgan_env.env import SeqGANVectorEnv, resolve_device
 from seqgan_env.generator import Generator, GeneratorConfig, mle_step
 from seqgan_env.metrics import bleu, nll_oracle, nll_test, self_bleu
+from seqgan_env.optim import adam
 from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
 from seqgan_env.text import Corpus, CorpusConfig, load_corpus
@@ -320,8 +321,8 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
         atomic_write_text(run.path / "vocab.json", task.corpus.vocab.to_json() + "\n")
     gen = Generator(generator_config(cfg, task)).to(device)
     disc = Discriminator(discriminator_config(cfg, vocab)).to(device)
-    gen_opt = torch.optim.Adam(gen.parameters(), lr=cfg.mle_lr)
-    disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr)
+    gen_opt = adam(gen.parameters(), lr=cfg.mle_lr)
+    disc_opt = adam(disc.parameters(), lr=cfg.disc_lr)
     rng = torch.Generator().manual_seed(cfg.seed)
     logger = configure(str(run.path / "tb"), ["tensorboard"])
     pipe = Pipeline(cfg, agent, run, task, device, gen, disc, gen_opt, disc_opt, rng, logger)

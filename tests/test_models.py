@@ -217,3 +217,18 @@ def test_nll_oracle_rejects_mismatched_generator(tiny_oracle):
     g = Generator(GeneratorConfig(vocab_size=VOCAB + 1, seq_len=SEQ_LEN))
     with pytest.raises(ValueError, match="does not match the oracle"):
         nll_oracle(tiny_oracle, g, 10)
+
+
+def test_token_nll_matches_cross_entropy_values_and_gradients():
+    from seqgan_env.generator import token_nll
+
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(50, 37, generator=g) * 3).requires_grad_()
+    targets = torch.randint(0, 37, (50,), generator=g)
+    weights = torch.rand(50, generator=g)
+    ours = (token_nll(logits, targets) * weights).sum()
+    (g_ours,) = torch.autograd.grad(ours, logits)
+    ref = (torch.nn.functional.cross_entropy(logits, targets, reduction="none") * weights).sum()
+    (g_ref,) = torch.autograd.grad(ref, logits)
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(g_ours, g_ref)

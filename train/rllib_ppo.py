@@ -33,6 +33,7 @@ from agents.pipeline import build_task, discriminator_config, generator_config, 
 from seqgan_env import rllib as seqgan_rllib
 from seqgan_env.discriminator import Discriminator, train_discriminator
 from seqgan_env.generator import Generator
+from seqgan_env.optim import adam
 
 
 @torch.no_grad()
@@ -97,7 +98,7 @@ def train(cfg: Any, out: Path, num_env_runners: int, iterations: int, address: s
     gen.load_state_dict(ckpt["generator"])
     disc = Discriminator(discriminator_config(cfg, vocab))
     disc.load_state_dict(ckpt["discriminator"])
-    d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr)
+    d_opt = adam(disc.parameters(), lr=cfg.disc_lr)
     rng = torch.Generator().manual_seed(cfg.seed)
     d_cfg = dataclasses.asdict(disc.config)
     env_config = {
