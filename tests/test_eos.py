@@ -211,3 +211,20 @@ class _NoCallback:
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
+
+
+def test_core_restore_continues_episodes_and_rejects_bad_positions():
+    venv = eos_vector_env(2)
+    venv.reset(seed=0)
+    venv.step(np.array([4, 5]))
+    tokens, pos = venv.core.tokens.clone(), venv.core.pos.clone()
+    state = tuple(x.clone() for x in venv.core.state)
+    other = eos_vector_env(2)
+    other.reset(seed=0)
+    other.core.restore(tokens, pos)
+    torch.testing.assert_close(other.core.state[0], state[0])
+    assert (other.core.observation() == venv.core.observation()).all()
+    with pytest.raises(ValueError, match="pos must be in"):
+        other.core.restore(tokens, torch.tensor([T, 0]))
+    with pytest.raises(ValueError, match="tokens must be"):
+        other.core.restore(tokens[:1], pos)

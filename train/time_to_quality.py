@@ -1,6 +1,7 @@
 """NLL-oracle against wall-clock minutes for finished runs, beside the official run placed on the same axis
 by its measured per-epoch cost on this machine (13.2 s per MLE epoch, 469 s per adversarial batch), and a
-table of the time each run first reached NLL-oracle ≤ 9.0, 8.8 and 8.68.
+table of the time each run first reached NLL-oracle ≤ 9.0, 8.8 and 8.68, its final NLL-oracle and NLL-test, and
+whether the final NLL-test is no worse than that of the run's MLE checkpoint (the start of its adversarial phase).
 
     python train/time_to_quality.py runs/fast_reinforce_s0 runs/fast_reinforce_s1 ... --out docs/time_to_quality.png
 """
@@ -30,6 +31,21 @@ def official_curve() -> list[tuple[float, float]]:
 
 def run_curve(run_dir: Path) -> tuple[str, list[tuple[float, float]]]:
     """(label, [(minutes, NLL-oracle)]) of a run directory's metrics.json."""
+    label, rows = run_rows(run_dir)
+    return label, [(r["wall_s"] / 60, r["nll_oracle"]) for r in rows]
+
+
+def nll_test_check(run_dir: Path) -> tuple[float, float]:
+    """(NLL-test of the MLE checkpoint the adversarial phase started from, final NLL-test)."""
+    _, rows = run_rows(run_dir)
+    adv = [r for r in rows if r["phase"] == "adversarial"]
+    if not adv:
+        raise ValueError(f"{run_dir} has no adversarial evaluations")
+    return adv[0]["nll_test"], adv[-1]["nll_test"]
+
+
+def run_rows(run_dir: Path) -> tuple[str, list[dict[str, Any]]]:
+    """(label, evaluation rows with NLL-oracle) of a run directory's metrics.json."""
     path = run_dir / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: is {run_dir} a finished run directory?")
@@ -39,8 +55,7 @@ def run_curve(run_dir: Path) -> tuple[str, list[tuple[float, float]]]:
         raise ValueError(f"{run_dir} has no NLL-oracle evaluations (a text run?)")
     config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
     label = f"{config.get('agent', '?')} {config.get('preset', '')} seed {config.get('seed', '?')}"
-    rows = [r for r in rows if r["phase"] in ("mle", "adversarial", "pretrained_mle")]
-    return label, [(r["wall_s"] / 60, r["nll_oracle"]) for r in rows]
+    return label, [r for r in rows if r["phase"] in ("mle", "adversarial", "pretrained_mle")]
 
 
 def first_time(curve: list[tuple[float, float]], threshold: float) -> float | None:
@@ -54,17 +69,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     try:
         curves = [run_curve(Path(r)) for r in args.runs]
+        checks = [nll_test_check(Path(r)) for r in args.runs]
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     curves.append(("official code (its log; time from its per-epoch cost here)", official_curve()))
     lines = [
-        "| run | " + " | ".join(f"≤ {t}" for t in THRESHOLDS) + " | final | wall min |",
-        "|---|---|---|---|---|---|",
+        "| run | "
+        + " | ".join(f"≤ {t}" for t in THRESHOLDS)
+        + " | final NLL-oracle | wall min | NLL-test: MLE → final | final NLL-test ≤ MLE's |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for label, c in curves:
+    for i, (label, c) in enumerate(curves):
         cells = [f"{m:.1f} min" if (m := first_time(c, t)) is not None else "not reached" for t in THRESHOLDS]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {c[-1][1]:.3f} | {c[-1][0]:.1f} |")
+        if i < len(checks):
+            mle, final = checks[i]
+            test = f"{mle:.3f} → {final:.3f} | {'yes' if final <= mle else 'no'}"
+        else:
+            test = "– | –"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {c[-1][1]:.3f} | {c[-1][0]:.1f} | {test} |")
     table = "\n".join(lines)
     print(table)
 
