@@ -462,8 +462,9 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         reward, ended, info = self.core.step(actions)
         obs = self.core.observation()
         infos: dict[str, Any] = {}
+        only_ended = {"d_score", "q"} if self.core.reward_mode == "terminal" else {"d_score"}
         for k, v in info.items():
-            infos[k], infos[f"_{k}"] = v, (ended.copy() if k == "d_score" else np.ones(self.num_envs, dtype=bool))
+            infos[k], infos[f"_{k}"] = v, (ended.copy() if k in only_ended else np.ones(self.num_envs, dtype=bool))
         if ended.any():
             final_info = {k: v for k, v in infos.items()}
             if ended.all():  # every episode ended (always so without a corpus): a fresh batch, reseeded

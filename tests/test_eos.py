@@ -42,9 +42,9 @@ class FirstTokenD:
         return tokens[:, 0].float() / V
 
 
-def eos_vector_env(num_envs: int) -> SeqGANVectorEnv:
+def eos_vector_env(num_envs: int, reward_mode: str = "q") -> SeqGANVectorEnv:
     return SeqGANVectorEnv(
-        num_envs=num_envs, vocab_size=V, seq_len=T, n_rollouts=2, reward_mode="q",
+        num_envs=num_envs, vocab_size=V, seq_len=T, n_rollouts=2, reward_mode=reward_mode,
         discriminator=tiny_discriminator(vocab=V, seq_len=T), rollout_policy=eos_generator(),
     )  # fmt: skip
 
@@ -228,3 +228,13 @@ def test_core_restore_continues_episodes_and_rejects_bad_positions():
         other.core.restore(tokens, torch.tensor([T, 0]))
     with pytest.raises(ValueError, match="tokens must be"):
         other.core.restore(tokens[:1], pos)
+
+
+def test_vector_env_terminal_mode_reports_q_only_for_ended_rows():
+    venv = eos_vector_env(2, reward_mode="terminal")
+    venv.reset(seed=0)
+    _, reward, term, _, info = venv.step(np.array([EOS, 4]))
+    assert term.tolist() == [True, False]
+    assert reward[1] == 0.0
+    assert info["final_info"]["_q"].tolist() == [True, False]
+    assert info["final_info"]["_d_score"].tolist() == [True, False]
