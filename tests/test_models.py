@@ -93,10 +93,12 @@ def test_categorical_sample_two_level_matches_distribution_for_any_vocab(vocab):
     assert chi2 < crit
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.7])
-def test_projection_sampler_draws_softmax_of_the_projection(temperature):
+@pytest.mark.parametrize(("temperature", "scale"), [(1.0, 1.0), (0.7, 1.0), (1.0, 4.0), (0.7, 12.0)])
+def test_projection_sampler_draws_softmax_of_the_projection(temperature, scale):
+    """scale 1: logits provably within ±40 (exp without the max); 4 and 12: the max-subtracting, clamping path."""
     g = torch.Generator().manual_seed(0)
     weight, bias, h = torch.randn(103, 8, generator=g), torch.randn(103, generator=g), torch.randn(1, 8, generator=g)
+    weight, bias = weight * scale, bias * scale
     probs = torch.softmax((h @ weight.T + bias)[0] / temperature, 0).double()
     sampler = ProjectionSampler(weight, bias, temperature)
     n = 200_000
@@ -232,3 +234,16 @@ def test_token_nll_matches_cross_entropy_values_and_gradients():
     (g_ref,) = torch.autograd.grad(ref, logits)
     torch.testing.assert_close(ours, ref)
     torch.testing.assert_close(g_ours, g_ref)
+
+
+def test_projection_sampler_bound_selects_each_path(monkeypatch):
+    import seqgan_env.sampling as sampling
+
+    calls = []
+    real = sampling._sample_padded_
+    monkeypatch.setattr(sampling, "_sample_padded_", lambda *a, **k: calls.append(True) or real(*a, **k))
+    g = torch.Generator().manual_seed(0)
+    weight, bias, h = torch.randn(103, 8, generator=g), torch.randn(103, generator=g), torch.randn(4, 8, generator=g)
+    for scale in (1.0, 4.0):  # Cauchy–Schwarz bounds ≈ 21 and ≈ 82
+        ProjectionSampler(weight * scale, bias * scale)(h, g)
+    assert calls == [True]  # only the large logits take the max-subtracting path
