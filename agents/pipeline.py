@@ -111,7 +111,7 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
 
 def generator_config(cfg: SeqGANConfig, task: Task) -> GeneratorConfig:
     """The generator's sizes; on real text, sequences end at the corpus's ``<eos>`` (padding after it)."""
-    ends = {} if task.corpus is None else {"eos_token": task.corpus.vocab.eos_id, "pad_token": task.corpus.vocab.pad_id}
+    ends = {} if task.corpus is None else task.corpus.vocab.end_tokens
     return GeneratorConfig(
         vocab_size=task.vocab_size, seq_len=cfg.seq_len, emb_dim=cfg.gen_emb_dim, hidden_dim=cfg.gen_hidden_dim,
         **ends,

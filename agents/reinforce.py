@@ -145,9 +145,8 @@ class Reinforce(BaseAlgorithm):
         log_all = F.log_softmax(gen.proj(hidden), dim=-1)
         log_probs = log_all.gather(2, tokens.unsqueeze(-1)).squeeze(-1)
         value_loss = torch.zeros((), device=tokens.device)
-        n_valid = mask.sum(dim=0, keepdim=True).clamp(min=1)
-        if self.baseline == "mean":
-            base = weights.sum(dim=0, keepdim=True) / n_valid
+        if self.baseline == "mean":  # the mean over the sequences still running at each step
+            base = weights.sum(dim=0, keepdim=True) / mask.sum(dim=0, keepdim=True).clamp(min=1)
         elif self.baseline == "value":
             assert self.policy.value_net is not None
             values = self.policy.value_net(hidden.detach()).squeeze(-1)

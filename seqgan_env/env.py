@@ -168,7 +168,7 @@ class SeqGANCore:
         idx = rows.nonzero().squeeze(1)
         with torch.inference_mode():
             policy = self.reward.policy
-            self.tokens[idx] = self.pad_token if self.eos_token is not None else 0
+            self.tokens[idx] = self.pad_token
             self.pos[idx] = 0
             self.ended[idx] = False
             first = policy.first_state(len(idx))
@@ -280,7 +280,7 @@ def _corpus_vocab(corpus: Any, vocab_size: int | None, seq_len: int) -> tuple[in
 def _end_tokens(corpus: Any, rollout_policy: Generator | None) -> dict[str, int | None]:
     """Where episodes end: the corpus's ``<eos>``, else the rollout policy's ``eos_token`` (None: never early)."""
     if corpus is not None:
-        return {"eos_token": corpus.vocab.eos_id, "pad_token": corpus.vocab.pad_id}
+        return dict(corpus.vocab.end_tokens)
     config = getattr(rollout_policy, "config", None)
     return {"eos_token": getattr(config, "eos_token", None), "pad_token": getattr(config, "pad_token", 0)}
 
@@ -444,12 +444,11 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         """Plug in the rollout policy (a copy of the generator)."""
         self.core.set_rollout_policy(policy)
 
-    def _info(self, info: dict[str, np.ndarray], where: np.ndarray | None = None) -> dict[str, Any]:
-        mask = np.ones(self.num_envs, dtype=bool) if where is None else where
+    def _info(self, info: dict[str, np.ndarray]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in info.items():
             out[k] = v
-            out[f"_{k}"] = mask.copy()
+            out[f"_{k}"] = np.ones(self.num_envs, dtype=bool)
         return out
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
@@ -466,7 +465,7 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         for k, v in info.items():
             infos[k], infos[f"_{k}"] = v, (ended.copy() if k in only_ended else np.ones(self.num_envs, dtype=bool))
         if ended.any():
-            final_info = {k: v for k, v in infos.items()}
+            final_info = dict(infos)
             if ended.all():  # every episode ended (always so without a corpus): a fresh batch, reseeded
                 reset_info = self.core.reset(int(self.np_random.integers(2**62)))
             else:

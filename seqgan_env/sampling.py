@@ -52,9 +52,10 @@ def categorical_sample(
 class ProjectionSampler:
     """Samples the next token straight from hidden states ``h`` for ``softmax((h Wᵀ + b) / temperature)``.
 
-    The bias is folded into the matrix (``[h, 1] · [W, b]ᵀ``) and the matrix is zero-padded to the sampler's
-    block layout, so the logits are written once, by one matmul, into the buffer that is then sampled in
-    place: no bias copy and no extra pass. Same distribution as ``categorical_sample(h @ W.T + b)``.
+    The bias is folded into the matrix (``[h, 1] · [W, b]ᵀ``) and the matrix is padded to the sampler's block
+    layout with rows of zero weights and a −∞ bias (logit −∞, weight 0), so the logits are written once, by
+    one matmul, into the buffer that is then sampled in place: no bias copy and no extra pass. Same
+    distribution as ``categorical_sample(h @ W.T + b)``.
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, temperature: float = 1.0) -> None:

@@ -97,6 +97,11 @@ class Vocabulary:
     def unk_id(self) -> int:
         return 2
 
+    @property
+    def end_tokens(self) -> dict[str, int]:
+        """``GeneratorConfig`` / env kwargs for sequences that end at ``<eos>`` and are padded with ``<pad>``."""
+        return {"eos_token": self.eos_id, "pad_token": self.pad_id}
+
     def encode(self, tokens: list[str]) -> list[int]:
         return [self.index.get(t, self.unk_id) for t in tokens]
 
