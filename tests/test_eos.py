@@ -238,3 +238,27 @@ def test_vector_env_terminal_mode_reports_q_only_for_ended_rows():
     assert reward[1] == 0.0
     assert info["final_info"]["_q"].tolist() == [True, False]
     assert info["final_info"]["_d_score"].tolist() == [True, False]
+
+
+def test_env_end_token_errors_name_the_argument(tmp_path):
+    from seqgan_env.env import SeqGANCore
+
+    with pytest.raises(ValueError, match=r"eos_token must be None or in \[0, vocab_size=12\)"):
+        SeqGANCore(1, V, T, 2, "q", tiny_discriminator(vocab=V, seq_len=T), None, "cpu", eos_token=V)
+    path = tmp_path / "c.txt"
+    path.write_text("a b c .\nb c .\nc a b a .\n" * 10, encoding="utf-8")
+    plain = Generator(GeneratorConfig(7, 8))  # the corpus has 7 tokens; no <eos>: does not fit a corpus env
+    with pytest.raises(ValueError, match=r"rollout_policy has \(eos_token, pad_token\)=\(None, None\)"):
+        gymnasium.make("SeqGAN-v0", corpus=str(path), seq_len=8, vocab_size=None, rollout_policy=plain)
+
+
+def test_terminal_mode_non_finite_d_score_is_one_clear_error():
+    class NaND(FirstTokenD):
+        def score(self, tokens: torch.Tensor) -> torch.Tensor:
+            return torch.full((tokens.shape[0],), float("nan"))
+
+    env = SeqGANEnv(vocab_size=V, seq_len=T, n_rollouts=2, reward_mode="terminal", discriminator=NaND(),
+                    rollout_policy=eos_generator())  # fmt: skip
+    env.reset(seed=0)
+    with pytest.raises(FloatingPointError, match="non-finite discriminator score"):
+        env.step(EOS)
