@@ -9,7 +9,9 @@ Compares, in the same run:
   all 64 × 16 completions of a step in one batch, inverse-CDF sampling);
 * q_all — the project's all-t-at-once path (``RolloutReward.q_all``);
 * q_all with a trained-scale generator — the same, with the projection scaled up as training makes it, so that
-  the sampler cannot prove the logits bounded and takes its general path (see ``seqgan_env.sampling``).
+  the sampler cannot prove the logits bounded and checks each row's total weight (see ``seqgan_env.sampling``);
+* q_all with logits beyond exp's range — the projection scaled further, until exp overflows on every row, so
+  that every draw takes the exact path (row maximum subtracted): the worst case of the check.
 
 "--disc none" scores with a free stand-in so that only rollout sampling is timed; the fraction of the
 matmul floor is computed for that part: FLOPs of the LSTM and the 32 × 5000 projection of every
@@ -91,17 +93,24 @@ def main() -> None:
     t_naive = timeit(lambda: naive_q(gen, disc, tokens, n), max(1, args.repeats - 2), warmup=0)
     t_env = timeit(lambda: env_q(reward, tokens), args.repeats)
     t_all = timeit(lambda: reward.q_all(tokens), args.repeats)
+
     # A trained generator's logits are larger (max ‖[W_v, b_v]‖ ≈ 11–25 on the oracle task vs ≈ 0.6 at init), so
-    # the sampler cannot prove them within ±40 and takes its general path (row max, subtract, clamp): time that
-    # too, with the projection scaled to a max row norm of 50 (bound ≥ 50 since ‖[h, 1]‖ ≥ 1: always that path).
-    trained = Generator(GeneratorConfig(vocab_size=vocab, seq_len=seq_len)).eval()
-    trained.load_state_dict(gen.state_dict())
-    with torch.no_grad():
-        norm = torch.cat([trained.proj.weight, trained.proj.bias[:, None]], 1).norm(dim=1).max()
-        trained.proj.weight.mul_(50.0 / norm)
-        trained.proj.bias.mul_(50.0 / norm)
-    reward_trained = RolloutReward(trained, disc, n)
+    # the sampler cannot prove them within ±40 and checks each row's total weight after exp: time that too, with
+    # the projection scaled to a max row norm of 50 (bound ≥ 50 since ‖[h, 1]‖ ≥ 1; logits here within ±25).
+    # Scaled to 2,000, the logits overflow exp on every row, which then takes the exact (row-max) path.
+    def scaled(max_row_norm: float) -> Generator:
+        out = Generator(GeneratorConfig(vocab_size=vocab, seq_len=seq_len)).eval()
+        out.load_state_dict(gen.state_dict())
+        with torch.no_grad():
+            norm = torch.cat([out.proj.weight, out.proj.bias[:, None]], 1).norm(dim=1).max()
+            out.proj.weight.mul_(max_row_norm / norm)
+            out.proj.bias.mul_(max_row_norm / norm)
+        return out
+
+    reward_trained = RolloutReward(scaled(50.0), disc, n)
     t_trained = timeit(lambda: reward_trained.q_all(tokens), args.repeats)
+    reward_extreme = RolloutReward(scaled(2000.0), disc, n)
+    t_extreme = timeit(lambda: reward_extreme.q_all(tokens), args.repeats)
     sampled = batch * n * sum(seq_len - t for t in range(1, seq_len))
     h, e = gen.config.hidden_dim, gen.config.emb_dim
     flops = sampled * (2 * h * vocab + 2 * 4 * h * (e + h))
@@ -109,7 +118,8 @@ def main() -> None:
     floor = flops / (gflops * 1e9)
     rows = []
     paths = (("naive (loops, multinomial)", t_naive), ("env step-wise", t_env), ("q_all", t_all),
-             ("q_all, trained-scale G (general path)", t_trained))  # fmt: skip
+             ("q_all, trained-scale G (checked exp)", t_trained),
+             ("q_all, logits beyond exp's range (exact path)", t_extreme))  # fmt: skip
     for name, sec in paths:
         row = {"path": name, "seconds": sec, "sequences/s": batch / sec, "speed-up vs naive": t_naive / sec}
         if args.disc == "none":

@@ -93,12 +93,16 @@ def test_categorical_sample_two_level_matches_distribution_for_any_vocab(vocab):
     assert chi2 < crit
 
 
-@pytest.mark.parametrize(("temperature", "scale"), [(1.0, 1.0), (0.7, 1.0), (1.0, 4.0), (0.7, 12.0)])
-def test_projection_sampler_draws_softmax_of_the_projection(temperature, scale):
-    """scale 1: logits provably within ±40 (exp without the max); 4 and 12: the max-subtracting, clamping path."""
+@pytest.mark.parametrize(
+    ("temperature", "scale", "shift"),
+    [(1.0, 1.0, 0.0), (0.7, 1.0, 0.0), (1.0, 4.0, 0.0), (0.7, 12.0, 0.0), (1.0, 4.0, 150.0), (1.0, 4.0, -150.0)],
+)
+def test_projection_sampler_draws_softmax_of_the_projection(temperature, scale, shift):
+    """scale 1: logits provably within ±40; 4 and 12: exp checked by the row total; shift ±150: every logit
+    overflows / underflows exp, so every row is recomputed with its maximum subtracted."""
     g = torch.Generator().manual_seed(0)
     weight, bias, h = torch.randn(103, 8, generator=g), torch.randn(103, generator=g), torch.randn(1, 8, generator=g)
-    weight, bias = weight * scale, bias * scale
+    weight, bias = weight * scale, bias * scale + shift
     probs = torch.softmax((h @ weight.T + bias)[0] / temperature, 0).double()
     sampler = ProjectionSampler(weight, bias, temperature)
     n = 200_000
@@ -236,14 +240,24 @@ def test_token_nll_matches_cross_entropy_values_and_gradients():
     torch.testing.assert_close(g_ours, g_ref)
 
 
-def test_projection_sampler_bound_selects_each_path(monkeypatch):
+def test_projection_sampler_recomputes_only_the_rows_whose_exp_fails():
+    """Rows whose logits overflow (or all underflow) exp are redrawn with the row maximum subtracted; the others
+    keep the direct exp. Either way each row's draw is the one the exact path makes from the same uniform."""
     import seqgan_env.sampling as sampling
 
-    calls = []
-    real = sampling._sample_padded_
-    monkeypatch.setattr(sampling, "_sample_padded_", lambda *a, **k: calls.append(True) or real(*a, **k))
     g = torch.Generator().manual_seed(0)
-    weight, bias, h = torch.randn(103, 8, generator=g), torch.randn(103, generator=g), torch.randn(4, 8, generator=g)
-    for scale in (1.0, 4.0):  # Cauchy–Schwarz bounds ≈ 21 and ≈ 82
-        ProjectionSampler(weight * scale, bias * scale)(h, g)
-    assert calls == [True]  # only the large logits take the max-subtracting path
+    weight, bias = torch.randn(103, 8, generator=g) * 4, torch.randn(103, generator=g)
+    weight[:, -1] = 0.0
+    bias_col = torch.randn(103, generator=g)
+    weight[:, -1] = 150.0 + bias_col  # h[:, -1] = ±1 moves every logit of the row by about ±150
+    h = torch.randn(4096, 8, generator=g) * 0.3
+    h[:, -1] = torch.tensor([0.0, 1.0, -1.0, 0.0]).repeat(1024)
+    sampler = ProjectionSampler(weight, bias)
+    ours = sampler(h, torch.Generator().manual_seed(1))
+    assert not sampler.exact  # half the rows failed, not most
+    logits = torch.cat([h @ weight.T + bias, torch.full((4096, sampler.n_blocks * sampler.size - 103), -torch.inf)], 1)
+    exact = sampling._sample_padded_(logits, 103, sampler.size, sampler.n_blocks, torch.Generator().manual_seed(1))
+    assert (ours == exact).float().mean() > 0.999  # the same uniform per row: only rounding at a boundary differs
+    always_failing = ProjectionSampler(weight, bias)
+    always_failing(h[1::4].contiguous(), g)
+    assert always_failing.exact  # every row failed: later calls subtract the maximum first
