@@ -105,6 +105,11 @@ class SeqGANConfig:
     """REINFORCE baseline: none (paper), mean or value."""
     ent_coef: float = 0.0
     """Entropy bonus coefficient."""
+    kl_coef: float = 0.0
+    """REINFORCE: β of a KL(G ‖ MLE checkpoint) penalty (0: off, the paper)."""
+    d_reward: str = "prob"
+    """What Q averages: D's P(real) (prob, the paper) or its log-odds (log_odds; with --kl-coef 1 the optimum is
+    the MLE generator reweighted by D/(1 − D))."""
     loss_reduction: str = "sum"
     """REINFORCE loss over the batch: sum (official) or mean."""
     max_grad_norm: float = 5.0
@@ -187,6 +192,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda"),
     "disc_size": ("paper", "small"),
     "reward_mode": ("q", "shaped", "terminal"),
+    "d_reward": ("prob", "log_odds"),
     "ppo_reward_mode": ("shaped", "q", "terminal"),
     "text_level": ("word", "char"),
     "long_sentences": ("drop", "truncate"),
@@ -200,7 +206,7 @@ POSITIVE = {
     "d_every", "d_rounds", "d_epochs", "ppo_n_epochs", "eval_every",
     "eval_samples", "checkpoint_every", "max_vocab", "min_freq",
 }  # fmt: skip
-NON_NEGATIVE = {"mle_epochs", "d_pretrain_rounds", "adv_updates", "ent_coef", "mle_steps"}
+NON_NEGATIVE = {"mle_epochs", "d_pretrain_rounds", "adv_updates", "ent_coef", "kl_coef", "mle_steps"}
 POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range"}
 
 

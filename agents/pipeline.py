@@ -287,6 +287,8 @@ class Pipeline:
                 "rollout_policy": self.rollout_callback.rollout_policy.state_dict()
                 if self.rollout_callback and self.rollout_callback.rollout_policy is not None
                 else None,
+                # the KL penalty's G_ref (the MLE checkpoint; "generator" becomes the final G when a run ends)
+                "kl_reference": ref.state_dict() if (ref := getattr(model, "reference", None)) is not None else None,
             }
         return out
 
@@ -441,7 +443,7 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
     venv = SeqGANVectorEnv(
         num_envs=cfg.batch_size, vocab_size=pipe.gen.config.vocab_size, seq_len=cfg.seq_len,
         n_rollouts=cfg.n_rollouts, reward_mode=reward_mode, discriminator=pipe.disc,
-        rollout_policy=pipe.gen, device=str(pipe.device),
+        rollout_policy=pipe.gen, device=str(pipe.device), d_reward=cfg.d_reward,
     )  # fmt: skip
     env = VecMonitor(SB3VecEnv(venv, seed=cfg.seed))
     gen_kwargs = {"generator_config": vars(pipe.gen.config).copy()}
@@ -449,11 +451,15 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
         model: BaseAlgorithm = Reinforce(
             "GeneratorPolicy", env, learning_rate=lr_schedule(cfg.gen_lr, cfg), baseline=cfg.baseline,
             ent_coef=cfg.ent_coef, max_grad_norm=cfg.max_grad_norm, loss_reduction=cfg.loss_reduction,
+            kl_coef=cfg.kl_coef, reference=pipe.gen if cfg.kl_coef > 0 else None,
             policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
         )  # fmt: skip
         model.policy.generator.load_state_dict(pipe.gen.state_dict())
     else:
         from agents.ppo import make_ppo
+
+        if cfg.kl_coef > 0:
+            raise ValueError("kl_coef is a REINFORCE option; PPO's update has no KL-to-MLE penalty (use --kl-coef 0)")
 
         model = make_ppo(
             env, cfg, pipe.gen.state_dict(), device=pipe.device, learning_rate=lr_schedule(cfg.ppo_lr, cfg)
@@ -588,6 +594,8 @@ def _restore_adversarial(pipe: Pipeline, adv: dict[str, Any]) -> int:
     if adv.get("rollout_policy") is not None:
         assert pipe.rollout_callback is not None
         pipe.rollout_callback.restored_state = adv["rollout_policy"]
+    if adv.get("kl_reference") is not None and (ref := getattr(model, "reference", None)) is not None:
+        ref.load_state_dict(adv["kl_reference"])
     return adv["num_timesteps"] // timesteps_per_update(model)
 
 

@@ -9,10 +9,17 @@ so the loss minimised here is ``L = −Σ_{b,t} log Gθ(y_t | Y_<t) · (w_t − 
 return-to-go ``Σ_{k≥t} r_k`` in the other reward modes (for ``"shaped"`` that is D(Y) − Q_(t−1)), and
 ``b_t`` is an optional baseline. ``loss_reduction="sum"`` is the official code's summed loss;
 ``"mean"`` divides by B·T.
+
+With ``kl_coef = β > 0`` the objective is KL-regularised, E[R] − β·KL(G ‖ G_ref) with G_ref a frozen
+reference generator (the pipeline's MLE checkpoint): each weight ``w_t`` then also carries
+``−β Σ_{k≥t} (log G(y_k) − log G_ref(y_k))``, the sampled sequence's KL still to come. Its optimum is
+G_ref(Y)·exp(R(Y)/β)/Z; with R = D's log-odds (the env's ``d_reward="log_odds"``) and β = 1 that is
+G_ref·D/(1 − D), the MLE generator reweighted by D's estimate of p_data/G_ref.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,6 +31,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from agents.policies import GeneratorPolicy
+from seqgan_env.generator import Generator
 from seqgan_env.sampling import categorical_sample
 
 BASELINES = ("none", "mean", "value")
@@ -63,6 +71,8 @@ class Reinforce(BaseAlgorithm):
         ent_coef: entropy bonus coefficient.
         max_grad_norm: gradient-norm clip (official: 5.0); ``None`` disables it.
         loss_reduction: ``"sum"`` (official) or ``"mean"`` over the batch's B·T terms.
+        kl_coef: β of the KL(G ‖ G_ref) penalty (module docstring); 0 (paper) disables it.
+        reference: G_ref, a :class:`Generator` (copied and frozen); needed when ``kl_coef > 0``.
         policy_kwargs: extra :class:`GeneratorPolicy` kwargs (e.g. ``generator_config``).
         tensorboard_log, verbose, seed, device: as in SB3.
     """
@@ -79,6 +89,8 @@ class Reinforce(BaseAlgorithm):
         ent_coef: float = 0.0,
         max_grad_norm: float | None = 5.0,
         loss_reduction: str = "mean",
+        kl_coef: float = 0.0,
+        reference: torch.nn.Module | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         tensorboard_log: str | None = None,
         verbose: int = 0,
@@ -92,6 +104,8 @@ class Reinforce(BaseAlgorithm):
             raise ValueError(f"loss_reduction must be one of {REDUCTIONS}, got {loss_reduction!r}")
         if ent_coef < 0:
             raise ValueError(f"ent_coef must be >= 0, got {ent_coef}")
+        if kl_coef < 0:
+            raise ValueError(f"kl_coef must be >= 0, got {kl_coef}")
         if max_grad_norm is not None and max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {max_grad_norm}")
         if isinstance(learning_rate, (int, float)) and learning_rate <= 0:
@@ -112,8 +126,23 @@ class Reinforce(BaseAlgorithm):
         self.ent_coef = ent_coef
         self.max_grad_norm = max_grad_norm
         self.loss_reduction = loss_reduction
+        self.kl_coef = kl_coef
+        self.reference: Generator | None = None
         if _init_setup_model:
             self._setup_model()
+        if reference is not None:
+            self.set_reference(reference)
+
+    def set_reference(self, generator: Generator) -> None:
+        """Freeze a copy of ``generator`` as G_ref of the KL penalty (same vocabulary and length as the policy)."""
+        mine = self.policy.generator.config
+        theirs = generator.config if isinstance(generator, Generator) else None
+        if theirs is None or (theirs.vocab_size, theirs.seq_len) != (mine.vocab_size, mine.seq_len):
+            raise ValueError(
+                f"reference must be a Generator with vocab_size={mine.vocab_size}, seq_len={mine.seq_len}, "
+                f"got {type(generator).__name__} with config {theirs}"
+            )
+        self.reference = copy.deepcopy(generator).to(self.device).eval().requires_grad_(False)
 
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
@@ -126,7 +155,7 @@ class Reinforce(BaseAlgorithm):
         self.sampling_rng.manual_seed(0 if self.seed is None else int(self.seed))
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "sampling_rng"]
+        return [*super()._excluded_save_params(), "sampling_rng", "reference"]
 
     @property
     def reward_mode(self) -> str:
@@ -144,6 +173,15 @@ class Reinforce(BaseAlgorithm):
         hidden = gen.hidden_states(tokens)
         log_all = F.log_softmax(gen.proj(hidden), dim=-1)
         log_probs = log_all.gather(2, tokens.unsqueeze(-1)).squeeze(-1)
+        kl = torch.zeros((), device=tokens.device)
+        if self.kl_coef > 0:
+            if self.reference is None:
+                raise ValueError("kl_coef > 0 needs a reference generator: pass reference= or call set_reference()")
+            with torch.no_grad():
+                ref_log_probs = self.reference.log_prob(tokens)
+                log_ratio = (log_probs.detach() - ref_log_probs) * mask
+                weights = weights - self.kl_coef * returns_to_go(log_ratio)
+                kl = log_ratio.sum(dim=1).mean()  # per sequence
         value_loss = torch.zeros((), device=tokens.device)
         if self.baseline == "mean":  # the mean over the sequences still running at each step
             base = weights.sum(dim=0, keepdim=True) / mask.sum(dim=0, keepdim=True).clamp(min=1)
@@ -157,7 +195,7 @@ class Reinforce(BaseAlgorithm):
         pg_loss = reinforce_loss(log_probs, weights - base, self.loss_reduction, mask)
         entropy = -((log_all.exp() * log_all).sum(-1) * mask).sum() / mask.sum()
         loss = pg_loss - self.ent_coef * entropy + value_loss
-        stats = {"pg_loss": pg_loss.item(), "entropy": entropy.item(), "value_loss": value_loss.item()}
+        stats = {"pg_loss": pg_loss.item(), "entropy": entropy.item(), "value_loss": value_loss.item(), "kl": kl.item()}
         return loss, stats
 
     # ------------------------------------------------------------------ rollouts

@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig
 from seqgan_env.generator import Generator, GeneratorConfig, State
-from seqgan_env.rollout import RolloutReward, SequenceScorer
+from seqgan_env.rollout import RolloutReward, SequenceScorer, log_odds
 
 REWARD_MODES = ("shaped", "q", "terminal")
 
@@ -56,6 +56,7 @@ class SeqGANCore:
         device: str | torch.device,
         eos_token: int | None = None,
         pad_token: int = 0,
+        d_reward: str = "prob",
     ) -> None:
         self.num_envs = _positive_int("num_envs", num_envs)
         self.vocab_size = _positive_int("vocab_size", vocab_size)
@@ -76,7 +77,7 @@ class SeqGANCore:
                 )
             if discriminator is None:
                 discriminator = Discriminator(DiscriminatorConfig.paper(self.vocab_size, self.seq_len))
-        self.reward = RolloutReward(rollout_policy, discriminator, self.n_rollouts)
+        self.reward = RolloutReward(rollout_policy, discriminator, self.n_rollouts, d_reward)
         self.pos = torch.full((self.num_envs,), -1, dtype=torch.long, device=self.device)  # -1: before reset()
         self.set_rollout_policy(rollout_policy)
         self.set_discriminator(discriminator)
@@ -222,16 +223,20 @@ class SeqGANCore:
                 reward = q - self.q_prev if self.reward_mode == "shaped" else q
                 self.q_prev = q.clone()  # reset_rows() writes into q_prev in place
                 info["q"] = q.cpu().numpy()
-                if bool(ended.any()):
-                    info["d_score"] = info["q"]
+                if bool(ended.any()):  # an ended row's Q is D's score of it
+                    info["d_score"] = info["q"] if self.reward.d_reward == "prob" else torch.sigmoid(q).cpu().numpy()
             else:
                 reward = torch.zeros(self.num_envs, device=self.device)
                 if bool(ended.any()):
-                    scores = self.reward.discriminator.score(self.tokens[ended])
-                    if not torch.isfinite(scores).all():
+                    probs = self.reward.discriminator.score(self.tokens[ended])
+                    if not torch.isfinite(probs).all():
                         raise FloatingPointError("non-finite discriminator score: check the discriminator")
-                    reward[ended] = scores.to(reward.dtype)
-                    info["q"] = info["d_score"] = reward.cpu().numpy()
+                    d_score = torch.zeros(self.num_envs, device=self.device)
+                    d_score[ended] = probs.to(reward.dtype)
+                    log_odds_reward = self.reward.d_reward == "log_odds"
+                    reward[ended] = log_odds(probs).to(reward.dtype) if log_odds_reward else d_score[ended]
+                    info["q"] = reward.cpu().numpy()
+                    info["d_score"] = d_score.cpu().numpy()
         return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
 
     def render_rows(self) -> list[str]:
@@ -250,6 +255,8 @@ _DOC_ARGS = """
     * ``seq_len`` (int, 20): episode length.
     * ``n_rollouts`` (int, 16): Monte Carlo completions per prefix.
     * ``reward_mode`` (str, ``"shaped"``): ``"shaped"``, ``"q"`` or ``"terminal"`` (see Rewards).
+    * ``d_reward`` (str, ``"prob"``): the score that Q averages: D's P(real) (``"prob"``, the paper) or its
+      log-odds log D/(1 − D) (``"log_odds"``, P clipped to [1e-6, 1 − 1e-6]; for a KL-regularised agent).
     * ``discriminator`` (``Discriminator`` or any object with ``config.vocab_size``, ``config.seq_len`` and a
       batched ``score(tokens) -> P(real)``; default: an untrained paper-size CNN).
     * ``rollout_policy`` (``Generator``; default: an untrained paper-size LSTM). Its ``eos_token`` (if any)
@@ -342,13 +349,14 @@ class SeqGANEnv(gym.Env):
         device: str = "cpu",
         render_mode: str | None = None,
         corpus: Any = None,
+        d_reward: str = "prob",
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
             1, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,
-            **_end_tokens(self.corpus, rollout_policy),
+            **_end_tokens(self.corpus, rollout_policy), d_reward=d_reward,
         )  # fmt: skip
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.core.vocab_size)
@@ -421,13 +429,14 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         device: str = "cpu",
         render_mode: str | None = None,
         corpus: Any = None,
+        d_reward: str = "prob",
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
             num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,
-            **_end_tokens(self.corpus, rollout_policy),
+            **_end_tokens(self.corpus, rollout_policy), d_reward=d_reward,
         )  # fmt: skip
         self.num_envs = self.core.num_envs
         self.render_mode = render_mode

@@ -19,6 +19,17 @@ class SequenceScorer(Protocol):
         ...
 
 
+D_REWARDS = ("prob", "log_odds")
+LOG_ODDS_EPS = 1e-6
+"""P(real) is clipped to [eps, 1 − eps] before taking log-odds, so they lie within ±13.8."""
+
+
+def log_odds(p: torch.Tensor) -> torch.Tensor:
+    """``log p − log(1 − p)`` of probabilities ``p``, clipped to ``[LOG_ODDS_EPS, 1 − LOG_ODDS_EPS]``."""
+    p = p.clamp(LOG_ODDS_EPS, 1.0 - LOG_ODDS_EPS)
+    return torch.log(p) - torch.log1p(-p)
+
+
 class RolloutReward:
     """Batched Monte Carlo estimate of Q(Y_{1:t}) for a batch of prefixes.
 
@@ -26,14 +37,28 @@ class RolloutReward:
     the cached LSTM state of the prefix, and Q is the mean discriminator score of the completed
     sequences; for ``t = T``, Q is the discriminator score of the sequence itself. All ``B × N``
     completions of a call are one tensor computation.
+
+    The score is D's P(real) (``d_reward="prob"``, the paper) or its log-odds log D/(1 − D)
+    (``"log_odds"``: with a KL penalty to the MLE generator, the policy that maximises the expected
+    log-odds is the MLE generator reweighted by D's density-ratio estimate D/(1 − D)).
     """
 
-    def __init__(self, policy: Generator, discriminator: SequenceScorer, n_rollouts: int = 16) -> None:
+    def __init__(
+        self, policy: Generator, discriminator: SequenceScorer, n_rollouts: int = 16, d_reward: str = "prob"
+    ) -> None:
         if not isinstance(n_rollouts, int) or isinstance(n_rollouts, bool) or n_rollouts <= 0:
             raise ValueError(f"n_rollouts must be a positive int, got {n_rollouts!r}")
+        if d_reward not in D_REWARDS:
+            raise ValueError(f"d_reward must be one of {D_REWARDS}, got {d_reward!r}")
         self.policy = policy
         self.discriminator = discriminator
         self.n_rollouts = n_rollouts
+        self.d_reward = d_reward
+
+    def score(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The reward of complete sequences ``(B, T)``: D's P(real) or its log-odds (see ``d_reward``)."""
+        p = self.discriminator.score(tokens)
+        return log_odds(p) if self.d_reward == "log_odds" else p
 
     @torch.inference_mode()
     def q_values(self, prefix: torch.Tensor, state: State, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -41,13 +66,13 @@ class RolloutReward:
         seq_len, eos = self.policy.config.seq_len, self.policy.config.eos_token
         b, t = prefix.shape
         if t == seq_len:
-            return self.discriminator.score(prefix)
+            return self.score(prefix)
         n = self.n_rollouts
         rows_state = (state[0].repeat_interleave(n, dim=0), state[1].repeat_interleave(n, dim=0))
         finished = None if eos is None else (prefix == eos).any(dim=1).repeat_interleave(n)
         completion = self.policy.rollout(rows_state, seq_len - t, generator=generator, finished=finished)
         full = torch.cat([prefix.repeat_interleave(n, dim=0), completion], dim=1)
-        return self.discriminator.score(full).view(b, n).mean(dim=1)
+        return self.score(full).view(b, n).mean(dim=1)
 
     @torch.inference_mode()
     def q_rows(
@@ -75,7 +100,7 @@ class RolloutReward:
         keep = where < seq_len
         rows = torch.arange(full.shape[0], device=tokens.device)[:, None].expand_as(where)
         full[rows[keep], where[keep]] = completion[keep]
-        return self.discriminator.score(full).view(b, n).mean(dim=1)
+        return self.score(full).view(b, n).mean(dim=1)
 
     @torch.inference_mode()
     def q_all(self, tokens: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -90,7 +115,7 @@ class RolloutReward:
         # Prefix states after reading tokens[:, :t+1], for t = 0 .. T-2: (B, T-1, H).
         h_all, c_all = _prefix_states(policy, tokens)
         q = torch.empty(b, seq_len, device=tokens.device)
-        q[:, -1] = self.discriminator.score(tokens)
+        q[:, -1] = self.score(tokens)
         if seq_len == 1:
             return q
         # Rows ordered by prefix length t (1 .. T-1), then sequence, then rollout.
@@ -110,7 +135,7 @@ class RolloutReward:
                 nh, nc = policy.advance(sampled, s)
                 state[0][:active] = nh
                 state[1][:active] = nc
-        scores = self.discriminator.score(full).view(seq_len - 1, b, n).mean(dim=2)
+        scores = self.score(full).view(seq_len - 1, b, n).mean(dim=2)
         q[:, :-1] = scores.T
         return q
 

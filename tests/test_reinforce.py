@@ -55,6 +55,32 @@ def test_reinforce_loss_equals_paper_formula_on_hand_made_batch(reduction):
     torch.testing.assert_close(loss, manual, atol=1e-5, rtol=1e-5)
 
 
+def test_reinforce_kl_penalty_adds_the_sampled_kl_still_to_come():
+    """With kl_coef β and a reference G_ref, weight_t = Q_t − β Σ_{k≥t} (log G(y_k) − log G_ref(y_k))."""
+    from seqgan_env.generator import Generator, GeneratorConfig
+
+    torch.manual_seed(3)
+    reference = Generator(GeneratorConfig(**GEN_KW["generator_config"]))
+    plain, penalised = make_agent("q", loss_reduction="sum"), make_agent("q", loss_reduction="sum", kl_coef=0.5,
+                                                                        reference=reference)  # fmt: skip
+    penalised.policy.load_state_dict(plain.policy.state_dict())
+    tokens = torch.tensor([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]])
+    q = torch.rand(2, SEQ_LEN)
+    with torch.no_grad():
+        log_ratio = plain.policy.generator.log_prob(tokens) - reference.log_prob(tokens)
+    expected, _ = plain.compute_loss(tokens, q - 0.5 * log_ratio.flip(1).cumsum(1).flip(1))
+    loss, stats = penalised.compute_loss(tokens, q)
+    torch.testing.assert_close(loss, expected)
+    assert stats["kl"] == pytest.approx(float(log_ratio.sum(1).mean()), abs=1e-5)
+    same = make_agent("q", kl_coef=1.0, reference=plain.policy.generator)  # G = G_ref: no penalty
+    same.policy.load_state_dict(plain.policy.state_dict())
+    torch.testing.assert_close(same.compute_loss(tokens, q)[0], plain.compute_loss(tokens, q)[0] / tokens.numel())
+    with pytest.raises(ValueError, match="kl_coef > 0 needs a reference generator"):
+        make_agent("q", kl_coef=1.0).compute_loss(tokens, q)
+    with pytest.raises(ValueError, match="reference must be a Generator with vocab_size"):
+        make_agent("q", kl_coef=1.0, reference=Generator(GeneratorConfig(vocab_size=VOCAB + 1, seq_len=SEQ_LEN)))
+
+
 def test_reinforce_shaped_mode_weights_are_returns_to_go():
     r = torch.tensor([[1.0, 2.0, 3.0]])
     torch.testing.assert_close(returns_to_go(r), torch.tensor([[6.0, 5.0, 3.0]]))
@@ -78,6 +104,7 @@ def test_reinforce_learn_updates_generator(baseline):
         ({"loss_reduction": "max"}, "loss_reduction must be one of"),
         ({"learning_rate": -1.0}, "learning_rate must be > 0"),
         ({"max_grad_norm": 0.0}, "max_grad_norm must be > 0"),
+        ({"kl_coef": -0.1}, "kl_coef must be >= 0"),
     ],
 )
 def test_reinforce_bad_kwargs(kwargs, match):
@@ -224,6 +251,17 @@ def test_pipeline_resume_after_crash_mid_mle_matches_uninterrupted_run(tmp_path,
 
 
 # ---------------------------------------------------------------- bad input
+def test_pipeline_kl_to_mle_with_log_odds_rewards_resumes_exactly(tmp_path):
+    """The KL penalty's reference is the MLE checkpoint, which the run keeps, so a resumed run matches."""
+    kw = dict(kl_coef=0.5, d_reward="log_odds", baseline="mean")
+    full = run(tiny_run_config(tmp_path / "full", **kw), "reinforce")
+    run(tiny_run_config(tmp_path / "part", adv_updates=2, **kw), "reinforce")
+    resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), "reinforce")
+    assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
+    with pytest.raises(ValueError, match="kl_coef is a REINFORCE option"):
+        run(tiny_run_config(tmp_path / "ppo", kl_coef=0.5), "ppo")
+
+
 def test_pipeline_run_dir_exists_without_resume(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "x").write_text("x")
