@@ -108,8 +108,8 @@ class SeqGANConfig:
     kl_coef: float = 0.0
     """REINFORCE: β of a KL(G ‖ MLE checkpoint) penalty (0: off, the paper)."""
     d_reward: str = "prob"
-    """What Q averages: D's P(real) (prob, the paper) or its log-odds (log_odds; with --kl-coef 1 the optimum is
-    the MLE generator reweighted by D/(1 − D))."""
+    """What Q averages: D's P(real) (prob, the paper), its log-odds (log_odds; with --kl-coef 1 the optimum is
+    the MLE generator reweighted by D/(1 − D)), or 1 (constant: an ablation without D's signal)."""
     loss_reduction: str = "sum"
     """REINFORCE loss over the batch: sum (official) or mean."""
     max_grad_norm: float = 5.0
@@ -192,7 +192,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda"),
     "disc_size": ("paper", "small"),
     "reward_mode": ("q", "shaped", "terminal"),
-    "d_reward": ("prob", "log_odds"),
+    "d_reward": ("prob", "log_odds", "constant"),
     "ppo_reward_mode": ("shaped", "q", "terminal"),
     "text_level": ("word", "char"),
     "long_sentences": ("drop", "truncate"),

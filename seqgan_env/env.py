@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig
 from seqgan_env.generator import Generator, GeneratorConfig, State
-from seqgan_env.rollout import RolloutReward, SequenceScorer, log_odds
+from seqgan_env.rollout import RolloutReward, SequenceScorer
 
 REWARD_MODES = ("shaped", "q", "terminal")
 
@@ -224,20 +224,27 @@ class SeqGANCore:
                 self.q_prev = q.clone()  # reset_rows() writes into q_prev in place
                 info["q"] = q.cpu().numpy()
                 if bool(ended.any()):  # an ended row's Q is D's score of it
-                    info["d_score"] = info["q"] if self.reward.d_reward == "prob" else torch.sigmoid(q).cpu().numpy()
+                    if self.reward.d_reward == "prob":
+                        info["d_score"] = info["q"]
+                    elif self.reward.d_reward == "log_odds":
+                        info["d_score"] = torch.sigmoid(q).cpu().numpy()
+                    else:
+                        info["d_score"] = self._d_scores(ended)
             else:
                 reward = torch.zeros(self.num_envs, device=self.device)
                 if bool(ended.any()):
-                    probs = self.reward.discriminator.score(self.tokens[ended])
-                    if not torch.isfinite(probs).all():
+                    reward[ended] = self.reward.score(self.tokens[ended]).to(reward.dtype)
+                    if not torch.isfinite(reward).all():
                         raise FloatingPointError("non-finite discriminator score: check the discriminator")
-                    d_score = torch.zeros(self.num_envs, device=self.device)
-                    d_score[ended] = probs.to(reward.dtype)
-                    log_odds_reward = self.reward.d_reward == "log_odds"
-                    reward[ended] = log_odds(probs).to(reward.dtype) if log_odds_reward else d_score[ended]
                     info["q"] = reward.cpu().numpy()
-                    info["d_score"] = d_score.cpu().numpy()
+                    info["d_score"] = info["q"] if self.reward.d_reward == "prob" else self._d_scores(ended)
         return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
+
+    def _d_scores(self, ended: torch.Tensor) -> np.ndarray:
+        """D's P(real) ``(B,)`` of the rows that ended (0 elsewhere), for ``info["d_score"]``."""
+        d_score = torch.zeros(self.num_envs, device=self.device)
+        d_score[ended] = self.reward.discriminator.score(self.tokens[ended]).to(d_score.dtype)
+        return d_score.cpu().numpy()
 
     def render_rows(self) -> list[str]:
         return [
@@ -255,8 +262,9 @@ _DOC_ARGS = """
     * ``seq_len`` (int, 20): episode length.
     * ``n_rollouts`` (int, 16): Monte Carlo completions per prefix.
     * ``reward_mode`` (str, ``"shaped"``): ``"shaped"``, ``"q"`` or ``"terminal"`` (see Rewards).
-    * ``d_reward`` (str, ``"prob"``): the score that Q averages: D's P(real) (``"prob"``, the paper) or its
-      log-odds log D/(1 − D) (``"log_odds"``, P clipped to [1e-6, 1 − 1e-6]; for a KL-regularised agent).
+    * ``d_reward`` (str, ``"prob"``): the score that Q averages: D's P(real) (``"prob"``, the paper), its
+      log-odds log D/(1 − D) (``"log_odds"``, P clipped to [1e-6, 1 − 1e-6]; for a KL-regularised agent), or
+      1 for every sequence (``"constant"``: an ablation without D's signal).
     * ``discriminator`` (``Discriminator`` or any object with ``config.vocab_size``, ``config.seq_len`` and a
       batched ``score(tokens) -> P(real)``; default: an untrained paper-size CNN).
     * ``rollout_policy`` (``Generator``; default: an untrained paper-size LSTM). Its ``eos_token`` (if any)

@@ -21,7 +21,7 @@ from seqgan_env.env import SeqGANEnv
 from seqgan_env.generator import Generator, GeneratorConfig
 
 ENV_NAME = "SeqGAN-v0"
-ENV_KEYS = ("vocab_size", "seq_len", "n_rollouts", "reward_mode", "device")
+ENV_KEYS = ("vocab_size", "seq_len", "n_rollouts", "reward_mode", "d_reward", "device")
 
 
 def env_creator(config: dict[str, Any]) -> gym.Env:
@@ -29,7 +29,7 @@ def env_creator(config: dict[str, Any]) -> gym.Env:
 
     The observation (the padded prefix) is cast to float32, which RLlib's default encoders require.
 
-    Keys: the env kwargs ``vocab_size``, ``seq_len``, ``n_rollouts``, ``reward_mode``, ``device``, plus
+    Keys: the env kwargs ``vocab_size``, ``seq_len``, ``n_rollouts``, ``reward_mode``, ``d_reward``, ``device``, plus
     ``generator_config`` / ``discriminator_config`` (dicts of :class:`GeneratorConfig` /
     :class:`DiscriminatorConfig` kwargs) for the rollout policy and the discriminator.
     """

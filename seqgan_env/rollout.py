@@ -19,7 +19,7 @@ class SequenceScorer(Protocol):
         ...
 
 
-D_REWARDS = ("prob", "log_odds")
+D_REWARDS = ("prob", "log_odds", "constant")
 LOG_ODDS_EPS = 1e-6
 """P(real) is clipped to [eps, 1 − eps] before taking log-odds, so they lie within ±13.8."""
 
@@ -40,7 +40,8 @@ class RolloutReward:
 
     The score is D's P(real) (``d_reward="prob"``, the paper) or its log-odds log D/(1 − D)
     (``"log_odds"``: with a KL penalty to the MLE generator, the policy that maximises the expected
-    log-odds is the MLE generator reweighted by D's density-ratio estimate D/(1 − D)).
+    log-odds is the MLE generator reweighted by D's density-ratio estimate D/(1 − D)), or 1 for every
+    sequence (``"constant"``: an ablation that removes D's signal and keeps everything else).
     """
 
     def __init__(
@@ -56,7 +57,9 @@ class RolloutReward:
         self.d_reward = d_reward
 
     def score(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The reward of complete sequences ``(B, T)``: D's P(real) or its log-odds (see ``d_reward``)."""
+        """The reward of complete sequences ``(B, T)``: D's P(real), its log-odds, or 1 (see ``d_reward``)."""
+        if self.d_reward == "constant":
+            return torch.ones(tokens.shape[0], device=tokens.device)
         p = self.discriminator.score(tokens)
         return log_odds(p) if self.d_reward == "log_odds" else p
 

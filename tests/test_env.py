@@ -85,6 +85,18 @@ def test_env_log_odds_reward_is_the_log_odds_of_d_and_d_score_stays_p_real(mode)
         assert rewards[-1] == pytest.approx(np.log(p / (1 - p)), abs=1e-4)
 
 
+@pytest.mark.parametrize("mode", ["shaped", "q", "terminal"])
+def test_env_constant_reward_ignores_d_and_d_score_stays_p_real(mode):
+    actions = [t % VOCAB for t in range(SEQ_LEN)]
+    p = float(tiny_discriminator().score(torch.tensor([actions])))
+    q0, rewards, infos, term, _ = run_episode(SeqGANEnv(**tiny_env_kwargs(reward_mode=mode, d_reward="constant")),
+                                              actions, seed=0)  # fmt: skip
+    assert term
+    assert infos[-1]["d_score"] == pytest.approx(p, abs=1e-6)
+    expected = {"q": [1.0] * SEQ_LEN, "shaped": [0.0] * SEQ_LEN, "terminal": [0.0] * (SEQ_LEN - 1) + [1.0]}[mode]
+    assert rewards == pytest.approx(expected)
+
+
 def test_env_shaped_return_telescopes_to_d_score_minus_q0():
     env = SeqGANEnv(**tiny_env_kwargs(reward_mode="shaped"))
     q0, rewards, infos, term, _ = run_episode(env, [5, 6, 7, 8, 9, 10], seed=3)
@@ -191,7 +203,7 @@ def test_env_set_parts_plugs_in_new_discriminator():
         ({"seq_len": -1}, "seq_len must be a positive int"),
         ({"n_rollouts": 0}, "n_rollouts must be a positive int"),
         ({"reward_mode": "dense"}, r"reward_mode must be one of \('shaped', 'q', 'terminal'\)"),
-        ({"d_reward": "logit"}, r"d_reward must be one of \('prob', 'log_odds'\)"),
+        ({"d_reward": "logit"}, r"d_reward must be one of \('prob', 'log_odds', 'constant'\)"),
         ({"discriminator": tiny_discriminator(vocab=41)}, "discriminator has vocab_size=41"),
         ({"rollout_policy": tiny_generator(seq_len=7)}, "rollout_policy has vocab_size=40, seq_len=7"),
         ({"rollout_policy": object()}, "rollout_policy must be a seqgan_env.Generator"),

@@ -30,3 +30,12 @@ def test_rllib_env_creator_rejects_unknown_keys():
 
     with pytest.raises(ValueError, match="unknown SeqGAN-v0 env_config keys"):
         env_creator({"vocab_size": 10, "colour": "red"})
+
+
+def test_rllib_env_creator_passes_env_kwargs():
+    from seqgan_env.rllib import env_creator
+
+    env = env_creator({"vocab_size": 10, "seq_len": 4, "n_rollouts": 2, "reward_mode": "q", "d_reward": "log_odds"})
+    core = env.unwrapped.core
+    assert (core.vocab_size, core.seq_len, core.n_rollouts, core.reward_mode) == (10, 4, 2, "q")
+    assert core.reward.d_reward == "log_odds"
