@@ -198,6 +198,23 @@ def test_oracle_seeded_is_reproducible_and_nll_is_between_entropy_and_uniform(ti
 
 
 @pytest.mark.skipif(not OFFICIAL.exists(), reason="official oracle parameters not present")
+def test_oracle_data_come_from_the_reference_sampler_not_the_fast_path(monkeypatch):
+    """The real data are drawn with each row's maximum subtracted, whatever the generators' CPU fast path does,
+    so a change to that path cannot change the benchmark's data."""
+    oracle = Oracle(OracleConfig(vocab_size=300, seq_len=6, seed=1))
+    expected = oracle.sample(600, generator=torch.Generator().manual_seed(5))
+
+    def broken(*args, **kwargs):
+        raise AssertionError("fast path used")
+
+    monkeypatch.setattr(ProjectionSampler, "_sample_fast_", broken)
+    assert torch.equal(oracle.sample(600, generator=torch.Generator().manual_seed(5)), expected)
+    twin = Generator(oracle.config)
+    twin.load_state_dict(oracle.state_dict())
+    with pytest.raises(AssertionError, match="fast path used"):  # a generator does take the fast path
+        twin.sample(4)
+
+
 def test_official_oracle_loads_and_scores_published_figures():
     oracle = Oracle.from_params(OFFICIAL)
     samples = oracle.sample(2000, generator=torch.Generator().manual_seed(0))
