@@ -71,30 +71,23 @@ def test_env_episode_ends_at_seq_len_with_d_score(mode):
         assert r == pytest.approx(info["d_score"])
 
 
+@pytest.mark.parametrize("d_reward", ["log_odds", "constant"])
 @pytest.mark.parametrize("mode", ["shaped", "q", "terminal"])
-def test_env_log_odds_reward_is_the_log_odds_of_d_and_d_score_stays_p_real(mode):
+def test_env_d_reward_sets_what_q_averages_and_d_score_stays_p_real(mode, d_reward):
+    """log_odds: the final Q is log D/(1 − D); constant: every Q is 1 (shaped rewards then 0). d_score is D's P."""
     actions = [t % VOCAB for t in range(SEQ_LEN)]
     p = float(tiny_discriminator().score(torch.tensor([actions])))
-    _, rewards, infos, term, _ = run_episode(SeqGANEnv(**tiny_env_kwargs(reward_mode=mode, d_reward="log_odds")),
-                                             actions, seed=0)  # fmt: skip
+    env = SeqGANEnv(**tiny_env_kwargs(reward_mode=mode, d_reward=d_reward))
+    _, rewards, infos, term, _ = run_episode(env, actions, seed=0)
     assert term
     assert infos[-1]["d_score"] == pytest.approx(p, abs=1e-6)
-    if mode == "shaped":
-        assert infos[-1]["q"] == pytest.approx(np.log(p / (1 - p)), abs=1e-4)
-    else:
-        assert rewards[-1] == pytest.approx(np.log(p / (1 - p)), abs=1e-4)
-
-
-@pytest.mark.parametrize("mode", ["shaped", "q", "terminal"])
-def test_env_constant_reward_ignores_d_and_d_score_stays_p_real(mode):
-    actions = [t % VOCAB for t in range(SEQ_LEN)]
-    p = float(tiny_discriminator().score(torch.tensor([actions])))
-    q0, rewards, infos, term, _ = run_episode(SeqGANEnv(**tiny_env_kwargs(reward_mode=mode, d_reward="constant")),
-                                              actions, seed=0)  # fmt: skip
-    assert term
-    assert infos[-1]["d_score"] == pytest.approx(p, abs=1e-6)
-    expected = {"q": [1.0] * SEQ_LEN, "shaped": [0.0] * SEQ_LEN, "terminal": [0.0] * (SEQ_LEN - 1) + [1.0]}[mode]
-    assert rewards == pytest.approx(expected)
+    final_q = np.log(p / (1 - p)) if d_reward == "log_odds" else 1.0
+    assert infos[-1]["q"] == pytest.approx(final_q, abs=1e-4)
+    if d_reward == "constant":
+        expected = {"q": [1.0] * SEQ_LEN, "shaped": [0.0] * SEQ_LEN, "terminal": [0.0] * (SEQ_LEN - 1) + [1.0]}
+        assert rewards == pytest.approx(expected[mode])
+    elif mode != "shaped":
+        assert rewards[-1] == pytest.approx(final_q, abs=1e-4)
 
 
 def test_env_shaped_return_telescopes_to_d_score_minus_q0():
