@@ -20,6 +20,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 import torch
 
+from seqgan_env.discriminator import Discriminator
 from seqgan_env.generator import Generator
 from seqgan_env.oracle import Oracle, sequence_nll
 
@@ -51,6 +52,41 @@ def nll_oracle(
 def nll_test(generator: Generator, test_data: torch.Tensor, temperature: float = 1.0) -> float:
     """NLL-test: ``generator``'s mean per-token NLL of held-out real sequences ``(N, T)`` (nats/token)."""
     return sequence_nll(generator, test_data, temperature=temperature)
+
+
+def _ranks(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x, dtype=torch.float64)
+    out[x.argsort()] = torch.arange(len(x), dtype=torch.float64, device=x.device)
+    return out
+
+
+@torch.no_grad()
+def discriminator_report(
+    discriminator: Discriminator,
+    generator: Generator,
+    oracle: Oracle,
+    real_test: torch.Tensor,
+    num_samples: int = 5000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """How informative D is on the oracle task, on data it was not trained on.
+
+    * ``accuracy``: balanced accuracy at 0.5 on held-out real sequences vs ``num_samples`` fresh samples of G;
+    * ``p_real`` / ``p_fake``: D's mean P(real) on each;
+    * ``spearman``: Spearman rank correlation, over G's samples, between D's score and the oracle's
+      log-likelihood of the sequence (ties broken by order): whether D ranks G's samples by true quality,
+      which is what a reward for G needs.
+    """
+    if num_samples < 2:
+        raise ValueError(f"num_samples must be >= 2, got {num_samples}")
+    rng = torch.Generator(device=generator.device).manual_seed(seed)
+    fake = generator.sample(num_samples, generator=rng).to(discriminator.device)
+    p_fake = discriminator.score(fake).double()
+    p_real = discriminator.score(real_test.to(discriminator.device)).double()
+    loglik = oracle.log_prob(fake.to(oracle.device)).sum(dim=1).double().to(p_fake.device)
+    spearman = float(torch.corrcoef(torch.stack([_ranks(p_fake), _ranks(loglik)]))[0, 1])
+    accuracy = 0.5 * (float((p_real > 0.5).double().mean()) + float((p_fake < 0.5).double().mean()))
+    return {"accuracy": accuracy, "p_real": float(p_real.mean()), "p_fake": float(p_fake.mean()), "spearman": spearman}
 
 
 # ------------------------------------------------------------------------------------------------ BLEU

@@ -71,3 +71,44 @@ def test_bleu_2000_by_2000_is_fast():
     bleu(hyps, refs)
     self_bleu(hyps)
     assert time.perf_counter() - t0 < 120
+
+
+# ---------------------------------------------------------------- discriminator diagnostic
+def test_discriminator_report_measures_accuracy_and_rank_correlation(tiny_oracle):
+    import torch
+
+    from seqgan_env.metrics import discriminator_report
+    from tests.conftest import tiny_discriminator, tiny_generator
+
+    gen, real_test = tiny_generator(), tiny_oracle.sample(64, generator=torch.Generator().manual_seed(1))
+    fake = gen.sample(64, generator=torch.Generator().manual_seed(2))
+    middle = -0.5 * float(tiny_oracle.log_prob(real_test).sum(1).mean() + tiny_oracle.log_prob(fake).sum(1).mean())
+
+    class ByOracle:  # P(real) = a monotone function of the oracle's log-likelihood (sign +1) or its reverse (−1)
+        def __init__(self, sign: float) -> None:
+            self.sign, self.device, self.config = sign, torch.device("cpu"), tiny_discriminator().config
+
+        def score(self, tokens: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(self.sign * (tiny_oracle.log_prob(tokens).sum(1) + middle))
+
+    good, bad = (discriminator_report(ByOracle(s), gen, tiny_oracle, real_test, 500) for s in (1.0, -1.0))
+    assert good["spearman"] > 0.99 and bad["spearman"] < -0.99
+    assert good["accuracy"] > 0.8 > 0.2 > bad["accuracy"]
+    plain = discriminator_report(tiny_discriminator(), gen, tiny_oracle, real_test, 500)
+    assert 0.0 <= plain["accuracy"] <= 1.0 and abs(plain["spearman"]) < 0.5
+    with pytest.raises(ValueError, match="num_samples must be >= 2"):
+        discriminator_report(tiny_discriminator(), gen, tiny_oracle, real_test, 1)
+
+
+def test_disc_diagnostic_script_reports_each_round(tmp_path, capsys):
+    from agents.pipeline import run
+    from tests.conftest import tiny_run_config
+    from train import disc_diagnostic
+
+    run(tiny_run_config(tmp_path / "run"), "reinforce")
+    reports = disc_diagnostic.main([str(tmp_path / "run"), "--rounds", "1", "--samples", "64"])
+    assert [r["round"] for r in reports] == [0, 1]
+    assert all(-1.0 <= r["spearman"] <= 1.0 and 0.0 <= r["accuracy"] <= 1.0 for r in reports)
+    assert capsys.readouterr().out.count('"spearman"') == 2
+    with pytest.raises(SystemExit):
+        disc_diagnostic.main([str(tmp_path / "missing")])
