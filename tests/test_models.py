@@ -197,7 +197,6 @@ def test_oracle_seeded_is_reproducible_and_nll_is_between_entropy_and_uniform(ti
     assert nll_oracle(tiny_oracle, tiny_oracle, 300) == pytest.approx(self_nll, abs=0.3)
 
 
-@pytest.mark.skipif(not OFFICIAL.exists(), reason="official oracle parameters not present")
 def test_oracle_data_come_from_the_reference_sampler_not_the_fast_path(monkeypatch):
     """The real data are drawn with each row's maximum subtracted, whatever the generators' CPU fast path does,
     so a change to that path cannot change the benchmark's data."""
@@ -215,6 +214,7 @@ def test_oracle_data_come_from_the_reference_sampler_not_the_fast_path(monkeypat
         twin.sample(4)
 
 
+@pytest.mark.skipif(not OFFICIAL.exists(), reason="official oracle parameters not present")
 def test_official_oracle_loads_and_scores_published_figures():
     oracle = Oracle.from_params(OFFICIAL)
     samples = oracle.sample(2000, generator=torch.Generator().manual_seed(0))
