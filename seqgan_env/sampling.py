@@ -96,17 +96,15 @@ class ProjectionSampler:
         else:
             buf.exp_()  # exp(−∞) = 0 for the padding columns
         rows = buf.shape[0]
-        block_cdf = buf.view(rows, self.n_blocks, self.size).sum(dim=2).cumsum_(dim=1)
+        block_cdf = _block_cdf(buf, self.n_blocks, self.size)
         if bound >= 40.0:
             total = block_cdf[:, -1]
             bad = ~((total >= math.exp(-40.0)) & (total < math.exp(79.0)))
             if bool(bad.any()):
                 idx = bad.nonzero().squeeze(1)
-                redo = torch.mm(h_aug[idx], self.weight_t)
-                redo.sub_(redo.amax(dim=1, keepdim=True)).clamp_(min=-80.0).exp_()
-                redo[:, self.vocab :] = 0.0
+                redo = _weights_(torch.mm(h_aug[idx], self.weight_t), self.vocab)
                 buf[idx] = redo
-                block_cdf[idx] = redo.view(-1, self.n_blocks, self.size).sum(dim=2).cumsum_(dim=1)
+                block_cdf[idx] = _block_cdf(redo, self.n_blocks, self.size)
                 self.exact = len(idx) * 2 > rows  # mostly failing: this sampler's later calls go straight there
         return _draw(buf, block_cdf, self.vocab, self.size, self.n_blocks, generator)
 
@@ -121,12 +119,24 @@ def _sample_padded_(
 ) -> torch.Tensor:
     """Sample from the logits in ``buf[:, :vocab]`` (``buf``: ``(B, n_blocks × size)``, padding columns
     ``-inf``; overwritten)."""
-    # Unnormalised weights exp(l - max), in place. Clamping at -80 keeps every weight a normal float
-    # (denormals make exp and the sums several times slower on CPU); it changes probabilities below
-    # e^-80 ≈ 2e-35 relative to the mode, i.e. nothing measurable. The padding columns get weight 0.
+    return _sample_weights_(_weights_(buf, vocab), vocab, size, n_blocks, generator)
+
+
+def _weights_(buf: torch.Tensor, vocab: int) -> torch.Tensor:
+    """Unnormalised weights exp(l − row max) of the logits ``buf`` (padded after ``vocab``), in place; returns ``buf``.
+
+    Clamping at −80 keeps every weight a normal float (denormals make exp and the sums several times slower on
+    CPU); it changes probabilities below e^-80 ≈ 2e-35 relative to the mode, i.e. nothing measurable. The
+    padding columns get weight 0.
+    """
     buf.sub_(buf.amax(dim=1, keepdim=True)).clamp_(min=-80.0).exp_()
     buf[:, vocab:] = 0.0
-    return _sample_weights_(buf, vocab, size, n_blocks, generator)
+    return buf
+
+
+def _block_cdf(buf: torch.Tensor, n_blocks: int, size: int) -> torch.Tensor:
+    """Cumulative sums ``(B, n_blocks)`` of the weights ``buf`` ``(B, n_blocks × size)`` over its blocks."""
+    return buf.view(buf.shape[0], n_blocks, size).sum(dim=2).cumsum_(dim=1)
 
 
 def _sample_weights_(
@@ -134,8 +144,7 @@ def _sample_weights_(
 ) -> torch.Tensor:
     """One index in ``[0, vocab)`` per row of the unnormalised weights ``buf`` ``(B, n_blocks × size)`` (zero
     after ``vocab``), by two-level inverse CDF."""
-    block_cdf = buf.view(buf.shape[0], n_blocks, size).sum(dim=2).cumsum_(dim=1)  # (B, n_blocks)
-    return _draw(buf, block_cdf, vocab, size, n_blocks, generator)
+    return _draw(buf, _block_cdf(buf, n_blocks, size), vocab, size, n_blocks, generator)
 
 
 def _draw(
