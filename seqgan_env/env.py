@@ -223,13 +223,6 @@ class SeqGANCore:
                 reward = q - self.q_prev if self.reward_mode == "shaped" else q
                 self.q_prev = q.clone()  # reset_rows() writes into q_prev in place
                 info["q"] = q.cpu().numpy()
-                if bool(ended.any()):  # an ended row's Q is D's score of it
-                    if self.reward.d_reward == "prob":
-                        info["d_score"] = info["q"]
-                    elif self.reward.d_reward == "log_odds":
-                        info["d_score"] = torch.sigmoid(q).cpu().numpy()
-                    else:
-                        info["d_score"] = self._d_scores(ended)
             else:
                 reward = torch.zeros(self.num_envs, device=self.device)
                 if bool(ended.any()):
@@ -237,7 +230,8 @@ class SeqGANCore:
                     if not torch.isfinite(reward).all():
                         raise FloatingPointError("non-finite discriminator score: check the discriminator")
                     info["q"] = reward.cpu().numpy()
-                    info["d_score"] = info["q"] if self.reward.d_reward == "prob" else self._d_scores(ended)
+            if bool(ended.any()):  # an ended row's Q is its score: D's P(real) itself with d_reward="prob"
+                info["d_score"] = info["q"] if self.reward.d_reward == "prob" else self._d_scores(ended)
         return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
 
     def _d_scores(self, ended: torch.Tensor) -> np.ndarray:
