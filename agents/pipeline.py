@@ -157,13 +157,24 @@ class RunDir:
         atomic_write_text(self.path / "metrics.csv", buf.getvalue())
 
 
+def checkpoint_at(path: str | Path, name: str = "latest.pt") -> dict[str, Any]:
+    """The checkpoint ``path`` names: a checkpoint file, or a run directory's ``checkpoints/{name}``."""
+    p = Path(path)
+    return load_checkpoint(p / "checkpoints" / name if p.is_dir() else p)
+
+
+def saved_config(ckpt: dict[str, Any]) -> SeqGANConfig:
+    """The config a checkpoint was written with (fields this version does not know are left out)."""
+    return from_preset(**{k: v for k, v in ckpt["config"].items() if k in SeqGANConfig.__dataclass_fields__})
+
+
 def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
     """Load the last checkpoint of ``cfg.resume``; the run's saved config wins (``adv_updates`` may grow)."""
     run = RunDir(cfg.resume or "")
     if not run.path.is_dir():
         raise FileNotFoundError(f"--resume {run.path}: no such run directory")
     ckpt = load_checkpoint(run.latest)
-    saved = from_preset(**{k: v for k, v in ckpt["config"].items() if k in SeqGANConfig.__dataclass_fields__})
+    saved = saved_config(ckpt)
     given, defaults = to_dict(cfg), to_dict(from_preset(cfg.preset))
     clash = [
         k for k in given if k not in RESUME_FREE and given[k] != defaults[k] and given[k] != getattr(saved, k)
@@ -357,7 +368,7 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
 def load_pretrained(cfg: SeqGANConfig) -> dict[str, Any]:
     """The ``pretrained.pt`` of ``cfg.pretrained``, checked to match ``cfg``'s task and model sizes."""
     path = Path(cfg.pretrained or "")
-    ckpt = load_checkpoint(path / "checkpoints" / "pretrained.pt" if path.is_dir() else path)
+    ckpt = checkpoint_at(path, "pretrained.pt")
     must_match = ["oracle_params", "oracle_seed", "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim",
                   "gen_hidden_dim", "disc_size", "disc_emb_dim"]  # fmt: skip
     theirs = ckpt["config"]

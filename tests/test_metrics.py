@@ -112,5 +112,10 @@ def test_disc_diagnostic_script_reports_each_round(tmp_path, capsys):
     assert [r["round"] for r in reports] == [0, 1]
     assert all(-1.0 <= r["spearman"] <= 1.0 and 0.0 <= r["accuracy"] <= 1.0 for r in reports)
     assert capsys.readouterr().out.count('"spearman"') == 2
+    capsys.readouterr()
     with pytest.raises(SystemExit):
         disc_diagnostic.main([str(tmp_path / "missing")])
+    assert "checkpoint not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        disc_diagnostic.main([str(tmp_path / "run"), "--samples", "1"])
+    assert "--samples must be >= 2, got 1" in capsys.readouterr().err

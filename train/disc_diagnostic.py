@@ -16,14 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from agents.checkpoint import load_checkpoint
-from agents.config import SeqGANConfig
-from agents.pipeline import build_task, discriminator_config, generator_config, seed_everything
+from agents.pipeline import (
+    build_task,
+    checkpoint_at,
+    discriminator_config,
+    generator_config,
+    saved_config,
+    seed_everything,
+)
 from seqgan_env.discriminator import Discriminator, train_discriminator
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import discriminator_report
@@ -39,16 +43,15 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--samples", type=int, default=5000, help="G samples scored per report")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and of the extra training")
     args = p.parse_args(argv)
-    for name in ("rounds", "real", "samples"):
+    for name, minimum in (("rounds", 0), ("real", 1), ("samples", 2)):
         value = getattr(args, name)
-        if value is not None and value < (2 if name == "samples" else 0 if name == "rounds" else 1):
-            p.error(f"--{name} is out of range: {value}")
-    path = Path(args.run)
+        if value is not None and value < minimum:
+            p.error(f"--{name} must be >= {minimum}, got {value}")
     try:
-        ckpt = load_checkpoint(path / "checkpoints" / "pretrained.pt" if path.is_dir() else path)
+        ckpt = checkpoint_at(args.run, "pretrained.pt")
     except (FileNotFoundError, ValueError) as exc:
         p.error(str(exc))
-    cfg = SeqGANConfig(**ckpt["config"])
+    cfg = saved_config(ckpt)
     if cfg.data is not None:
         p.error(f"{args.run} is a real-text run ({cfg.data}); this diagnostic needs the oracle task")
     seed_everything(args.seed)

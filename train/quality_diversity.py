@@ -20,10 +20,8 @@ from typing import Any
 
 import torch
 
-from agents.checkpoint import load_checkpoint
 from agents.compare import DEFAULT_TEMPERATURES, ORACLE_AXES, TEXT_AXES, _plot_sweeps, temperature_sweep
-from agents.config import SeqGANConfig, from_preset
-from agents.pipeline import build_task, generator_config
+from agents.pipeline import build_task, checkpoint_at, generator_config, saved_config
 from seqgan_env.generator import Generator
 
 
@@ -31,8 +29,7 @@ def _load(spec: str) -> tuple[str, dict[str, Any]]:
     if "=" not in spec:
         raise ValueError(f"expected LABEL=PATH, got {spec!r}")
     label, path = spec.split("=", 1)
-    p = Path(path)
-    return label, load_checkpoint(p / "checkpoints" / "latest.pt" if p.is_dir() else p)
+    return label, checkpoint_at(path)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -49,9 +46,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    saved = loaded[0][1]["config"]
-    cfg = from_preset(**{k: v for k, v in saved.items() if k in SeqGANConfig.__dataclass_fields__})
-    cfg = dataclasses.replace(cfg, device="cpu")
+    cfg = dataclasses.replace(saved_config(loaded[0][1]), device="cpu")
     task = build_task(cfg, torch.device("cpu"))
     sweeps = {}
     for label, ckpt in loaded:
