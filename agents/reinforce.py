@@ -90,7 +90,7 @@ class Reinforce(BaseAlgorithm):
         max_grad_norm: float | None = 5.0,
         loss_reduction: str = "mean",
         kl_coef: float = 0.0,
-        reference: torch.nn.Module | None = None,
+        reference: Generator | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         tensorboard_log: str | None = None,
         verbose: int = 0,
