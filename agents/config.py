@@ -71,6 +71,9 @@ class SeqGANConfig:
     """MLE minibatch size."""
     mle_lr: float = 0.01
     """MLE Adam learning rate."""
+    mle_keep_every: int = 0
+    """Also keep G after every N MLE epochs as checkpoints/mle_epochNNN.pt (0: off), e.g. to compare MLE
+    checkpoints over a temperature sweep (train/quality_diversity.py)."""
 
     # ---- discriminator
     disc_size: str = "paper"
@@ -206,7 +209,7 @@ POSITIVE = {
     "d_every", "d_rounds", "d_epochs", "ppo_n_epochs", "eval_every",
     "eval_samples", "checkpoint_every", "max_vocab", "min_freq",
 }  # fmt: skip
-NON_NEGATIVE = {"mle_epochs", "d_pretrain_rounds", "adv_updates", "ent_coef", "kl_coef", "mle_steps"}
+NON_NEGATIVE = {"mle_epochs", "mle_keep_every", "d_pretrain_rounds", "adv_updates", "ent_coef", "kl_coef", "mle_steps"}
 POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range"}
 
 

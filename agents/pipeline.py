@@ -134,6 +134,10 @@ class RunDir:
     def latest(self) -> Path:
         return self.path / "checkpoints" / "latest.pt"
 
+    def mle_epoch(self, epoch: int) -> Path:
+        """Where ``--mle-keep-every`` keeps G after MLE epoch ``epoch``."""
+        return self.path / "checkpoints" / f"mle_epoch{epoch:03d}.pt"
+
     @property
     def pretrained(self) -> Path:
         return self.path / "checkpoints" / "pretrained.pt"
@@ -403,6 +407,8 @@ def pretrain_generator(pipe: Pipeline) -> None:
             row = pipe.record("mle", pipe.step, 0, pipe.evaluate())
             bar.set_postfix(loss=f"{loss:.3f}", nll_test=f"{row['nll_test']:.3f}")
             pipe.checkpoint()
+        if cfg.mle_keep_every and pipe.step % cfg.mle_keep_every == 0:
+            save_checkpoint(pipe.run.mle_epoch(pipe.step), pipe.state())
         pipe.stop_if_interrupted()
     pipe.phase, pipe.step = "disc", 0
     pipe.checkpoint()

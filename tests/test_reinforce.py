@@ -250,6 +250,33 @@ def test_pipeline_resume_after_crash_mid_mle_matches_uninterrupted_run(tmp_path,
     assert resumed["mle_nll_oracle"] == full["mle_nll_oracle"]
 
 
+def test_mle_keep_every_keeps_the_generator_of_those_epochs(tmp_path):
+    """--mle-keep-every N keeps G after every N-th MLE epoch; each file reproduces that epoch's NLL-test."""
+    from agents.pipeline import build_task, generator_config, saved_config
+    from seqgan_env.generator import Generator
+    from seqgan_env.metrics import nll_test
+
+    out = run(tiny_run_config(tmp_path / "k", mle_epochs=4, eval_every=2, mle_keep_every=2, adv_updates=0), "reinforce")
+    ckpts = tmp_path / "k" / "checkpoints"
+    assert sorted(p.name for p in ckpts.glob("mle_epoch*.pt")) == ["mle_epoch002.pt", "mle_epoch004.pt"]
+    history = {
+        r["step"]: r["nll_test"]
+        for r in json.loads((tmp_path / "k" / "metrics.json").read_text())["history"]
+        if r["phase"] == "mle"
+    }
+    pretrained = load_checkpoint(ckpts / "pretrained.pt")
+    for epoch in (2, 4):
+        kept = load_checkpoint(ckpts / f"mle_epoch{epoch:03d}.pt")
+        cfg = saved_config(kept)
+        task = build_task(cfg, torch.device("cpu"))
+        gen = Generator(generator_config(cfg, task))
+        gen.load_state_dict(kept["generator"])
+        assert nll_test(gen.eval(), task.test) == pytest.approx(history[epoch], abs=1e-9)
+    same = [torch.equal(a, b) for a, b in zip(kept["generator"].values(), pretrained["generator"].values())]
+    assert all(same)  # epoch 4 is the last: D pretraining does not touch G
+    assert out["mle_nll_test"] == pytest.approx(history[4], abs=1e-9)
+
+
 # ---------------------------------------------------------------- bad input
 def test_pipeline_kl_to_mle_with_log_odds_rewards_resumes_exactly(tmp_path):
     """The KL penalty's reference is the MLE checkpoint, which the run keeps, so a resumed run matches."""
