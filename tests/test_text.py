@@ -138,3 +138,16 @@ def test_text_run_resumes_exactly_mid_episode(tmp_path, corpus_file, agent):
     resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), agent)
     assert resumed["final_nll_test"] == full["final_nll_test"]
     assert resumed["final_bleu2"] == full["final_bleu2"]
+
+
+def test_oracle_diagnostics_refuse_a_text_run_with_one_line(tmp_path, corpus_file, capsys):
+    from train import disc_diagnostic, self_imitation
+
+    kw = dict(data=str(corpus_file), seq_len=10, mle_epochs=1, batch_size=4, mle_batch_size=4, d_negatives=16,
+              n_test=8, eval_samples=16, adv_updates=0)  # fmt: skip
+    run(tiny_run_config(tmp_path / "text", **kw), "reinforce")
+    for script in (disc_diagnostic, self_imitation):
+        capsys.readouterr()
+        with pytest.raises(SystemExit):
+            script.main([str(tmp_path / "text")])
+        assert "is a real-text run" in capsys.readouterr().err

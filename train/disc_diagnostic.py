@@ -20,14 +20,8 @@ from typing import Any
 
 import torch
 
-from agents.pipeline import (
-    build_task,
-    checkpoint_at,
-    discriminator_config,
-    generator_config,
-    saved_config,
-    seed_everything,
-)
+from agents.cli import oracle_run_or_exit
+from agents.pipeline import discriminator_config, generator_config, seed_everything
 from seqgan_env.discriminator import Discriminator, train_discriminator
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import discriminator_report
@@ -47,16 +41,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         value = getattr(args, name)
         if value is not None and value < minimum:
             p.error(f"--{name} must be >= {minimum}, got {value}")
-    try:
-        ckpt = checkpoint_at(args.run, "pretrained.pt")
-    except (FileNotFoundError, ValueError) as exc:
-        p.error(str(exc))
-    cfg = saved_config(ckpt)
-    if cfg.data is not None:
-        p.error(f"{args.run} is a real-text run ({cfg.data}); this diagnostic needs the oracle task")
     seed_everything(args.seed)
-    task = build_task(cfg, torch.device("cpu"))
-    assert task.oracle is not None
+    ckpt, cfg, task = oracle_run_or_exit(p, args.run)
     gen = Generator(generator_config(cfg, task))
     gen.load_state_dict(ckpt["generator"])
     disc = Discriminator(discriminator_config(cfg, task.vocab_size))

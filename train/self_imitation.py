@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from agents.pipeline import build_task, checkpoint_at, generator_config, saved_config, seed_everything
+from agents.cli import oracle_run_or_exit
+from agents.pipeline import generator_config, seed_everything
 from agents.self_imitation import OPTIMIZERS, self_imitation
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import nll_oracle, nll_test
@@ -51,15 +52,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     for name, minimum in (("steps", 1), ("samples", 1)):
         if getattr(args, name) < minimum:
             p.error(f"--{name} must be >= {minimum}, got {getattr(args, name)}")
-    try:
-        ckpt = checkpoint_at(args.run, "pretrained.pt")
-    except (FileNotFoundError, ValueError) as exc:
-        p.error(str(exc))
-    cfg = saved_config(ckpt)
-    if cfg.data is not None:
-        p.error(f"{args.run} is a real-text run ({cfg.data}); NLL-oracle needs the oracle task")
-    task = build_task(cfg, torch.device("cpu"))
-    assert task.oracle is not None
+    ckpt, cfg, task = oracle_run_or_exit(p, args.run)
 
     def report(row: dict[str, Any], gen: Generator) -> dict[str, Any]:
         row["nll_oracle"] = nll_oracle(task.oracle, gen, args.samples, seed=cfg.seed)
