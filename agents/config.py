@@ -141,6 +141,10 @@ class SeqGANConfig:
     """PPO: clip range."""
     ppo_target_kl: float | None = None
     """PPO: early-stop KL per iteration (None: off)."""
+    ppo_advantage: str = "critic"
+    """PPO: critic (returns minus a learned value, γ = λ = 1, normalised per minibatch: SB3's PPO) or q (the
+    paper's un-centred weights, advantage = the step's reward Q_t: no critic, γ = 0, no normalisation; needs
+    --ppo-reward-mode q)."""
 
     # ---- evaluation and checkpoints
     eval_every: int = 5
@@ -197,6 +201,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "reward_mode": ("q", "shaped", "terminal"),
     "d_reward": ("prob", "log_odds", "constant"),
     "ppo_reward_mode": ("shaped", "q", "terminal"),
+    "ppo_advantage": ("critic", "q"),
     "text_level": ("word", "char"),
     "long_sentences": ("drop", "truncate"),
     "baseline": ("none", "mean", "value"),
@@ -231,6 +236,10 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
         raise ValueError(f"--rollout-beta must be in [0, 1), got {cfg.rollout_beta}")
     if cfg.ppo_n_steps is not None and (cfg.ppo_n_steps <= 0 or cfg.ppo_n_steps % cfg.seq_len):
         raise ValueError(f"--ppo-n-steps must be a positive multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
+    if cfg.ppo_advantage == "q" and cfg.ppo_reward_mode != "q":
+        raise ValueError(
+            f"--ppo-advantage q needs --ppo-reward-mode q (its Q_t are the weights), got {cfg.ppo_reward_mode!r}"
+        )
     rollout = ppo_sizes(cfg)[0] * cfg.batch_size
     if cfg.ppo_batch_size is not None and (cfg.ppo_batch_size <= 0 or rollout % cfg.ppo_batch_size):
         raise ValueError(

@@ -94,6 +94,13 @@ class GeneratorFeatures(BaseFeaturesExtractor):
         return prefix_hidden(self.generator, observations)
 
 
+class ZeroValue(nn.Module):
+    """A value head without parameters that predicts 0 for every state (a policy with no critic)."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features.new_zeros(features.shape[0], 1)
+
+
 class GeneratorActorCriticPolicy(ActorCriticPolicy):
     """SB3 ``ActorCriticPolicy`` whose actor is exactly the :class:`Generator`.
 
@@ -104,6 +111,7 @@ class GeneratorActorCriticPolicy(ActorCriticPolicy):
 
     Args:
         generator_config: kwargs of :class:`GeneratorConfig` (vocab and length must match the env).
+        critic: ``False``: no critic, every value is 0 (with γ = 0 the advantage is then the step's reward).
     """
 
     def __init__(
@@ -112,12 +120,15 @@ class GeneratorActorCriticPolicy(ActorCriticPolicy):
         action_space: spaces.Space,
         lr_schedule: Any,
         generator_config: dict | None = None,
+        critic: bool = True,
         **kwargs: Any,
     ) -> None:
+        self.critic = critic
         cfg = _config_from(observation_space, action_space, generator_config)
         kwargs.setdefault("net_arch", [])
         kwargs.setdefault("ortho_init", False)
-        kwargs.setdefault("share_features_extractor", False)
+        # no critic: nothing to keep apart, so the value path reuses the actor's features instead of a second LSTM
+        kwargs.setdefault("share_features_extractor", not critic)
         kwargs["features_extractor_class"] = GeneratorFeatures
         kwargs["features_extractor_kwargs"] = {"generator_config": asdict(cfg)}
         self.generator_config = cfg
@@ -126,11 +137,14 @@ class GeneratorActorCriticPolicy(ActorCriticPolicy):
     def _build(self, lr_schedule: Any) -> None:
         super()._build(lr_schedule)
         self.action_net = self.generator.proj  # the action head IS the generator's projection
+        if not self.critic:
+            self.value_net = ZeroValue()
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data["generator_config"] = asdict(self.generator_config)
+        data["critic"] = self.critic
         data.pop("features_extractor_class", None)
         data.pop("features_extractor_kwargs", None)
         return data

@@ -21,8 +21,9 @@ def make_ppo(
     device: torch.device | str = "auto",
     **overrides: Any,
 ) -> PPO:
-    """SB3 PPO on the SeqGAN vector env with γ = 1 and λ = 1 (Monte Carlo advantages over a learned value),
-    its actor (and the critic's LSTM) starting from ``generator_state`` (e.g. the MLE-pretrained G)."""
+    """SB3 PPO on the SeqGAN vector env with γ = 1 and λ = 1 (Monte Carlo advantages over a learned value), or
+    with ``cfg.ppo_advantage == "q"`` the paper's un-centred weights (no critic, advantage = Q_t); its actor
+    (and the critic's LSTM) starting from ``generator_state`` (e.g. the MLE-pretrained G)."""
     from agents.callbacks import get_seqgan_env
 
     core = get_seqgan_env(env).core
@@ -49,6 +50,9 @@ def make_ppo(
         seed=cfg.seed,
         device=device,
     )
+    if cfg.ppo_advantage == "q":  # advantage_t = r_t + 0·V − 0 = Q_t: the paper's weights, clipped by PPO
+        kwargs.update(gamma=0.0, normalize_advantage=False, vf_coef=0.0)
+        kwargs["policy_kwargs"]["critic"] = False
     kwargs.update(overrides)
     model = PPO(GeneratorActorCriticPolicy, env, **kwargs)
     if generator_state is not None:

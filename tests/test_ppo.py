@@ -15,10 +15,10 @@ from seqgan_env.sb3 import SB3VecEnv
 from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_env_kwargs, tiny_generator, tiny_run_config
 
 
-def make_tiny_ppo(reward_mode="shaped", generator_state=None):
+def make_tiny_ppo(reward_mode="shaped", generator_state=None, **overrides):
     env = VecMonitor(SB3VecEnv(num_envs=4, seed=0, **tiny_env_kwargs(reward_mode=reward_mode)))
     cfg = from_preset("quick", seq_len=SEQ_LEN, gen_emb_dim=8, gen_hidden_dim=8, ppo_n_steps=SEQ_LEN,
-                      ppo_batch_size=12, ppo_n_epochs=2)  # fmt: skip
+                      ppo_batch_size=12, ppo_n_epochs=2, **overrides)  # fmt: skip
     return make_ppo(env, cfg, generator_state, device="cpu")
 
 
@@ -62,3 +62,25 @@ def test_ppo_pipeline_starts_from_reinforce_pretrained_weights(tmp_path):
     pre = json.loads((tmp_path / "pre" / "metrics.json").read_text())["history"]
     assert first_adv["nll_oracle"] == pre[-1]["nll_oracle"]  # update 0 = the pretrained generator
     assert np.isfinite(summary["final_nll_oracle"])
+
+
+def test_ppo_advantage_q_uses_the_papers_uncentred_weights_and_no_critic(tiny_oracle):
+    """--ppo-advantage q: each advantage is the step's reward Q_t (γ = 0, value 0, no normalisation), the value
+    path adds no parameters, and the actor is still exactly the generator."""
+    import pytest
+
+    train, _ = tiny_oracle.make_data(64, 32)
+    g = tiny_generator(seed=2)
+    model = make_tiny_ppo("q", g.state_dict(), ppo_reward_mode="q", ppo_advantage="q")
+    assert (model.gamma, model.normalize_advantage, model.vf_coef) == (0.0, False, 0.0)
+    critic = make_tiny_ppo("q", g.state_dict())
+    n_params = lambda m: sum(p.numel() for p in m.policy.parameters())  # noqa: E731
+    assert n_params(model) == sum(p.numel() for p in g.parameters()) < n_params(critic)
+    model.learn(4 * SEQ_LEN, callback=[DiscriminatorCallback(tiny_discriminator(), train, every=1, rounds=1,
+                                                             epochs=1, n_negatives=32)])  # fmt: skip
+    buf = model.rollout_buffer
+    assert buf.rewards.min() > 0  # Q_t: mean D-scores
+    np.testing.assert_allclose(buf.advantages, buf.rewards.swapaxes(0, 1).reshape(-1, 1), rtol=1e-6)  # flattened
+    assert not np.any(buf.values)
+    with pytest.raises(ValueError, match="--ppo-advantage q needs --ppo-reward-mode q"):
+        from_preset("quick", ppo_advantage="q")
