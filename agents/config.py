@@ -186,6 +186,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         adv_updates=40,
         gen_lr=0.02,
         lr_schedule="linear",
+        # PPO with the paper's un-centred weights (with its critic PPO does not improve NLL-oracle; RESULTS.md)
+        ppo_advantage="q",
+        ppo_reward_mode="q",
+        ppo_lr=2e-3,
         d_every=5,
         d_rounds=1,
         d_epochs=1,

@@ -168,8 +168,11 @@ def checkpoint_at(path: str | Path, name: str = "latest.pt") -> dict[str, Any]:
 
 
 def saved_config(ckpt: dict[str, Any]) -> SeqGANConfig:
-    """The config a checkpoint was written with (fields this version does not know are left out)."""
-    return from_preset(**{k: v for k, v in ckpt["config"].items() if k in SeqGANConfig.__dataclass_fields__})
+    """The config a checkpoint was written with. Fields this version does not know are left out; fields added
+    since take the class default (the behaviour the run had), not the preset's current value."""
+    saved = {k: v for k, v in ckpt["config"].items() if k in SeqGANConfig.__dataclass_fields__}
+    added = {k: v for k, v in to_dict(SeqGANConfig()).items() if k not in saved and k != "preset"}
+    return from_preset(**{**added, **saved})
 
 
 def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:

@@ -354,3 +354,18 @@ def test_train_reinforce_script_subprocess_smoke(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("error: --resume")
     assert "Traceback" not in bad.stderr
+
+
+def test_saved_config_of_an_older_checkpoint_keeps_the_behaviour_it_was_written_with():
+    """A field added after a checkpoint was written takes the class default (the old behaviour), not the
+    preset's current value: an old `fast` run (shaped PPO rewards, before --ppo-advantage) still loads."""
+    from agents.config import to_dict
+    from agents.pipeline import saved_config
+
+    old = to_dict(from_preset("fast"))
+    old.update(ppo_reward_mode="shaped", ppo_lr=1e-3)
+    del old["ppo_advantage"], old["mle_keep_every"]
+    old["a_field_from_a_newer_version"] = 1
+    cfg = saved_config({"config": old})
+    assert (cfg.preset, cfg.ppo_advantage, cfg.ppo_reward_mode, cfg.mle_keep_every) == ("fast", "critic", "shaped", 0)
+    assert cfg.mle_epochs == from_preset("fast").mle_epochs
