@@ -242,7 +242,8 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
         raise ValueError(f"--ppo-n-steps must be a positive multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
     if cfg.ppo_advantage == "q" and cfg.ppo_reward_mode != "q":
         raise ValueError(
-            f"--ppo-advantage q needs --ppo-reward-mode q (its Q_t are the weights), got {cfg.ppo_reward_mode!r}"
+            f"--ppo-advantage q needs --ppo-reward-mode q (its Q_t are the weights), got {cfg.ppo_reward_mode!r}; "
+            "for other rewards pass --ppo-advantage critic"
         )
     rollout = ppo_sizes(cfg)[0] * cfg.batch_size
     if cfg.ppo_batch_size is not None and (cfg.ppo_batch_size <= 0 or rollout % cfg.ppo_batch_size):
