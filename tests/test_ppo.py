@@ -84,3 +84,12 @@ def test_ppo_advantage_q_uses_the_papers_uncentred_weights_and_no_critic(tiny_or
     assert not np.any(buf.values)
     with pytest.raises(ValueError, match="--ppo-advantage q needs --ppo-reward-mode q"):
         from_preset("quick", ppo_advantage="q")
+
+
+def test_ppo_advantage_q_pipeline_resumes_exactly(tmp_path):
+    kw = dict(ppo_advantage="q", ppo_reward_mode="q")
+    full = run(tiny_run_config(tmp_path / "full", adv_updates=4, **kw), "ppo")
+    run(tiny_run_config(tmp_path / "part", adv_updates=2, **kw), "ppo")
+    resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), "ppo")
+    assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
+    assert resumed["final_nll_test"] == full["final_nll_test"]
