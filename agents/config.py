@@ -59,6 +59,8 @@ class SeqGANConfig:
     """Held-out real sequences for NLL-test."""
     data_seed: int | None = None
     """Seed of the oracle's train/test sample (default: --seed)."""
+    n_valid: int = 0
+    """Held-out oracle sequences (drawn apart from train and test) for --match-mle-diversity; 0: none."""
 
     # ---- generator and MLE pretraining
     gen_emb_dim: int = 32
@@ -119,6 +121,9 @@ class SeqGANConfig:
     """Generator gradient-norm clip."""
     rollout_beta: float = 0.0
     """Rollout-policy delay β (0 = current G, what the official code really does)."""
+    match_mle_diversity: bool = False
+    """After the adversarial phase, fold into G the smallest temperature T ≥ 1 at which its NLL of the --n-valid
+    held-out sequences is no worse than the MLE checkpoint's (update 0), so the final G keeps MLE's diversity."""
     mle_steps: int = 0
     """Interleaved MLE minibatch steps on real data after each adversarial update (0: off, the paper)."""
     d_every: int = 1
@@ -218,7 +223,16 @@ POSITIVE = {
     "d_every", "d_rounds", "d_epochs", "ppo_n_epochs", "eval_every",
     "eval_samples", "checkpoint_every", "max_vocab", "min_freq",
 }  # fmt: skip
-NON_NEGATIVE = {"mle_epochs", "mle_keep_every", "d_pretrain_rounds", "adv_updates", "ent_coef", "kl_coef", "mle_steps"}
+NON_NEGATIVE = {
+    "mle_epochs",
+    "mle_keep_every",
+    "n_valid",
+    "d_pretrain_rounds",
+    "adv_updates",
+    "ent_coef",
+    "kl_coef",
+    "mle_steps",
+}
 POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range"}
 
 
@@ -240,6 +254,10 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
         raise ValueError(f"--rollout-beta must be in [0, 1), got {cfg.rollout_beta}")
     if cfg.ppo_n_steps is not None and (cfg.ppo_n_steps <= 0 or cfg.ppo_n_steps % cfg.seq_len):
         raise ValueError(f"--ppo-n-steps must be a positive multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
+    if cfg.n_valid and cfg.data is not None:
+        raise ValueError(f"--n-valid draws held-out oracle sequences; it cannot be used with --data {cfg.data}")
+    if cfg.match_mle_diversity and not cfg.n_valid:
+        raise ValueError("--match-mle-diversity needs --n-valid > 0 held-out oracle sequences to choose T on")
     if cfg.ppo_advantage == "q" and cfg.ppo_reward_mode != "q":
         raise ValueError(
             f"--ppo-advantage q needs --ppo-reward-mode q (its Q_t are the weights), got {cfg.ppo_reward_mode!r}; "

@@ -46,7 +46,7 @@ from agents.reinforce import Reinforce
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
 from seqgan_env.env import SeqGANVectorEnv, resolve_device
 from seqgan_env.generator import Generator, GeneratorConfig, mle_step
-from seqgan_env.metrics import bleu, nll_oracle, nll_test, self_bleu
+from seqgan_env.metrics import bleu, fold_temperature, matching_temperature, nll_oracle, nll_test, self_bleu
 from seqgan_env.optim import adam
 from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
@@ -79,11 +79,15 @@ class Task:
     oracle: Oracle | None = None
     corpus: Corpus | None = None
     random_nll_oracle: float = field(default=float("nan"))
+    valid: torch.Tensor | None = None
 
     def decode(self, tokens: torch.Tensor) -> list[str]:
         if self.corpus is not None:
             return self.corpus.decode(tokens.cpu())
         return [" ".join(str(int(t)) for t in row) for row in tokens.cpu()]
+
+
+VALID_SEED = 1_000_003  # offset of the validation sample's seed from the data seed
 
 
 def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
@@ -106,7 +110,10 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
     uniform = torch.randint(
         0, vocab, (cfg.eval_samples, cfg.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
     )
-    return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)))
+    valid = None
+    if cfg.n_valid:  # its own stream, so train and test are those of a run without it
+        valid = oracle.sample(cfg.n_valid, generator=torch.Generator(device=device).manual_seed(data_seed + VALID_SEED))
+    return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)), valid=valid)
 
 
 def generator_config(cfg: SeqGANConfig, task: Task) -> GeneratorConfig:
@@ -257,6 +264,8 @@ class Pipeline:
         """NLL-oracle and NLL-test (oracle task), or NLL-test, BLEU-2…4 and self-BLEU-2…4 (text)."""
         gen = gen or self.gen
         metrics = {"nll_test": nll_test(gen, self.task.test)}
+        if self.task.valid is not None:
+            metrics["nll_valid"] = nll_test(gen, self.task.valid)
         if self.task.oracle is not None:
             metrics["nll_oracle"] = nll_oracle(self.task.oracle, gen, self.cfg.eval_samples, seed=self.cfg.seed)
         if self.task.corpus is not None:
@@ -546,6 +555,24 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
     pipe.checkpoint()
 
 
+def match_mle_diversity(pipe: Pipeline) -> None:
+    """With ``--match-mle-diversity``: fold into G the smallest T ≥ 1 at which its validation NLL is no worse than
+    the MLE checkpoint's (the run's update-0 evaluation), then record the tempered G as the run's final one."""
+    if (
+        not pipe.cfg.match_mle_diversity
+        or pipe.phase != "done"
+        or any(r["phase"] == "calibrated" for r in pipe.history)
+    ):
+        return
+    assert pipe.task.valid is not None
+    target = next(r["nll_valid"] for r in pipe.history if r["phase"] == "adversarial")
+    temperature = matching_temperature(pipe.gen, pipe.task.valid, target)
+    fold_temperature(pipe.gen, temperature)
+    timesteps = pipe.history[-1]["timesteps"]
+    pipe.record("calibrated", pipe.step, timesteps, {**pipe.evaluate(), "temperature": temperature})
+    pipe.checkpoint()
+
+
 class _StopOnInterrupt(BaseCallback):
     """After Ctrl-C: at the next update boundary save a checkpoint, then stop ``learn``."""
 
@@ -639,7 +666,8 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
     if mle:
         summary.update({f"mle_{k}": mle[-1][k] for k in metric_keys if k in mle[-1]})
     if adv:
-        summary.update({f"final_{k}": adv[-1][k] for k in metric_keys if k in adv[-1]})
+        final = next((r for r in reversed(hist) if r["phase"] == "calibrated"), adv[-1])  # the tempered G if any
+        summary.update({f"final_{k}": final[k] for k in metric_keys if k in final})
         key = "nll_oracle" if "nll_oracle" in adv[-1] else "nll_test"
         best = min(adv, key=lambda r: r[key])
         summary.update({f"best_{key}": best[key], "best_update": best["step"]})
@@ -701,8 +729,12 @@ def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:
         pretrain_generator(pipe)
         pretrain_discriminator(pipe)
         if pipe.phase == "done" and pipe.step < cfg.adv_updates:  # resumed with a larger --adv-updates
+            if any(r["phase"] == "calibrated" for r in pipe.history):
+                raise ValueError(f"--resume {pipe.run.path}: its generator was tempered (--match-mle-diversity) "
+                                 "at the end of the run; it cannot take more updates")  # fmt: skip
             pipe.phase = "adversarial"
         adversarial(pipe, ckpt if ckpt is not None and ckpt["phase"] in ("adversarial", "done") else None)
+        match_mle_diversity(pipe)
     summary = summarize(pipe)
     pipe.run.write_metrics(pipe.history, summary)
     write_samples(pipe)

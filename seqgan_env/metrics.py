@@ -54,6 +54,48 @@ def nll_test(generator: Generator, test_data: torch.Tensor, temperature: float =
     return sequence_nll(generator, test_data, temperature=temperature)
 
 
+def matching_temperature(
+    generator: Generator, data: torch.Tensor, target: float, max_temperature: float = 3.0, tol: float = 1e-4
+) -> float:
+    """The smallest temperature ``T ≥ 1`` at which ``generator``'s NLL of ``data`` is at most ``target`` (1 if it
+    already is); if no ``T ≤ max_temperature`` reaches it, the ``T`` of the lowest NLL on a 0.05 grid. The NLL is
+    convex in ``1/T``, so below its minimum it falls as ``T`` grows and bisection finds the crossing."""
+    if not math.isfinite(target):
+        raise ValueError(f"target must be a finite NLL, got {target}")
+    if not max_temperature > 1.0:
+        raise ValueError(f"max_temperature must be > 1, got {max_temperature}")
+    nll = lambda t: sequence_nll(generator, data, temperature=t)  # noqa: E731
+    at_one = nll(1.0)
+    if at_one <= target:
+        return 1.0
+    grid = [1.0 + 0.05 * k for k in range(1, round((max_temperature - 1.0) / 0.05) + 1)]
+    lo, best = 1.0, (at_one, 1.0)
+    for t in grid:
+        value = nll(t)
+        if value <= target:
+            hi = t
+            break
+        if value > best[0]:  # past the minimum, and the target was not reached
+            return best[1]
+        lo, best = t, (value, t)
+    else:
+        return best[1]
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if nll(mid) <= target else (mid, hi)
+    return hi
+
+
+@torch.no_grad()
+def fold_temperature(generator: Generator, temperature: float) -> Generator:
+    """Make ``generator`` sample at ``temperature`` from now on: its output layer is divided by it in place."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    generator.proj.weight.div_(temperature)
+    generator.proj.bias.div_(temperature)
+    return generator
+
+
 def _ranks(x: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x, dtype=torch.float64)
     out[x.argsort()] = torch.arange(len(x), dtype=torch.float64, device=x.device)

@@ -93,3 +93,59 @@ def test_ppo_advantage_q_pipeline_resumes_exactly(tmp_path):
     resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), "ppo")
     assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
     assert resumed["final_nll_test"] == full["final_nll_test"]
+
+
+def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_nll(tmp_path):
+    """--match-mle-diversity: the final G is the adversarial one with 1/T folded into its output layer, T the
+    smallest ≥ 1 whose validation NLL is no worse than the MLE checkpoint's; a resume cannot extend it."""
+    import pytest
+
+    from agents.checkpoint import load_checkpoint
+    from agents.pipeline import build_task, generator_config, saved_config
+    from seqgan_env.generator import Generator
+    from seqgan_env.metrics import nll_test
+
+    kw = dict(ppo_advantage="q", ppo_reward_mode="q", ppo_lr=0.05, n_valid=64, match_mle_diversity=True)
+    summary = run(tiny_run_config(tmp_path / "r", adv_updates=4, **kw), "ppo")
+    hist = json.loads((tmp_path / "r" / "metrics.json").read_text())["history"]
+    start = next(r for r in hist if r["phase"] == "adversarial")
+    last_adv = [r for r in hist if r["phase"] == "adversarial"][-1]
+    cal = hist[-1]
+    assert cal["phase"] == "calibrated"
+    assert summary["final_temperature"] == cal["temperature"] >= 1.0
+    assert summary["final_nll_valid"] == cal["nll_valid"]
+    if (
+        last_adv["nll_valid"] > start["nll_valid"]
+    ):  # G lost diversity: tempered towards the MLE's (crossing tested below)
+        assert cal["temperature"] > 1.0
+        assert cal["nll_valid"] < last_adv["nll_valid"]
+    ckpt = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
+    cfg = saved_config(ckpt)
+    task = build_task(cfg, torch.device("cpu"))
+    gen = Generator(generator_config(cfg, task))
+    gen.load_state_dict(ckpt["generator"])
+    assert nll_test(gen.eval(), task.test) == pytest.approx(cal["nll_test"], abs=1e-9)
+    with pytest.raises(ValueError, match="cannot take more updates"):
+        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=6, **kw), "ppo")
+    with pytest.raises(ValueError, match="--match-mle-diversity needs --n-valid"):
+        from_preset("quick", match_mle_diversity=True)
+
+
+def test_matching_temperature_finds_the_crossing_and_folding_equals_sampling_hot():
+    import pytest
+
+    from seqgan_env.metrics import fold_temperature, matching_temperature
+    from seqgan_env.oracle import sequence_nll
+
+    g = tiny_generator(seed=4)
+    with torch.no_grad():
+        g.proj.weight.mul_(3.0)  # a sharp generator: its NLL of uniform data falls as T grows
+    data = torch.randint(0, VOCAB, (256, SEQ_LEN), generator=torch.Generator().manual_seed(0))
+    at = lambda t: sequence_nll(g, data, temperature=t)  # noqa: E731
+    target = (at(1.0) + at(1.5)) / 2
+    t = matching_temperature(g, data, target)
+    assert 1.0 < t < 1.5
+    assert at(t) <= target < at(t - 1e-3)
+    assert matching_temperature(g, data, at(1.0) + 1.0) == 1.0
+    hot = sequence_nll(g, data, temperature=t)
+    assert sequence_nll(fold_temperature(g, t), data) == pytest.approx(hot, rel=1e-6)

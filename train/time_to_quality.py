@@ -38,7 +38,7 @@ def run_curve(run_dir: Path) -> tuple[str, list[tuple[float, float]]]:
 def nll_test_check(run_dir: Path) -> tuple[float, float]:
     """(NLL-test of the MLE checkpoint the adversarial phase started from, final NLL-test)."""
     _, rows = run_rows(run_dir)
-    adv = [r for r in rows if r["phase"] == "adversarial"]
+    adv = [r for r in rows if r["phase"] in ("adversarial", "calibrated")]  # calibrated: the tempered final G
     if not adv:
         raise ValueError(f"{run_dir} has no adversarial evaluations")
     return adv[0]["nll_test"], adv[-1]["nll_test"]
@@ -55,7 +55,7 @@ def run_rows(run_dir: Path) -> tuple[str, list[dict[str, Any]]]:
         raise ValueError(f"{run_dir} has no NLL-oracle evaluations (a text run?)")
     config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
     label = f"{config.get('agent', '?')} {config.get('preset', '')} seed {config.get('seed', '?')}"
-    return label, [r for r in rows if r["phase"] in ("mle", "adversarial", "pretrained_mle")]
+    return label, [r for r in rows if r["phase"] in ("mle", "adversarial", "pretrained_mle", "calibrated")]
 
 
 def first_time(curve: list[tuple[float, float]], threshold: float) -> float | None:
