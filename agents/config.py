@@ -195,6 +195,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         ppo_advantage="q",
         ppo_reward_mode="q",
         ppo_lr=2e-3,
+        # the final G is tempered back to the MLE checkpoint's diversity, T chosen on 5k held-out sequences
+        n_valid=5_000,
+        match_mle_diversity=True,
         d_every=5,
         d_rounds=1,
         d_epochs=1,
@@ -255,7 +258,10 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
     if cfg.ppo_n_steps is not None and (cfg.ppo_n_steps <= 0 or cfg.ppo_n_steps % cfg.seq_len):
         raise ValueError(f"--ppo-n-steps must be a positive multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
     if cfg.n_valid and cfg.data is not None:
-        raise ValueError(f"--n-valid draws held-out oracle sequences; it cannot be used with --data {cfg.data}")
+        raise ValueError(
+            f"--n-valid draws held-out oracle sequences; it cannot be used with --data {cfg.data} "
+            "(pass --n-valid 0 --no-match-mle-diversity)"
+        )
     if cfg.match_mle_diversity and not cfg.n_valid:
         raise ValueError("--match-mle-diversity needs --n-valid > 0 held-out oracle sequences to choose T on")
     if cfg.ppo_advantage == "q" and cfg.ppo_reward_mode != "q":

@@ -46,7 +46,15 @@ from agents.reinforce import Reinforce
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
 from seqgan_env.env import SeqGANVectorEnv, resolve_device
 from seqgan_env.generator import Generator, GeneratorConfig, mle_step
-from seqgan_env.metrics import bleu, fold_temperature, matching_temperature, nll_oracle, nll_test, self_bleu
+from seqgan_env.metrics import (
+    bleu,
+    fold_temperature,
+    matching_temperature,
+    nll_oracle,
+    nll_test,
+    per_sequence_nll,
+    self_bleu,
+)
 from seqgan_env.optim import adam
 from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
@@ -557,7 +565,8 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
 
 def match_mle_diversity(pipe: Pipeline) -> None:
     """With ``--match-mle-diversity``: fold into G the smallest T ≥ 1 at which its validation NLL is no worse than
-    the MLE checkpoint's (the run's update-0 evaluation), then record the tempered G as the run's final one."""
+    the MLE checkpoint's with confidence (paired, mean + 2 standard errors ≤ 0; see
+    :func:`~seqgan_env.metrics.matching_temperature`), then record the tempered G as the run's final one."""
     if (
         not pipe.cfg.match_mle_diversity
         or pipe.phase != "done"
@@ -565,8 +574,10 @@ def match_mle_diversity(pipe: Pipeline) -> None:
     ):
         return
     assert pipe.task.valid is not None
-    target = next(r["nll_valid"] for r in pipe.history if r["phase"] == "adversarial")
-    temperature = matching_temperature(pipe.gen, pipe.task.valid, target)
+    mle = Generator(pipe.gen.config).to(pipe.device)  # the MLE checkpoint: this run's pretraining or --pretrained's
+    mle.load_state_dict(checkpoint_at(pipe.cfg.pretrained or pipe.run.path, "pretrained.pt")["generator"])
+    reference = per_sequence_nll(mle, pipe.task.valid)
+    temperature = matching_temperature(pipe.gen, pipe.task.valid, reference)
     fold_temperature(pipe.gen, temperature)
     timesteps = pipe.history[-1]["timesteps"]
     pipe.record("calibrated", pipe.step, timesteps, {**pipe.evaluate(), "temperature": temperature})

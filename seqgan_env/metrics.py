@@ -54,35 +54,66 @@ def nll_test(generator: Generator, test_data: torch.Tensor, temperature: float =
     return sequence_nll(generator, test_data, temperature=temperature)
 
 
+@torch.no_grad()
+def per_sequence_nll(generator: Generator, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """``(N,)`` float64: each sequence's mean per-token NLL under ``generator`` at ``temperature`` (padding after
+    an ``<eos>`` excluded)."""
+    was_training = generator.training
+    generator.eval()
+    rows = []
+    for chunk in torch.split(tokens.to(generator.device), 4096):
+        mask = generator.valid_mask(chunk)
+        nll = -(generator.log_prob(chunk, temperature).double() * mask).sum(1)
+        rows.append(nll / mask.sum(1).clamp(min=1))
+    generator.train(was_training)
+    return torch.cat(rows).cpu()
+
+
 def matching_temperature(
-    generator: Generator, data: torch.Tensor, target: float, max_temperature: float = 3.0, tol: float = 1e-4
+    generator: Generator,
+    data: torch.Tensor,
+    reference: torch.Tensor,
+    z: float = 2.0,
+    max_temperature: float = 3.0,
+    tol: float = 1e-4,
 ) -> float:
-    """The smallest temperature ``T ≥ 1`` at which ``generator``'s NLL of ``data`` is at most ``target`` (1 if it
-    already is); if no ``T ≤ max_temperature`` reaches it, the ``T`` of the lowest NLL on a 0.05 grid. The NLL is
-    convex in ``1/T``, so below its minimum it falls as ``T`` grows and bisection finds the crossing."""
-    if not math.isfinite(target):
-        raise ValueError(f"target must be a finite NLL, got {target}")
+    """The smallest temperature ``T ≥ 1`` at which ``generator``'s NLL of ``data`` is no worse than the reference
+    model's with confidence: the mean per-sequence difference plus ``z`` standard errors (paired, over the rows of
+    ``data``; ``reference`` = the reference's :func:`per_sequence_nll`) is ``≤ 0``. 1 if that already holds; if
+    no ``T ≤ max_temperature`` reaches it, the ``T`` of the lowest bound on a 0.05 grid. The bound is unimodal in
+    ``T`` (the NLL is convex in ``1/T``), so below its minimum it falls as ``T`` grows and bisection finds the
+    crossing."""
+    if reference.shape != (len(data),):
+        raise ValueError(
+            f"reference must hold one NLL per row of data ({len(data)}), got shape {tuple(reference.shape)}"
+        )
+    if len(data) < 2:
+        raise ValueError(f"data must have at least 2 rows for a standard error, got {len(data)}")
     if not max_temperature > 1.0:
         raise ValueError(f"max_temperature must be > 1, got {max_temperature}")
-    nll = lambda t: sequence_nll(generator, data, temperature=t)  # noqa: E731
-    at_one = nll(1.0)
-    if at_one <= target:
+
+    def bound(t: float) -> float:
+        d = per_sequence_nll(generator, data, t) - reference
+        return float(d.mean() + z * d.std() / math.sqrt(len(d)))
+
+    at_one = bound(1.0)
+    if at_one <= 0:
         return 1.0
     grid = [1.0 + 0.05 * k for k in range(1, round((max_temperature - 1.0) / 0.05) + 1)]
     lo, best = 1.0, (at_one, 1.0)
     for t in grid:
-        value = nll(t)
-        if value <= target:
+        value = bound(t)
+        if value <= 0:
             hi = t
             break
-        if value > best[0]:  # past the minimum, and the target was not reached
+        if value > best[0]:  # past the minimum, and the bound never reached 0
             return best[1]
         lo, best = t, (value, t)
     else:
         return best[1]
     while hi - lo > tol:
         mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if nll(mid) <= target else (mid, hi)
+        lo, hi = (lo, mid) if bound(mid) <= 0 else (mid, hi)
     return hi
 
 

@@ -134,18 +134,20 @@ def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_n
 def test_matching_temperature_finds_the_crossing_and_folding_equals_sampling_hot():
     import pytest
 
-    from seqgan_env.metrics import fold_temperature, matching_temperature
+    from seqgan_env.metrics import fold_temperature, matching_temperature, per_sequence_nll
     from seqgan_env.oracle import sequence_nll
 
     g = tiny_generator(seed=4)
     with torch.no_grad():
         g.proj.weight.mul_(3.0)  # a sharp generator: its NLL of uniform data falls as T grows
     data = torch.randint(0, VOCAB, (256, SEQ_LEN), generator=torch.Generator().manual_seed(0))
-    at = lambda t: sequence_nll(g, data, temperature=t)  # noqa: E731
-    target = (at(1.0) + at(1.5)) / 2
-    t = matching_temperature(g, data, target)
-    assert 1.0 < t < 1.5
-    assert at(t) <= target < at(t - 1e-3)
-    assert matching_temperature(g, data, at(1.0) + 1.0) == 1.0
+    assert sequence_nll(g, data, temperature=1.5) < sequence_nll(g, data, temperature=1.2)
+    assert float(per_sequence_nll(g, data).mean()) == pytest.approx(sequence_nll(g, data), rel=1e-9)
+    # reference: the same generator at T = 1.5, so the paired bound first reaches 0 exactly there
+    t = matching_temperature(g, data, per_sequence_nll(g, data, 1.5))
+    assert t == pytest.approx(1.5, abs=2e-4)
+    assert matching_temperature(g, data, per_sequence_nll(g, data) + 1.0) == 1.0
+    with pytest.raises(ValueError, match="one NLL per row"):
+        matching_temperature(g, data, torch.zeros(3))
     hot = sequence_nll(g, data, temperature=t)
     assert sequence_nll(fold_temperature(g, t), data) == pytest.approx(hot, rel=1e-6)
