@@ -22,7 +22,7 @@ import torch
 
 from seqgan_env.discriminator import Discriminator
 from seqgan_env.generator import Generator
-from seqgan_env.oracle import Oracle, sequence_nll
+from seqgan_env.oracle import Oracle, per_sequence_nll, sequence_nll
 
 
 @torch.no_grad()
@@ -52,21 +52,6 @@ def nll_oracle(
 def nll_test(generator: Generator, test_data: torch.Tensor, temperature: float = 1.0) -> float:
     """NLL-test: ``generator``'s mean per-token NLL of held-out real sequences ``(N, T)`` (nats/token)."""
     return sequence_nll(generator, test_data, temperature=temperature)
-
-
-@torch.no_grad()
-def per_sequence_nll(generator: Generator, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """``(N,)`` float64: each sequence's mean per-token NLL under ``generator`` at ``temperature`` (padding after
-    an ``<eos>`` excluded)."""
-    was_training = generator.training
-    generator.eval()
-    rows = []
-    for chunk in torch.split(tokens.to(generator.device), 4096):
-        mask = generator.valid_mask(chunk)
-        nll = -(generator.log_prob(chunk, temperature).double() * mask).sum(1)
-        rows.append(nll / mask.sum(1).clamp(min=1))
-    generator.train(was_training)
-    return torch.cat(rows).cpu()
 
 
 def matching_temperature(

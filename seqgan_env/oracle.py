@@ -141,6 +141,24 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096,
     ``temperature`` divides the model's logits before the softmax. When the model has an ``eos_token``
     (real text), the tokens are each sentence's words and its ``<eos>``; the padding after it is excluded.
     """
+    chunks = _masked_token_nlls(model, tokens, batch_size, temperature)
+    return sum(float(terms.sum()) for terms, _ in chunks) / sum(int(mask.sum()) for _, mask in chunks)
+
+
+@torch.no_grad()
+def per_sequence_nll(
+    model: Generator, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 4096
+) -> torch.Tensor:
+    """``(N,)`` float64 on the CPU: each sequence's mean per-token NLL under ``model`` at ``temperature`` (the
+    tokens counted as in :func:`sequence_nll`)."""
+    chunks = _masked_token_nlls(model, tokens, batch_size, temperature)
+    return torch.cat([terms.sum(1) / mask.sum(1).clamp(min=1) for terms, mask in chunks]).cpu()
+
+
+def _masked_token_nlls(
+    model: Generator, tokens: torch.Tensor, batch_size: int, temperature: float
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per chunk of ``tokens``: the token NLLs ``(b, T)`` (float64, 0 outside the sequence) and the mask."""
     if tokens.dim() != 2 or tokens.shape[0] == 0:
         raise ValueError(f"tokens must be a non-empty (N, T) tensor, got shape {tuple(tokens.shape)}")
     if tokens.shape[1] != model.config.seq_len:
@@ -149,14 +167,12 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096,
         raise ValueError(f"tokens must lie in [0, vocab_size={model.config.vocab_size})")
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for chunk in torch.split(tokens.to(model.device), batch_size):
-            mask = model.valid_mask(chunk)
-            total += float(-(model.log_prob(chunk, temperature).double() * mask).sum())
-            count += int(mask.sum())
+    chunks = []
+    for chunk in torch.split(tokens.to(model.device), batch_size):
+        mask = model.valid_mask(chunk)
+        chunks.append((-(model.log_prob(chunk, temperature).double() * mask), mask))
     model.train(was_training)
-    return total / count
+    return chunks
 
 
 def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
