@@ -259,6 +259,10 @@ class Pipeline:
     def elapsed(self) -> float:
         return self.wall + time.perf_counter() - self._t0
 
+    def tempered(self) -> dict[str, Any] | None:
+        """The evaluation of the generator ``--match-mle-diversity`` tempered at the end of the run, if it has been."""
+        return next((r for r in reversed(self.history) if r["phase"] == "calibrated"), None)
+
     def record(self, phase: str, step: int, timesteps: int, metrics: dict[str, float]) -> dict[str, Any]:
         row = {"phase": phase, "step": step, "timesteps": timesteps, "wall_s": round(self.elapsed(), 2), **metrics}
         self.history.append(row)
@@ -567,11 +571,7 @@ def match_mle_diversity(pipe: Pipeline) -> None:
     """With ``--match-mle-diversity``: fold into G the smallest T ≥ 1 at which its validation NLL is no worse than
     the MLE checkpoint's with confidence (paired, mean + 2 standard errors ≤ 0; see
     :func:`~seqgan_env.metrics.matching_temperature`), then record the tempered G as the run's final one."""
-    if (
-        not pipe.cfg.match_mle_diversity
-        or pipe.phase != "done"
-        or any(r["phase"] == "calibrated" for r in pipe.history)
-    ):
+    if not pipe.cfg.match_mle_diversity or pipe.phase != "done" or pipe.tempered() is not None:
         return
     assert pipe.task.valid is not None
     mle = Generator(pipe.gen.config).to(pipe.device)  # the MLE checkpoint: this run's pretraining or --pretrained's
@@ -677,7 +677,7 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
     if mle:
         summary.update({f"mle_{k}": mle[-1][k] for k in metric_keys if k in mle[-1]})
     if adv:
-        final = next((r for r in reversed(hist) if r["phase"] == "calibrated"), adv[-1])  # the tempered G if any
+        final = pipe.tempered() or adv[-1]
         summary.update({f"final_{k}": final[k] for k in metric_keys if k in final})
         key = "nll_oracle" if "nll_oracle" in adv[-1] else "nll_test"
         best = min(adv, key=lambda r: r[key])
@@ -740,7 +740,7 @@ def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:
         pretrain_generator(pipe)
         pretrain_discriminator(pipe)
         if pipe.phase == "done" and pipe.step < cfg.adv_updates:  # resumed with a larger --adv-updates
-            if any(r["phase"] == "calibrated" for r in pipe.history):
+            if pipe.tempered() is not None:
                 raise ValueError(f"--resume {pipe.run.path}: its generator was tempered (--match-mle-diversity) "
                                  "at the end of the run; it cannot take more updates")  # fmt: skip
             pipe.phase = "adversarial"
