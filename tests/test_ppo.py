@@ -129,6 +129,8 @@ def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_n
         run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=6, **kw), "ppo")
     with pytest.raises(ValueError, match="--match-mle-diversity needs --n-valid"):
         from_preset("quick", match_mle_diversity=True)
+    with pytest.raises(ValueError, match=r"--n-valid draws held-out oracle sequences; it cannot be used with --data"):
+        from_preset("quick", n_valid=10, data="corpus.txt")
 
 
 def test_matching_temperature_finds_the_crossing_and_folding_equals_sampling_hot():
@@ -149,5 +151,11 @@ def test_matching_temperature_finds_the_crossing_and_folding_equals_sampling_hot
     assert matching_temperature(g, data, per_sequence_nll(g, data) + 1.0) == 1.0
     with pytest.raises(ValueError, match="one NLL per row"):
         matching_temperature(g, data, torch.zeros(3))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        matching_temperature(g, data[:1], torch.zeros(1))
+    with pytest.raises(ValueError, match="max_temperature must be > 1"):
+        matching_temperature(g, data, per_sequence_nll(g, data), max_temperature=1.0)
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        fold_temperature(g, 0.0)
     hot = sequence_nll(g, data, temperature=t)
     assert sequence_nll(fold_temperature(g, t), data) == pytest.approx(hot, rel=1e-6)
