@@ -14,7 +14,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
-from seqgan_env.discriminator import Discriminator, train_discriminator
+from seqgan_env.discriminator import Discriminator, PrefixDiscriminator, train_discriminator
 from seqgan_env.generator import Generator, mle_step
 from seqgan_env.metrics import nll_oracle, nll_test
 from seqgan_env.optim import adam
@@ -108,6 +108,8 @@ class DiscriminatorCallback(_EveryKUpdates):
         batch_size: D minibatch size.
         optimizer: D's optimizer (default: Adam at ``discriminator.config.lr``).
         seed: seed of negative sampling and shuffling.
+        on_retrained: called with the number of generator updates after each retraining (e.g. to report D's
+            quality, as the pipeline does).
     """
 
     def __init__(
@@ -121,11 +123,15 @@ class DiscriminatorCallback(_EveryKUpdates):
         batch_size: int = 64,
         optimizer: torch.optim.Optimizer | None = None,
         seed: int = 0,
+        on_retrained: Callable[[int], None] | None = None,
         verbose: int = 0,
     ) -> None:
         super().__init__(every, verbose=verbose)
-        if not isinstance(discriminator, Discriminator):
-            raise TypeError(f"discriminator must be a seqgan_env.Discriminator, got {type(discriminator).__name__}")
+        if not isinstance(discriminator, (Discriminator, PrefixDiscriminator)):
+            raise TypeError(
+                "discriminator must be a seqgan_env.Discriminator or PrefixDiscriminator, got "
+                f"{type(discriminator).__name__}"
+            )
         _check_real_data(real_data)
         if real_data.shape[1] != discriminator.config.seq_len:
             raise ValueError(
@@ -140,6 +146,7 @@ class DiscriminatorCallback(_EveryKUpdates):
         self.optimizer = optimizer or adam(discriminator.parameters(), lr=discriminator.config.lr)
         self.rng = torch.Generator().manual_seed(seed)
         self.seconds = 0.0
+        self.on_retrained = on_retrained
 
     def _init_callback(self) -> None:
         get_seqgan_env(self.training_env).set_discriminator(self.discriminator)
@@ -157,6 +164,8 @@ class DiscriminatorCallback(_EveryKUpdates):
         self.seconds += time.perf_counter() - start
         self.logger.record("discriminator/loss", loss)
         self.logger.record("discriminator/seconds", self.seconds)
+        if self.on_retrained is not None:
+            self.on_retrained(n_updates)
 
 
 class RolloutPolicyCallback(_EveryKUpdates):

@@ -17,7 +17,7 @@ from agents.config import SeqGANConfig
 from agents.pipeline import AGENTS, Task, build_task, generator_config, run
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
-from seqgan_env.metrics import bleu, nll_oracle, nll_test, self_bleu
+from seqgan_env.metrics import bleu, nll_test, oracle_metrics, self_bleu
 
 DEFAULT_TEMPERATURES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 
@@ -61,12 +61,13 @@ def temperature_sweep(
     task: Task, gen: Generator, temperatures: tuple[float, ...], n_samples: int, seed: int
 ) -> list[dict[str, float]]:
     """Quality and diversity of ``gen`` at each softmax temperature (Caccia et al., 2018): NLL-oracle and
-    NLL-test on the oracle task, BLEU-4 against the test sentences and self-BLEU-4 on text."""
+    NLL-test (with G's entropy and KL(G ‖ oracle), see :func:`~seqgan_env.metrics.oracle_metrics`) on the oracle
+    task, BLEU-4 against the test sentences and self-BLEU-4 on text."""
     points = []
     for t in temperatures:
         point = {"temperature": t, "nll_test": nll_test(gen, task.test, temperature=t)}
         if task.oracle is not None:
-            point["nll_oracle"] = nll_oracle(task.oracle, gen, n_samples, temperature=t, seed=seed)
+            point.update(oracle_metrics(task.oracle, gen, n_samples, temperature=t, seed=seed))
         else:
             assert task.corpus is not None
             rng = torch.Generator(device=gen.device).manual_seed(seed)
@@ -81,18 +82,23 @@ def compare(
     cfg: SeqGANConfig,
     out: str | Path,
     seeds: tuple[int, ...] = (0, 1, 2),
-    agents: tuple[str, ...] = AGENTS,
+    agents: tuple[str, ...] | None = None,
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES,
 ) -> dict[str, Any]:
-    """Pretrain once, run every agent × seed from the pretrained G/D, and write table, plots and JSON."""
+    """Pretrain once, run every agent × seed from the pretrained G/D, and write table, plots and JSON. ``agents``
+    defaults to REINFORCE and PPO, plus the reference trainer with ``--reward-source perfect``."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output directory {out} already exists and is not empty")
     if not seeds:
         raise ValueError("--seeds must name at least one seed")
+    if agents is None:  # on the perfect reward, the exact per-step reference trainer runs beside the two agents
+        agents = ("reinforce", "ppo", "reference") if cfg.reward_source == "perfect" else ("reinforce", "ppo")
     unknown = [a for a in agents if a not in AGENTS]
     if unknown or not agents:
         raise ValueError(f"--agents must be a non-empty subset of {list(AGENTS)}, got {list(agents)}")
+    if "reference" in agents and cfg.reward_source != "perfect":
+        raise ValueError("--agents reference (the exact per-step yardstick) needs --reward-source perfect")
     if not temperatures or any(t <= 0 for t in temperatures):
         raise ValueError(f"--temperatures must be positive numbers, got {list(temperatures)}")
     base = dataclasses.replace(cfg, data_seed=cfg.seed if cfg.data_seed is None else cfg.data_seed)
@@ -183,7 +189,7 @@ def _plot_curves(
     ax.axhline(mle[axes.quality], color="grey", ls="--", lw=0.8, label="MLE (start)")
     ax.set_xlabel("generated tokens in the adversarial phase")
     ax.set_ylabel(axes.quality_label)
-    ax.set_title("PPO vs REINFORCE, same pretrained G and D (shaded: seed min–max)", fontsize=10)
+    ax.set_title(f"{' vs '.join(runs)}, same pretrained G and D (shaded: seed min–max)", fontsize=10)
     ax.legend(fontsize=8)
     atomic_save_figure(fig, path)
 
@@ -194,7 +200,9 @@ def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path, axes: Ax
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    with_kl = all("kl_oracle" in p for pts in sweeps.values() for p in pts)
+    fig, axs = plt.subplots(1, 2 if with_kl else 1, figsize=(11.5 if with_kl else 6, 4.5), squeeze=False)
+    ax = axs[0, 0]
     for name, pts in sweeps.items():
         xs, ys = [p[axes.diversity] for p in pts], [p[axes.quality] for p in pts]
         ax.plot(xs, ys, marker="o", label=name)
@@ -205,4 +213,12 @@ def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path, axes: Ax
     ax.set_ylabel(f"{axes.quality_label} (quality: {better} is better)")
     ax.set_title("Quality–diversity over softmax temperature")
     ax.legend(fontsize=8)
+    if with_kl:  # the collapse NLL-test can hide: G's entropy, and its KL to the oracle (0 = the oracle itself)
+        ax = axs[0, 1]
+        for name, pts in sweeps.items():
+            ax.plot([p["entropy"] for p in pts], [p["kl_oracle"] for p in pts], marker="o", label=name)
+        ax.set_xlabel("G's entropy (nats/token; the oracle's is its own NLL-oracle)")
+        ax.set_ylabel("KL(G ‖ oracle) (nats/token: lower is better)")
+        ax.set_title("Entropy and KL to the oracle, same temperatures")
+        ax.legend(fontsize=8)
     atomic_save_figure(fig, path)

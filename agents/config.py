@@ -92,6 +92,17 @@ class SeqGANConfig:
     """D pretraining rounds, each with fresh negatives (official: 50)."""
     d_pretrain_epochs: int = 3
     """Epochs per D pretraining round (official: 3)."""
+    prefix_d_hidden_dim: int = 128
+    """Per-prefix D (--reward-source prefix): LSTM size (its embedding size is --disc-emb-dim)."""
+    prefix_d_dropout: float = 0.25
+    """Per-prefix D: dropout on its embeddings and LSTM outputs."""
+    prefix_d_l2: float = 1e-4
+    """Per-prefix D: L2 penalty on its weights."""
+    prefix_d_lr: float = 1e-3
+    """Per-prefix D: Adam learning rate."""
+    d_report_samples: int = 2000
+    """G samples scored in the D-quality report after every D round (held-out accuracy; Spearman with the
+    oracle's likelihood on the oracle task), logged to metrics and TensorBoard; 0: off."""
 
     # ---- adversarial phase
     adv_updates: int = 200
@@ -102,6 +113,10 @@ class SeqGANConfig:
     """Monte Carlo rollouts per prefix."""
     reward_mode: str = "q"
     """Env reward: q (paper), shaped or terminal."""
+    reward_source: str = "rollout"
+    """Where Q comes from: rollout (Monte Carlo rollouts scored by the CNN D, the paper), prefix (a per-prefix LSTM D,
+    dense, no rollouts) or perfect (oracle task only: the perfect discriminator p_O/(p_O + p_G), dense per-token
+    log-ratios — an upper bound no real task has)."""
     gen_lr: float = 0.01
     """Generator learning rate in the adversarial phase."""
     lr_schedule: str = "constant"
@@ -211,6 +226,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda"),
     "disc_size": ("paper", "small"),
     "reward_mode": ("q", "shaped", "terminal"),
+    "reward_source": ("rollout", "prefix", "perfect"),
     "d_reward": ("prob", "log_odds", "constant"),
     "ppo_reward_mode": ("shaped", "q", "terminal"),
     "ppo_advantage": ("critic", "q"),
@@ -223,7 +239,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 POSITIVE = {
     "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim", "gen_hidden_dim", "mle_batch_size",
     "disc_emb_dim", "disc_batch_size", "d_negatives", "d_pretrain_epochs", "batch_size", "n_rollouts",
-    "d_every", "d_rounds", "d_epochs", "ppo_n_epochs", "eval_every",
+    "d_every", "d_rounds", "d_epochs", "ppo_n_epochs", "eval_every", "prefix_d_hidden_dim",
     "eval_samples", "checkpoint_every", "max_vocab", "min_freq",
 }  # fmt: skip
 NON_NEGATIVE = {
@@ -235,8 +251,10 @@ NON_NEGATIVE = {
     "ent_coef",
     "kl_coef",
     "mle_steps",
+    "d_report_samples",
+    "prefix_d_l2",
 }
-POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range"}
+POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range", "prefix_d_lr"}
 
 
 def validate(cfg: SeqGANConfig) -> SeqGANConfig:
@@ -253,6 +271,7 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
     for name in POSITIVE_FLOAT:
         if getattr(cfg, name) <= 0:
             raise ValueError(f"--{_flag(name)} must be > 0, got {getattr(cfg, name)}")
+    _validate_reward_source(cfg)
     if not 0.0 <= cfg.rollout_beta < 1.0:
         raise ValueError(f"--rollout-beta must be in [0, 1), got {cfg.rollout_beta}")
     if cfg.ppo_n_steps is not None and (cfg.ppo_n_steps <= 0 or cfg.ppo_n_steps % cfg.seq_len):
@@ -276,6 +295,33 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
             f"got {cfg.ppo_batch_size}"
         )
     return cfg
+
+
+def _validate_reward_source(cfg: SeqGANConfig) -> None:
+    """The reward source's combinations, and the per-prefix D's and the D report's ranges."""
+    if not 0.0 <= cfg.prefix_d_dropout < 1.0:
+        raise ValueError(f"--prefix-d-dropout must be in [0, 1), got {cfg.prefix_d_dropout}")
+    if cfg.d_report_samples == 1:
+        raise ValueError("--d-report-samples must be 0 (off) or >= 2, got 1")
+    if cfg.reward_source == "perfect":
+        if cfg.data is not None:
+            raise ValueError(
+                f"--reward-source perfect needs the oracle task (both likelihoods known); --data {cfg.data} is real "
+                "text with no known likelihood: use --reward-source rollout or prefix"
+            )
+        if cfg.d_reward != "prob":
+            raise ValueError(
+                f"--d-reward {cfg.d_reward} transforms a learned D's score; --reward-source perfect has none"
+            )
+        if cfg.rollout_beta:
+            raise ValueError("--reward-source perfect scores against the current G; it needs --rollout-beta 0")
+    if cfg.reward_source == "prefix" and cfg.d_reward == "constant":
+        raise ValueError("--d-reward constant is an ablation of the rollout reward; use --reward-source rollout")
+
+
+def uses_discriminator(cfg: SeqGANConfig) -> bool:
+    """Whether the adversarial reward reads a learned D (so D is retrained and its quality reported)."""
+    return cfg.reward_source != "perfect" and cfg.d_reward != "constant"
 
 
 def ppo_sizes(cfg: SeqGANConfig) -> tuple[int, int]:

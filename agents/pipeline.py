@@ -41,17 +41,25 @@ from agents.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from agents.config import SeqGANConfig, from_preset, to_dict
+from agents.config import SeqGANConfig, from_preset, to_dict, uses_discriminator
+from agents.reference import PerStepKLReference
 from agents.reinforce import Reinforce
-from seqgan_env.discriminator import Discriminator, DiscriminatorConfig, train_discriminator
+from seqgan_env.discriminator import (
+    Discriminator,
+    DiscriminatorConfig,
+    PrefixDiscriminator,
+    PrefixDiscriminatorConfig,
+    train_discriminator,
+)
 from seqgan_env.env import SeqGANVectorEnv, resolve_device
 from seqgan_env.generator import Generator, GeneratorConfig, mle_step
 from seqgan_env.metrics import (
     bleu,
+    discriminator_report,
     fold_temperature,
     matching_temperature,
-    nll_oracle,
     nll_test,
+    oracle_metrics,
     per_sequence_nll,
     self_bleu,
 )
@@ -60,7 +68,10 @@ from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
 from seqgan_env.text import Corpus, CorpusConfig, load_corpus
 
-AGENTS = ("reinforce", "ppo")
+AGENTS = ("reinforce", "ppo", "reference")
+"""``reference`` is the exact per-step KL trainer (:mod:`agents.reference`): a yardstick on the perfect reward."""
+EVAL_PHASES = ("mle", "adversarial", "calibrated")
+"""History rows that evaluate G; ``d_pretrain`` / ``d_round`` rows report D's quality (``d_*`` keys)."""
 # The official run's log (NLL-oracle, official oracle; PAPER_NOTES.md): (epoch, value), MLE then adversarial.
 OFFICIAL_MLE_LOG = [(0, 10.17), (5, 9.43), (115, 9.07)]
 OFFICIAL_ADV_LOG = [(0, 9.08), (25, 8.93), (65, 8.78), (85, 8.72), (100, 8.70), (150, 8.68)]
@@ -133,9 +144,23 @@ def generator_config(cfg: SeqGANConfig, task: Task) -> GeneratorConfig:
     )  # fmt: skip
 
 
-def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig:
+def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig | PrefixDiscriminatorConfig:
+    """D's sizes: the per-prefix LSTM D with ``--reward-source prefix``, else the CNN (``--disc-size``)."""
+    if cfg.reward_source == "prefix":
+        return PrefixDiscriminatorConfig(
+            vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, hidden_dim=cfg.prefix_d_hidden_dim,
+            dropout=cfg.prefix_d_dropout, l2_reg=cfg.prefix_d_l2, lr=cfg.prefix_d_lr,
+        )  # fmt: skip
     make = DiscriminatorConfig.paper if cfg.disc_size == "paper" else DiscriminatorConfig.small
     return make(vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, lr=cfg.disc_lr)
+
+
+def build_discriminator(cfg: SeqGANConfig, vocab_size: int) -> Discriminator | PrefixDiscriminator:
+    """An untrained D of the kind ``cfg`` uses (see :func:`discriminator_config`)."""
+    config = discriminator_config(cfg, vocab_size)
+    if isinstance(config, PrefixDiscriminatorConfig):
+        return PrefixDiscriminator(config)
+    return Discriminator(config)
 
 
 # ------------------------------------------------------------------------------------------------ run dir
@@ -273,13 +298,14 @@ class Pipeline:
         return row
 
     def evaluate(self, gen: Generator | None = None) -> dict[str, float]:
-        """NLL-oracle and NLL-test (oracle task), or NLL-test, BLEU-2…4 and self-BLEU-2…4 (text)."""
+        """NLL-test and, on the oracle task, NLL-oracle, G's entropy and KL(G ‖ oracle) (per token); on text BLEU-2…4
+        and self-BLEU-2…4."""
         gen = gen or self.gen
         metrics = {"nll_test": nll_test(gen, self.task.test)}
         if self.task.valid is not None:
             metrics["nll_valid"] = nll_test(gen, self.task.valid)
-        if self.task.oracle is not None:
-            metrics["nll_oracle"] = nll_oracle(self.task.oracle, gen, self.cfg.eval_samples, seed=self.cfg.seed)
+        if self.task.oracle is not None:  # NLL-oracle, G's entropy and KL(G ‖ oracle) on the same samples
+            metrics.update(oracle_metrics(self.task.oracle, gen, self.cfg.eval_samples, seed=self.cfg.seed))
         if self.task.corpus is not None:
             n = min(self.cfg.eval_samples, 1000)
             rng = torch.Generator(device=gen.device).manual_seed(self.cfg.seed)
@@ -288,6 +314,19 @@ class Pipeline:
             metrics.update({f"bleu{k}": v for k, v in bleu(hyps, refs, max_n=4).items()})
             metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
         return metrics
+
+    def d_report(self, phase: str, step: int, timesteps: int) -> dict[str, float] | None:
+        """D's quality now (``--d-report-samples`` fresh G samples vs the held-out real data; see
+        :func:`~seqgan_env.metrics.discriminator_report`), recorded as a ``phase`` row of metrics and TensorBoard."""
+        if not self.cfg.d_report_samples:
+            return None
+        seed = self.cfg.seed + 7_919 * (len(self.history) + 1)  # fresh samples for each report, reproducibly
+        report = discriminator_report(
+            self.disc, self.gen if self.model is None else self.model.policy.generator, self.task.oracle,
+            self.task.test, self.cfg.d_report_samples, seed=seed,
+        )  # fmt: skip
+        self.record(phase, step, timesteps, {f"d_{k}": v for k, v in report.items()})
+        return report
 
     def state(self) -> dict[str, Any]:
         """Everything needed to continue exactly from here."""
@@ -350,6 +389,11 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
     """Create (or restore from ``ckpt``) every part of a run."""
     if agent not in AGENTS:
         raise ValueError(f"agent must be one of {AGENTS}, got {agent!r}")
+    if agent == "reference" and cfg.reward_source != "perfect":
+        raise ValueError(
+            "the reference trainer is the exact per-step yardstick of the perfect reward: it needs the oracle task and "
+            f"--reward-source perfect, got --reward-source {cfg.reward_source}"
+        )
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     pretrained = load_pretrained(cfg) if cfg.pretrained and ckpt is None else None
@@ -361,19 +405,22 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
     if task.corpus is not None:
         atomic_write_text(run.path / "vocab.json", task.corpus.vocab.to_json() + "\n")
     gen = Generator(generator_config(cfg, task)).to(device)
-    disc = Discriminator(discriminator_config(cfg, vocab)).to(device)
+    disc = build_discriminator(cfg, vocab).to(device)
     gen_opt = adam(gen.parameters(), lr=cfg.mle_lr)
-    disc_opt = adam(disc.parameters(), lr=cfg.disc_lr)
+    disc_opt = adam(disc.parameters(), lr=disc.config.lr)
     rng = torch.Generator().manual_seed(cfg.seed)
     logger = configure(str(run.path / "tb"), ["tensorboard"])
     pipe = Pipeline(cfg, agent, run, task, device, gen, disc, gen_opt, disc_opt, rng, logger)
     source = ckpt or pretrained
+    # A per-prefix D cannot start from another run's CNN D: it is pretrained here, from the pretrained G.
+    new_d = pretrained is not None and ckpt is None and _d_kind(pretrained["config"]) != _d_kind(to_dict(cfg))
     if source is not None:
         try:
             gen.load_state_dict(source["generator"])
-            disc.load_state_dict(source["discriminator"])
             gen_opt.load_state_dict(source["gen_optimizer"])
-            disc_opt.load_state_dict(source["disc_optimizer"])
+            if not new_d:
+                disc.load_state_dict(source["discriminator"])
+                disc_opt.load_state_dict(source["disc_optimizer"])
         except (RuntimeError, KeyError, ValueError) as exc:
             raise ValueError(f"checkpoint does not match this config's models: {exc}") from None
     saved_vocab = (ckpt or pretrained or {}).get("vocab")
@@ -387,10 +434,15 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
         random.setstate(ckpt["python_rng"])
     elif pretrained is not None:
         pipe.history = [dict(r, phase=f"pretrained_{r['phase']}") for r in pretrained["history"]]
-        pipe.phase, pipe.step = "adversarial", 0
+        pipe.phase, pipe.step = ("disc" if new_d else "adversarial"), 0
         pipe.wall = pretrained["wall"]  # wall times count the pretraining this run starts from
         rng.set_state(pretrained["rng"])
     return pipe
+
+
+def _d_kind(config: dict[str, Any]) -> str:
+    """Which D a (saved) config builds: "prefix" (the LSTM D) or "cnn"."""
+    return "prefix" if config.get("reward_source") == "prefix" else "cnn"
 
 
 def load_pretrained(cfg: SeqGANConfig) -> dict[str, Any]:
@@ -400,6 +452,8 @@ def load_pretrained(cfg: SeqGANConfig) -> dict[str, Any]:
     must_match = ["oracle_params", "oracle_seed", "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim",
                   "gen_hidden_dim", "disc_size", "disc_emb_dim"]  # fmt: skip
     theirs = ckpt["config"]
+    if _d_kind(theirs) != _d_kind(to_dict(cfg)) or cfg.reward_source == "perfect":  # its D is not loaded
+        must_match = [k for k in must_match if k not in ("disc_size", "disc_emb_dim")]
     diff = {k: (theirs.get(k), getattr(cfg, k)) for k in must_match if theirs.get(k) != getattr(cfg, k)}
     data_seed = (theirs.get("data_seed"), theirs.get("seed")), (cfg.data_seed, cfg.seed)
     if _effective(*data_seed[0]) != _effective(*data_seed[1]):
@@ -452,8 +506,9 @@ def pretrain_discriminator(pipe: Pipeline) -> None:
         )
         pipe.step = r + 1
         pipe.logger.record("discriminator/pretrain_loss", loss)
+        report = pipe.d_report("d_pretrain", pipe.step, 0)
         pipe.logger.dump(step=pipe.step)
-        bar.set_postfix(loss=f"{loss:.3f}")
+        bar.set_postfix(loss=f"{loss:.3f}", **({"acc": f"{report['accuracy']:.3f}"} if report else {}))
         pipe.checkpoint()
         pipe.stop_if_interrupted()
     pipe.phase, pipe.step = "adversarial", 0
@@ -481,10 +536,12 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
     """The adversarial-phase agent on a fresh vector env, its generator starting from ``pipe.gen``."""
     cfg = pipe.cfg
     reward_mode = cfg.reward_mode if pipe.agent == "reinforce" else cfg.ppo_reward_mode
+    perfect = cfg.reward_source == "perfect"
     venv = SeqGANVectorEnv(
         num_envs=cfg.batch_size, vocab_size=pipe.gen.config.vocab_size, seq_len=cfg.seq_len,
-        n_rollouts=cfg.n_rollouts, reward_mode=reward_mode, discriminator=pipe.disc,
-        rollout_policy=pipe.gen, device=str(pipe.device), d_reward=cfg.d_reward,
+        n_rollouts=cfg.n_rollouts, reward_mode=reward_mode, discriminator=None if perfect else pipe.disc,
+        rollout_policy=pipe.gen, device=str(pipe.device), d_reward=cfg.d_reward, reward_source=cfg.reward_source,
+        oracle=pipe.task.oracle if perfect else None,
     )  # fmt: skip
     env = VecMonitor(SB3VecEnv(venv, seed=cfg.seed))
     gen_kwargs = {"generator_config": vars(pipe.gen.config).copy()}
@@ -494,6 +551,13 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
             ent_coef=cfg.ent_coef, max_grad_norm=cfg.max_grad_norm, loss_reduction=cfg.loss_reduction,
             kl_coef=cfg.kl_coef, reference=pipe.gen if cfg.kl_coef > 0 else None,
             policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
+        )  # fmt: skip
+        model.policy.generator.load_state_dict(pipe.gen.state_dict())
+    elif pipe.agent == "reference":
+        assert pipe.task.oracle is not None
+        model = PerStepKLReference(
+            "GeneratorPolicy", env, oracle=pipe.task.oracle, learning_rate=lr_schedule(cfg.gen_lr, cfg),
+            max_grad_norm=cfg.max_grad_norm, policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
         )  # fmt: skip
         model.policy.generator.load_state_dict(pipe.gen.state_dict())
     else:
@@ -533,15 +597,22 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
         if not stopper.stop:  # interrupted: the stopper already saved the last update boundary
             save_now(m)
 
+    def on_d_round(n_updates: int) -> None:
+        if not stopper.stop:
+            pipe.d_report("d_round", n_updates, n_updates * per_update)
+
     stopper = _StopOnInterrupt(pipe, save_now)
     pipe.rollout_callback = RolloutPolicyCallback(beta=cfg.rollout_beta)
-    pipe.d_callback = DiscriminatorCallback(
-        pipe.disc, pipe.task.train, every=cfg.d_every, rounds=cfg.d_rounds, epochs=cfg.d_epochs,
-        n_negatives=cfg.d_negatives, batch_size=cfg.disc_batch_size, optimizer=pipe.disc_opt, seed=cfg.seed,
-    )  # fmt: skip
     evaluator = EvalCallback(pipe.evaluate, every=cfg.eval_every, eval_at_start=False, on_eval=on_eval)
     saver = CheckpointCallback(save, every=cfg.checkpoint_every)
-    callbacks = pipe.callbacks = [pipe.rollout_callback, pipe.d_callback, evaluator, saver]
+    callbacks = pipe.callbacks = [pipe.rollout_callback, evaluator, saver]
+    if uses_discriminator(cfg):  # the perfect and the constant reward read no D: it is not retrained
+        pipe.d_callback = DiscriminatorCallback(
+            pipe.disc, pipe.task.train, every=cfg.d_every, rounds=cfg.d_rounds, epochs=cfg.d_epochs,
+            n_negatives=cfg.d_negatives, batch_size=cfg.disc_batch_size, optimizer=pipe.disc_opt, seed=cfg.seed,
+            on_retrained=on_d_round,
+        )  # fmt: skip
+        callbacks.insert(1, pipe.d_callback)
     if cfg.mle_steps:
         pipe.mle_callback = MLECallback(pipe.task.train, steps=cfg.mle_steps, batch_size=cfg.mle_batch_size,
                                         lr=cfg.mle_lr, seed=cfg.seed)  # fmt: skip
@@ -663,7 +734,10 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
     hist = pipe.history
     mle = [r for r in hist if r["phase"].endswith("mle")]
     adv = [r for r in hist if r["phase"] == "adversarial"]
-    metric_keys = [k for k in (hist[-1] if hist else {}) if k not in ("phase", "step", "timesteps", "wall_s")]
+    evals = [r for r in hist if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
+    d_rows = [r for r in hist if r["phase"] in ("d_pretrain", "d_round")]
+    last = evals[-1] if evals else {}
+    metric_keys = [k for k in last if k not in ("phase", "step", "timesteps", "wall_s")]
     summary: dict[str, Any] = {
         "agent": pipe.agent,
         "preset": pipe.cfg.preset,
@@ -682,6 +756,11 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
         key = "nll_oracle" if "nll_oracle" in adv[-1] else "nll_test"
         best = min(adv, key=lambda r: r[key])
         summary.update({f"best_{key}": best[key], "best_update": best["step"]})
+    if d_rows:  # D's quality at its last report, and averaged over the adversarial phase's reports
+        summary.update({f"last_{k}": v for k, v in d_rows[-1].items() if k.startswith("d_")})
+        rounds = [r for r in d_rows if r["phase"] == "d_round"]
+        for k in (k for k in (rounds[-1] if rounds else {}) if k.startswith("d_")):
+            summary[f"mean_adv_{k}"] = sum(r[k] for r in rounds) / len(rounds)
     return summary
 
 
@@ -751,6 +830,6 @@ def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:
     write_samples(pipe)
     plot_curve(pipe)
     summary["run_dir"] = str(pipe.run.path)
-    if not all(math.isfinite(r["nll_test"]) for r in pipe.history):
+    if not all(math.isfinite(r["nll_test"]) for r in pipe.history if "nll_test" in r):
         raise FloatingPointError("a non-finite NLL-test was recorded; see metrics.json")
     return summary

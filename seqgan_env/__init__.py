@@ -2,7 +2,12 @@
 
 from gymnasium.envs.registration import register, registry
 
-from seqgan_env.discriminator import Discriminator, DiscriminatorConfig
+from seqgan_env.discriminator import (
+    Discriminator,
+    DiscriminatorConfig,
+    PrefixDiscriminator,
+    PrefixDiscriminatorConfig,
+)
 from seqgan_env.generator import Generator, GeneratorConfig
 from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.rollout import RolloutReward
@@ -14,6 +19,8 @@ __all__ = [
     "GeneratorConfig",
     "Oracle",
     "OracleConfig",
+    "PrefixDiscriminator",
+    "PrefixDiscriminatorConfig",
     "RolloutReward",
 ]
 __version__ = "0.1.0"

@@ -167,3 +167,125 @@ def train_discriminator(
             n += len(idx)
         last = total / max(n, 1)
     return last
+
+
+# ------------------------------------------------------------------------------------------------ per-prefix D
+@dataclass
+class PrefixDiscriminatorConfig:
+    """Sizes and regularisation of a :class:`PrefixDiscriminator` (defaults: chosen on held-out data of the
+    official oracle, see RESULTS.md "A reward that carries signal")."""
+
+    vocab_size: int = 5000
+    """Number of tokens (must match the generator's)."""
+    seq_len: int = 20
+    """Sequence length (must match the generator's)."""
+    emb_dim: int = 64
+    """Token embedding size."""
+    hidden_dim: int = 128
+    """LSTM size."""
+    dropout: float = 0.25
+    """Dropout on the embeddings and on the LSTM outputs during training."""
+    l2_reg: float = 1e-4
+    """L2 penalty ``l2_reg/2 · Σ w²`` on every weight, added to the loss."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "seq_len", "emb_dim", "hidden_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.l2_reg >= 0:
+            raise ValueError(f"l2_reg must be >= 0, got {self.l2_reg}")
+
+
+class PrefixDiscriminator(nn.Module):
+    """A recurrent discriminator that scores every prefix in one pass (ScratchGAN's design, de Masson
+    d'Autume et al., 2019): an LSTM reads a start symbol then ``y_1 … y_T``, and after each input a layer-normed
+    linear head gives the logit of D(y_1..t) = P(real | the first t tokens), for t = 0 … T.
+
+    Trained on whole real and generated sequences, every prefix carrying its sequence's label (:meth:`loss`), it
+    gives a dense per-step reward with no Monte Carlo rollouts: the env advances its state by one token per step
+    (:meth:`first_state`, :meth:`advance`, :meth:`prob`). D(y_1..t) depends on ``y_1..t`` only (causal).
+    :meth:`score` (the whole sequence, t = T) makes it usable wherever the CNN :class:`Discriminator` is.
+    """
+
+    def __init__(self, config: PrefixDiscriminatorConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or PrefixDiscriminatorConfig()
+        self.embedding = nn.Embedding(c.vocab_size + 1, c.emb_dim)  # index vocab_size: the start symbol
+        self.lstm = nn.LSTM(c.emb_dim, c.hidden_dim, batch_first=True)
+        self.norm = nn.LayerNorm(c.hidden_dim)
+        self.out = nn.Linear(c.hidden_dim, 1)
+
+    @property
+    def device(self) -> torch.device:
+        return self.out.weight.device
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, T + 1)`` of D(y_1..t) for t = 0 … T (column 0: the empty prefix)."""
+        self._check_tokens(tokens)
+        start = torch.full_like(tokens[:, :1], self.config.vocab_size)
+        x = F.dropout(self.embedding(torch.cat([start, tokens], dim=1)), self.config.dropout, self.training)
+        h, _ = self.lstm(x)
+        return self.out(F.dropout(self.norm(h), self.config.dropout, self.training)).squeeze(-1)
+
+    def prefix_scores(self, tokens: torch.Tensor) -> torch.Tensor:
+        """D(y_1..t) ``(B, T)`` for t = 1 … T; evaluation mode, no gradient."""
+        with _eval(self):
+            return torch.sigmoid(self(tokens)[:, 1:])
+
+    def score(self, tokens: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+        """P(real) ``(B,)`` of whole sequences ``tokens`` ``(B, T)``; evaluation mode, no gradient."""
+        self._check_tokens(tokens)
+        with _eval(self):
+            return torch.cat([torch.sigmoid(self(chunk)[:, -1]) for chunk in torch.split(tokens, batch_size)])
+
+    def loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy of ``labels`` (1 = real) at every prefix (t = 0 … T), averaged, plus the L2 penalty."""
+        logits = self(tokens)
+        target = labels.to(logits.dtype)[:, None].expand_as(logits)
+        bce = F.binary_cross_entropy_with_logits(logits, target)
+        l2 = 0.5 * sum(p.square().sum() for name, p in self.named_parameters() if "weight" in name)
+        return bce + self.config.l2_reg * l2
+
+    # ---------------------------------------------------------------- incremental scoring (the env's reward)
+    def first_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The LSTM state after reading the start symbol: :meth:`prob` of it is D of the empty prefix."""
+        z = torch.zeros(batch_size, self.config.hidden_dim, device=self.device)
+        start = torch.full((batch_size,), self.config.vocab_size, dtype=torch.long, device=self.device)
+        return self.advance(start, (z, z.clone()))
+
+    def advance(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Read one token per row ``(B,)``: state in, state out (no dropout)."""
+        return torch.lstm_cell(
+            self.embedding(tokens), state, self.lstm.weight_ih_l0, self.lstm.weight_hh_l0,
+            self.lstm.bias_ih_l0, self.lstm.bias_hh_l0,
+        )  # fmt: skip
+
+    def prob(self, state: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """D(prefix) ``(B,)`` of the prefixes whose state is ``state`` (no dropout)."""
+        return torch.sigmoid(self.out(self.norm(state[0])).squeeze(-1))
+
+    def _check_tokens(self, tokens: torch.Tensor) -> None:
+        c = self.config
+        if tokens.dim() != 2 or tokens.shape[1] != c.seq_len:
+            raise ValueError(f"tokens must have shape (B, seq_len={c.seq_len}), got {tuple(tokens.shape)}")
+
+
+class _eval:
+    """Evaluation mode and inference mode inside the block; the module's mode is restored after it."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module, self.was_training = module, module.training
+        self.inference = torch.inference_mode()
+
+    def __enter__(self) -> None:
+        self.module.eval()
+        self.inference.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.inference.__exit__(*exc)
+        self.module.train(self.was_training)

@@ -11,11 +11,19 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
-from seqgan_env.discriminator import Discriminator, DiscriminatorConfig
+from seqgan_env.discriminator import (
+    Discriminator,
+    DiscriminatorConfig,
+    PrefixDiscriminator,
+    PrefixDiscriminatorConfig,
+)
 from seqgan_env.generator import Generator, GeneratorConfig, State
-from seqgan_env.rollout import RolloutReward, SequenceScorer
+from seqgan_env.rollout import RolloutReward, SequenceScorer, log_odds
 
 REWARD_MODES = ("shaped", "q", "terminal")
+REWARD_SOURCES = ("rollout", "prefix", "perfect")
+"""Where Q comes from: Monte Carlo rollouts scored by D (the paper), a per-prefix D read one token per step (no
+rollouts), or the perfect discriminator of the oracle task (an upper bound no real task has)."""
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -29,6 +37,36 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available; use 'cpu' or 'auto'")
     return torch.device(device)
+
+
+def _set_rows(state: State | None, idx: torch.Tensor, rows: State, num_envs: int) -> State:
+    """``state`` with rows ``idx`` replaced by ``rows`` (``rows`` itself when every row is replaced)."""
+    if state is None or len(idx) == num_envs:
+        return rows
+    state[0][idx] = rows[0]
+    state[1][idx] = rows[1]
+    return state
+
+
+def _check_source(source: str, d_reward: str, discriminator: object, oracle: object, eos_token: int | None) -> str:
+    """Check ``reward_source`` and the arguments it needs or excludes; one ``ValueError`` naming them."""
+    if source not in REWARD_SOURCES:
+        raise ValueError(f"reward_source must be one of {REWARD_SOURCES}, got {source!r}")
+    if source == "perfect":
+        if oracle is None or eos_token is not None:
+            raise ValueError(
+                "reward_source='perfect' needs the oracle task: pass oracle= (the seqgan_env.Oracle whose samples are "
+                "the real data); real text (a corpus) has no known likelihood, so it has no perfect discriminator"
+            )
+        if discriminator is not None:
+            raise ValueError("reward_source='perfect' rewards with the oracle's likelihood; do not pass discriminator=")
+        if d_reward != "prob":
+            raise ValueError(f"d_reward={d_reward!r} transforms a learned D's score; reward_source='perfect' has none")
+    elif oracle is not None:
+        raise ValueError(f"oracle= is used only by reward_source='perfect', got reward_source={source!r}")
+    if source == "prefix" and d_reward == "constant":
+        raise ValueError("d_reward='constant' is an ablation of the rollout reward; use reward_source='rollout'")
+    return source
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -57,6 +95,8 @@ class SeqGANCore:
         eos_token: int | None = None,
         pad_token: int = 0,
         d_reward: str = "prob",
+        reward_source: str = "rollout",
+        oracle: Generator | None = None,
     ) -> None:
         self.num_envs = _positive_int("num_envs", num_envs)
         self.vocab_size = _positive_int("vocab_size", vocab_size)
@@ -67,6 +107,7 @@ class SeqGANCore:
         if eos_token is not None and not 0 <= eos_token < self.vocab_size:
             raise ValueError(f"eos_token must be None or in [0, vocab_size={self.vocab_size}), got {eos_token}")
         self.reward_mode = reward_mode
+        self.reward_source = _check_source(reward_source, d_reward, discriminator, oracle, eos_token)
         self.eos_token, self.pad_token = eos_token, pad_token
         self.device = resolve_device(device)
         with torch.random.fork_rng(devices=[]):
@@ -75,12 +116,22 @@ class SeqGANCore:
                 rollout_policy = Generator(
                     GeneratorConfig(self.vocab_size, self.seq_len, eos_token=eos_token, pad_token=pad_token)
                 )
-            if discriminator is None:
+            if discriminator is None and reward_source == "rollout":
                 discriminator = Discriminator(DiscriminatorConfig.paper(self.vocab_size, self.seq_len))
-        self.reward = RolloutReward(rollout_policy, discriminator, self.n_rollouts, d_reward)
+            elif discriminator is None and reward_source == "prefix":
+                discriminator = PrefixDiscriminator(PrefixDiscriminatorConfig(self.vocab_size, self.seq_len))
+        self.reward = RolloutReward(rollout_policy, discriminator, self.n_rollouts, d_reward)  # type: ignore[arg-type]
         self.pos = torch.full((self.num_envs,), -1, dtype=torch.long, device=self.device)  # -1: before reset()
+        self.oracle: Generator | None = None
+        self.d_state: State | None = None  # the per-prefix D's state (reward_source="prefix")
+        self.oracle_state: State | None = None  # the oracle's state (reward_source="perfect")
+        self.log_ratio = torch.zeros(self.num_envs, device=self.device)  # Σ log p_O − log p_G so far ("perfect")
+        if oracle is not None:
+            self._check_sizes("oracle", oracle)
+            self.oracle = oracle.to(self.device)
         self.set_rollout_policy(rollout_policy)
-        self.set_discriminator(discriminator)
+        if discriminator is not None:
+            self.set_discriminator(discriminator)
         self.torch_rng = torch.Generator(device=self.device)
         self.tokens = torch.zeros(self.num_envs, self.seq_len, dtype=torch.long, device=self.device)
         self.ended = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
@@ -98,13 +149,23 @@ class SeqGANCore:
             )
 
     def set_discriminator(self, discriminator: SequenceScorer) -> None:
-        """Use ``discriminator`` (anything with ``config.vocab_size/seq_len`` and ``score``) for rewards."""
+        """Use ``discriminator`` (anything with ``config.vocab_size/seq_len`` and ``score``) for rewards; with
+        ``reward_source="prefix"`` a :class:`PrefixDiscriminator` (episodes in progress are re-read with it)."""
+        if self.reward_source == "perfect":
+            raise ValueError("reward_source='perfect' rewards with the oracle's likelihood; it takes no discriminator")
         if not callable(getattr(discriminator, "score", None)):
             raise TypeError(f"discriminator must have a score(tokens) method, got {type(discriminator).__name__}")
+        if self.reward_source == "prefix" and not isinstance(discriminator, PrefixDiscriminator):
+            raise TypeError(
+                "reward_source='prefix' needs a seqgan_env.PrefixDiscriminator (it scores every prefix), got "
+                f"{type(discriminator).__name__}"
+            )
         self._check_sizes("discriminator", discriminator)
         if isinstance(discriminator, torch.nn.Module):
             discriminator.to(self.device)
         self.reward.discriminator = discriminator
+        if self.reward_source == "prefix" and bool((self.pos >= 0).all()):
+            self.d_state = self._read_prefix(discriminator)  # type: ignore[arg-type]
 
     def set_rollout_policy(self, policy: Generator) -> None:
         """Use ``policy`` (a :class:`Generator`) to complete prefixes in Monte Carlo rollouts."""
@@ -120,10 +181,11 @@ class SeqGANCore:
             )
         self.reward.policy = policy.to(self.device)
         if bool((self.pos >= 0).all()):  # after reset(): re-read the prefixes with the new policy
-            self.state = self._read_prefix()
+            self.state = self._read_prefix(policy)
 
     @property
-    def discriminator(self) -> SequenceScorer:
+    def discriminator(self) -> SequenceScorer | None:
+        """The discriminator rewards come from (None with ``reward_source="perfect"``)."""
         return self.reward.discriminator
 
     @property
@@ -131,12 +193,12 @@ class SeqGANCore:
         return self.reward.policy
 
     # ---------------------------------------------------------------- dynamics
-    def _read_prefix(self) -> State:
+    def _read_prefix(self, model: Generator | PrefixDiscriminator) -> State:
+        """``model``'s recurrent state after reading each row's prefix (``first_state`` then ``advance``)."""
         with torch.inference_mode():
-            policy = self.reward.policy
-            h, c = policy.first_state(self.num_envs)
+            h, c = model.first_state(self.num_envs)
             for p in range(int(self.pos.max())):
-                nh, nc = policy.advance(self.tokens[:, p], (h, c))
+                nh, nc = model.advance(self.tokens[:, p], (h, c))
                 inside = (p < self.pos)[:, None]
                 h, c = torch.where(inside, nh, h), torch.where(inside, nc, c)
             return h, c
@@ -150,7 +212,16 @@ class SeqGANCore:
         self.tokens = tokens.to(self.device, torch.long).clone()
         self.pos = pos.to(self.device, torch.long).clone()
         self.ended = torch.zeros_like(self.ended)
-        self.state = self._read_prefix()
+        self.state = self._read_prefix(self.reward.policy)
+        if self.reward_source == "prefix":
+            self.d_state = self._read_prefix(self.reward.discriminator)  # type: ignore[arg-type]
+        elif self.reward_source == "perfect":
+            assert self.oracle is not None
+            self.oracle_state = self._read_prefix(self.oracle)
+            with torch.inference_mode():  # the log-ratio of the prefix so far
+                lp_o, lp_g = self.oracle.log_prob(self.tokens), self.reward.policy.log_prob(self.tokens)
+                inside = torch.arange(self.seq_len, device=self.device) < self.pos[:, None]
+                self.log_ratio = ((lp_o - lp_g) * inside).sum(dim=1)
 
     def observation(self) -> np.ndarray:
         obs = self.tokens.clone()
@@ -173,16 +244,35 @@ class SeqGANCore:
             self.pos[idx] = 0
             self.ended[idx] = False
             first = policy.first_state(len(idx))
-            if self.state is None or len(idx) == self.num_envs:
-                self.state = first
-            else:
-                self.state[0][idx] = first[0]
-                self.state[1][idx] = first[1]
+            self.state = _set_rows(self.state, idx, first, self.num_envs)
+            if self.reward_source == "prefix":
+                d_first = self.reward.discriminator.first_state(len(idx))  # type: ignore[union-attr]
+                self.d_state = _set_rows(self.d_state, idx, d_first, self.num_envs)
+            elif self.reward_source == "perfect":
+                assert self.oracle is not None
+                self.oracle_state = _set_rows(self.oracle_state, idx, self.oracle.first_state(len(idx)), self.num_envs)
+                self.log_ratio[idx] = 0.0
             info: dict[str, np.ndarray] = {}
-            if self.reward_mode == "shaped":
-                self.q_prev[idx] = self.reward.q_values(self.tokens[idx, :0], first, self.torch_rng)
+            if self.reward_mode == "shaped" and self.reward_source != "perfect":
+                if self.reward_source == "prefix":
+                    self.q_prev[idx] = self._d_value(self.reward.discriminator.prob(d_first))  # type: ignore[union-attr]
+                else:
+                    self.q_prev[idx] = self.reward.q_values(self.tokens[idx, :0], first, self.torch_rng)
                 info["q"] = self.q_prev.cpu().numpy().copy()
         return info
+
+    def _d_value(self, p: torch.Tensor) -> torch.Tensor:
+        """The per-prefix D's P(real) as the env's Q: itself, or its log-odds (``d_reward``)."""
+        return log_odds(p) if self.reward.d_reward == "log_odds" else p
+
+    def _perfect_log_ratio(self, act: torch.Tensor) -> torch.Tensor:
+        """``log p_O(a_t | prefix) − log p_G(a_t | prefix)`` ``(B,)``, from the states before reading ``act``."""
+        assert self.oracle is not None
+        assert self.oracle_state is not None
+        assert self.state is not None
+        lp_o = torch.log_softmax(self.oracle.logits_from_state(self.oracle_state), dim=1)
+        lp_g = torch.log_softmax(self.reward.policy.logits_from_state(self.state), dim=1)
+        return (lp_o.gather(1, act[:, None]) - lp_g.gather(1, act[:, None])).squeeze(1)
 
     def check_actions(self, actions: Any) -> torch.Tensor:
         if bool((self.pos < 0).any()):
@@ -207,6 +297,8 @@ class SeqGANCore:
         (``"d_score"`` is meaningful where an episode ended)."""
         act = self.check_actions(actions)
         with torch.inference_mode():
+            if self.reward_source == "perfect":
+                return self._step_perfect(act)
             self.tokens[torch.arange(self.num_envs, device=self.device), self.pos] = act
             self.pos += 1
             assert self.state is not None
@@ -216,6 +308,19 @@ class SeqGANCore:
                 ended |= act == self.eos_token
             self.ended = ended.clone()  # reset_rows() writes into it in place
             info: dict[str, np.ndarray] = {}
+            if self.reward_source == "prefix":  # D(y_1..t) from D's state: no rollouts
+                assert self.d_state is not None
+                self.d_state = self.reward.discriminator.advance(act, self.d_state)  # type: ignore[union-attr]
+                p = self.reward.discriminator.prob(self.d_state)  # type: ignore[union-attr]
+                q = self._d_value(p)
+                reward = {"q": q, "shaped": q - self.q_prev, "terminal": q * ended}[self.reward_mode]
+                self.q_prev = q.clone()
+                info["q"] = q.cpu().numpy()
+                if self.reward_mode == "terminal":
+                    info["q"] = reward.cpu().numpy()
+                if bool(ended.any()):
+                    info["d_score"] = (p * ended).cpu().numpy()
+                return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
             if self.reward_mode != "terminal":
                 q = self.reward.q_rows(self.tokens, self.pos, self.state, self.torch_rng)
                 if not torch.isfinite(q).all():
@@ -232,6 +337,25 @@ class SeqGANCore:
                     info["q"] = reward.cpu().numpy()
             if bool(ended.any()):  # an ended row's Q is its score: D's P(real) itself with d_reward="prob"
                 info["d_score"] = info["q"] if self.reward.d_reward == "prob" else self._d_scores(ended)
+        return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
+
+    def _step_perfect(self, act: torch.Tensor) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The perfect discriminator's dense reward (see the env docstring): no rollouts, no D."""
+        assert self.oracle is not None
+        assert self.state is not None
+        assert self.oracle_state is not None
+        r = self._perfect_log_ratio(act)
+        self.tokens[torch.arange(self.num_envs, device=self.device), self.pos] = act
+        self.pos += 1
+        self.state = self.reward.policy.advance(act, self.state)
+        self.oracle_state = self.oracle.advance(act, self.oracle_state)
+        self.log_ratio += r
+        ended = self.pos == self.seq_len
+        self.ended = ended.clone()
+        reward = torch.where(ended, self.log_ratio, 0.0) if self.reward_mode == "terminal" else r
+        info = {"q": reward.cpu().numpy()}
+        if bool(ended.any()):  # D*(x) = p_O / (p_O + p_G) = sigmoid(log p_O(x) − log p_G(x))
+            info["d_score"] = (torch.sigmoid(self.log_ratio) * ended).cpu().numpy()
         return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
 
     def _d_scores(self, ended: torch.Tensor) -> np.ndarray:
@@ -259,8 +383,14 @@ _DOC_ARGS = """
     * ``d_reward`` (str, ``"prob"``): the score that Q averages: D's P(real) (``"prob"``, the paper), its
       log-odds log D/(1 − D) (``"log_odds"``, P clipped to [1e-6, 1 − 1e-6]; for a KL-regularised agent), or
       1 for every sequence (``"constant"``: an ablation without D's signal).
+    * ``reward_source`` (str, ``"rollout"``): where Q comes from (see Reward sources): ``"rollout"`` (Monte Carlo
+      rollouts scored by D, the paper), ``"prefix"`` (a per-prefix ``PrefixDiscriminator``, no rollouts) or
+      ``"perfect"`` (the oracle task's perfect discriminator: an upper bound, not a learned D).
     * ``discriminator`` (``Discriminator`` or any object with ``config.vocab_size``, ``config.seq_len`` and a
-      batched ``score(tokens) -> P(real)``; default: an untrained paper-size CNN).
+      batched ``score(tokens) -> P(real)``; a ``PrefixDiscriminator`` for ``reward_source="prefix"``; default: an
+      untrained paper-size CNN, or an untrained ``PrefixDiscriminator``; none with ``"perfect"``).
+    * ``oracle`` (``Oracle``, default None): the oracle whose samples are the real data; needed by, and only by,
+      ``reward_source="perfect"``.
     * ``rollout_policy`` (``Generator``; default: an untrained paper-size LSTM). Its ``eos_token`` (if any)
       ends episodes; with a ``corpus`` it must be the corpus's ``<eos>`` (and ``pad_token`` its ``<pad>``).
     * ``device`` (str, ``"cpu"``): ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -318,6 +448,21 @@ class SeqGANEnv(gym.Env):
       REINFORCE does, not summed into a return).
     * ``"terminal"``: 0 until the last step, then D(final). No rollouts are run.
 
+    ## Reward sources
+    * ``"rollout"`` (default, the paper): Q as above, from ``n_rollouts`` Monte Carlo completions scored by D.
+    * ``"prefix"``: Q_t = D(y_1..t), the score of the prefix itself by a ``PrefixDiscriminator`` (ScratchGAN's
+      recurrent D, which emits a score after every token); the env reads one token per step into D's state, so no
+      rollouts are run. Q_0 (``"shaped"``) is D's score of the empty prefix.
+    * ``"perfect"`` — **an upper bound that no real task has**: on the oracle task both likelihoods are known, so
+      the Bayes-optimal discriminator against the current generator G (the ``rollout_policy``, kept equal to G)
+      is D*(x) = p_O(x) / (p_O(x) + p_G(x)). Its dense form needs no rollouts:
+      r_t = log p_O(y_t | y_<t) − log p_G(y_t | y_<t), exactly, in ``"q"`` and ``"shaped"`` modes; ``"terminal"``
+      gives Σ_t r_t = log D*(x) / (1 − D*(x)) at the last step. The expected return under G is −KL(G ‖ oracle),
+      0 only at G = oracle. As a per-step weight (``"q"``, REINFORCE) r_t alone gives a sampled form of the
+      gradient of the per-step KL(G(·|prefix) ‖ O(·|prefix)) at G's prefixes, without credit through later steps;
+      as a reward summed into returns-to-go (``"shaped"``) the full sequence-level gradient.
+      ``info["d_score"]`` is D*(x) at the last step.
+
     ## Starting State
     The empty prefix. ``reset(seed=...)`` seeds the rollout sampler.
 
@@ -352,13 +497,15 @@ class SeqGANEnv(gym.Env):
         render_mode: str | None = None,
         corpus: Any = None,
         d_reward: str = "prob",
+        reward_source: str = "rollout",
+        oracle: Generator | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
             1, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,
-            **_end_tokens(self.corpus, rollout_policy), d_reward=d_reward,
+            **_end_tokens(self.corpus, rollout_policy), d_reward=d_reward, reward_source=reward_source, oracle=oracle,
         )  # fmt: skip
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.core.vocab_size)
@@ -432,13 +579,15 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         render_mode: str | None = None,
         corpus: Any = None,
         d_reward: str = "prob",
+        reward_source: str = "rollout",
+        oracle: Generator | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
             num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,
-            **_end_tokens(self.corpus, rollout_policy), d_reward=d_reward,
+            **_end_tokens(self.corpus, rollout_policy), d_reward=d_reward, reward_source=reward_source, oracle=oracle,
         )  # fmt: skip
         self.num_envs = self.core.num_envs
         self.render_mode = render_mode

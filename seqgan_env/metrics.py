@@ -9,6 +9,13 @@
 
 Both are in nats per token. A uniform generator over ``V`` tokens scores ``log V`` on NLL-test.
 
+* **Entropy** of G: the Monte Carlo estimate of G's per-token entropy rate, ``H(G)/T ≈ -1/(N·T) Σ_n log p_G(y^n)``
+  with ``y^n ~ G`` (G's NLL of its own samples). It falls towards 0 when G collapses onto a few sequences,
+  which NLL-test (an average over real data) can hide for a long time.
+* **KL(G ‖ oracle)** per token: ``NLL-oracle − entropy`` on the same samples, the Monte Carlo estimate of
+  ``KL(G ‖ O)/T = 1/T · E_{y~G}[log p_G(y) − log p_O(y)]``; 0 only when G equals the oracle. It is what the
+  perfect discriminator's reward (``reward_source="perfect"``) maximises the negative of.
+
 * **BLEU-n / self-BLEU-n** (Texygen): see :func:`bleu` and :func:`self_bleu`.
 """
 
@@ -20,7 +27,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 import torch
 
-from seqgan_env.discriminator import Discriminator
+from seqgan_env.discriminator import Discriminator, PrefixDiscriminator
 from seqgan_env.generator import Generator
 from seqgan_env.oracle import Oracle, per_sequence_nll, sequence_nll
 
@@ -34,6 +41,13 @@ def nll_oracle(
     seed: int | None = 0,
 ) -> float:
     """NLL-oracle of ``num_samples`` sequences drawn from ``generator`` at ``temperature`` (nats/token)."""
+    return oracle.nll(_samples(oracle, generator, num_samples, temperature, seed).to(oracle.device))
+
+
+def _samples(
+    oracle: Oracle, generator: Generator, num_samples: int, temperature: float, seed: int | None
+) -> torch.Tensor:
+    """``num_samples`` sequences of ``generator`` (eval mode) at ``temperature``, checked against the oracle's sizes."""
     if num_samples <= 0:
         raise ValueError(f"num_samples must be positive, got {num_samples}")
     if generator.config.vocab_size != oracle.config.vocab_size or generator.config.seq_len != oracle.config.seq_len:
@@ -46,7 +60,24 @@ def nll_oracle(
     generator.eval()
     samples = generator.sample(num_samples, temperature=temperature, generator=rng)
     generator.train(was_training)
-    return oracle.nll(samples.to(oracle.device))
+    return samples
+
+
+@torch.no_grad()
+def oracle_metrics(
+    oracle: Oracle,
+    generator: Generator,
+    num_samples: int = 10_000,
+    temperature: float = 1.0,
+    seed: int | None = 0,
+) -> dict[str, float]:
+    """NLL-oracle, G's entropy and KL(G ‖ oracle), all per token in nats, on one set of ``num_samples`` samples
+    of ``generator`` at ``temperature`` (see the module docstring for the definitions). The NLL-oracle equals
+    :func:`nll_oracle`'s with the same arguments."""
+    samples = _samples(oracle, generator, num_samples, temperature, seed)
+    oracle_nll = oracle.nll(samples.to(oracle.device))
+    entropy = sequence_nll(generator, samples, temperature=temperature)
+    return {"nll_oracle": oracle_nll, "entropy": entropy, "kl_oracle": oracle_nll - entropy}
 
 
 def nll_test(generator: Generator, test_data: torch.Tensor, temperature: float = 1.0) -> float:
@@ -120,20 +151,21 @@ def _ranks(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def discriminator_report(
-    discriminator: Discriminator,
+    discriminator: Discriminator | PrefixDiscriminator,
     generator: Generator,
-    oracle: Oracle,
+    oracle: Oracle | None,
     real_test: torch.Tensor,
     num_samples: int = 5000,
     seed: int = 0,
 ) -> dict[str, float]:
-    """How informative D is on the oracle task, on data it was not trained on.
+    """How informative D is, on data it was not trained on (D's score of a whole sequence).
 
     * ``accuracy``: balanced accuracy at 0.5 on held-out real sequences vs ``num_samples`` fresh samples of G;
     * ``p_real`` / ``p_fake``: D's mean P(real) on each;
     * ``spearman``: Spearman rank correlation, over G's samples, between D's score and the oracle's
       log-likelihood of the sequence (ties broken by order): whether D ranks G's samples by true quality,
-      which is what a reward for G needs.
+      which is what a reward for G needs. Only on the oracle task (``oracle`` given); real text has no
+      likelihood to rank by.
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
@@ -141,10 +173,12 @@ def discriminator_report(
     fake = generator.sample(num_samples, generator=rng).to(discriminator.device)
     p_fake = discriminator.score(fake).double()
     p_real = discriminator.score(real_test.to(discriminator.device)).double()
-    loglik = oracle.log_prob(fake.to(oracle.device)).sum(dim=1).double().to(p_fake.device)
-    spearman = float(torch.corrcoef(torch.stack([_ranks(p_fake), _ranks(loglik)]))[0, 1])
     accuracy = 0.5 * (float((p_real > 0.5).double().mean()) + float((p_fake < 0.5).double().mean()))
-    return {"accuracy": accuracy, "p_real": float(p_real.mean()), "p_fake": float(p_fake.mean()), "spearman": spearman}
+    report = {"accuracy": accuracy, "p_real": float(p_real.mean()), "p_fake": float(p_fake.mean())}
+    if oracle is not None:
+        loglik = oracle.log_prob(fake.to(oracle.device)).sum(dim=1).double().to(p_fake.device)
+        report["spearman"] = float(torch.corrcoef(torch.stack([_ranks(p_fake), _ranks(loglik)]))[0, 1])
+    return report
 
 
 # ------------------------------------------------------------------------------------------------ BLEU

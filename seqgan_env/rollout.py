@@ -68,6 +68,8 @@ class RolloutReward:
         """Q ``(B,)`` of ``prefix`` ``(B, t)`` whose rollout-policy state (after reading it) is ``state``."""
         seq_len, eos = self.policy.config.seq_len, self.policy.config.eos_token
         b, t = prefix.shape
+        if self.d_reward == "constant":  # every completion scores 1: no rollouts needed
+            return torch.ones(b, device=prefix.device)
         if t == seq_len:
             return self.score(prefix)
         n = self.n_rollouts
@@ -89,6 +91,8 @@ class RolloutReward:
         (or one that ended with ``eos_token``) is scored as it is.
         """
         b, seq_len = tokens.shape
+        if self.d_reward == "constant":  # every completion scores 1: no rollouts needed
+            return torch.ones(b, device=tokens.device)
         first = int(lengths.min())
         if first == int(lengths.max()):
             return self.q_values(tokens[:, :first], state, generator)

@@ -2,6 +2,8 @@
 
     python train/compare.py                      # quick preset, 3 seeds (~15 min on 2 CPU cores)
     python train/compare.py --seeds 0 1 --adv-updates 40 --out runs/compare_40
+    python train/compare.py --reward-source perfect --reward-mode shaped   # on the perfect discriminator's reward,
+                                                                           # with the exact reference trainer beside
 
 Writes OUT/compare.md (table), OUT/compare_nll.png (NLL-oracle vs generated tokens, shaded over seeds),
 OUT/quality_diversity.png (NLL-oracle vs NLL-test over a temperature sweep, MLE vs REINFORCE vs PPO) and
@@ -29,7 +31,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the adversarial runs")
-    own.add_argument("--agents", nargs="+", default=list(AGENTS), choices=AGENTS, help="agents to compare")
+    own.add_argument(
+        "--agents",
+        nargs="+",
+        default=None,
+        choices=AGENTS,
+        help="agents to compare (default: reinforce ppo, plus reference with --reward-source perfect)",
+    )
     own.add_argument("--temperatures", type=float, nargs="+", default=list(DEFAULT_TEMPERATURES),
                      help="softmax temperatures of the quality-diversity sweep")  # fmt: skip
     own.add_argument("--out", default=None, help="output directory (default: runs/compare__{preset}__{time})")
@@ -44,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cfg = parse_args([*extra, *rest], description=__doc__ or "")
     out = ns.out or f"runs/compare__{cfg.preset}__{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        result = compare(cfg, out, tuple(ns.seeds), tuple(ns.agents), tuple(ns.temperatures))
+        agents = None if ns.agents is None else tuple(ns.agents)
+        result = compare(cfg, out, tuple(ns.seeds), agents, tuple(ns.temperatures))
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
