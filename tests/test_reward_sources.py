@@ -149,8 +149,10 @@ def test_reference_trainer_lowers_the_exact_kl_and_its_loss_is_the_per_step_kl()
     torch.testing.assert_close(per_step_kl(gen, oracle, seqs).detach(), want)
     venv = SeqGANVectorEnv(num_envs=32, vocab_size=V, seq_len=T, rollout_policy=gen, reward_source="perfect",
                            oracle=oracle)  # fmt: skip
-    model = PerStepKLReference("GeneratorPolicy", SB3VecEnv(venv, seed=0), oracle=oracle, learning_rate=0.03,
-                               policy_kwargs={"generator_config": vars(gen.config).copy()}, seed=0, device="cpu")  # fmt: skip
+    model = PerStepKLReference(
+        "GeneratorPolicy", SB3VecEnv(venv, seed=0), oracle=oracle, learning_rate=0.03,
+        policy_kwargs={"generator_config": vars(gen.config).copy()}, seed=0, device="cpu",
+    )  # fmt: skip
     model.policy.generator.load_state_dict(gen.state_dict())
     before = _exact(oracle, model.policy.generator)["kl_oracle"]
     model.learn(20 * 32 * T)
