@@ -4,6 +4,7 @@ a Markdown table, a learning-curve plot and a quality–diversity (temperature s
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import statistics
 from dataclasses import dataclass
@@ -78,6 +79,41 @@ def temperature_sweep(
     return points
 
 
+def envelope(curves: list[list[dict[str, float]]], x: float, axes: Axes = ORACLE_AXES) -> float | None:
+    """The best quality reached at diversity ``x`` by any of ``curves`` (temperature sweeps, each point linked to the
+    next temperature's by a straight line): the frontier of a family of generators, e.g. MLE checkpoints of every
+    epoch over temperature (Caccia et al.'s tuned MLE). None where no curve spans ``x``."""
+    best = None
+    pick = min if axes.lower_is_better else max
+    for pts in curves:
+        for a, b in itertools.pairwise(sorted(pts, key=lambda p: p["temperature"])):
+            xa, xb = a[axes.diversity], b[axes.diversity]
+            if min(xa, xb) <= x <= max(xa, xb):
+                w = 0.0 if xa == xb else (x - xa) / (xb - xa)
+                y = a[axes.quality] + w * (b[axes.quality] - a[axes.quality])
+                best = y if best is None else pick(best, y)
+    return best
+
+
+def frontier_gap(
+    points: list[dict[str, float]], frontier: list[list[dict[str, float]]], axes: Axes = ORACLE_AXES
+) -> dict[str, float | None]:
+    """How far a generator's temperature sweep ``points`` lies from the ``frontier`` family's :func:`envelope`, in
+    quality units at equal diversity (oracle task: NLL-oracle minus the frontier's NLL-oracle at the same NLL-test;
+    negative = beyond the frontier). ``at_t1``: the generator as it is (T = 1); ``best``: the best point of its
+    sweep; None where the frontier does not reach that diversity."""
+    sign = 1.0 if axes.lower_is_better else -1.0
+
+    def gap(p: dict[str, float]) -> float | None:
+        y = envelope(frontier, p[axes.diversity], axes)
+        return None if y is None else sign * (p[axes.quality] - y)
+
+    gaps = [(g, p) for p in points if (g := gap(p)) is not None]
+    at_one = next((p for p in points if p["temperature"] == 1.0), None)
+    best = min(gaps, key=lambda gp: gp[0]) if gaps else (None, {})
+    return {"at_t1": gap(at_one) if at_one else None, "best": best[0], "best_temperature": best[1].get("temperature")}
+
+
 def compare(
     cfg: SeqGANConfig,
     out: str | Path,
@@ -137,7 +173,7 @@ def compare(
     atomic_write_json(out / "compare.json", result)
     atomic_write_text(out / "compare.md", table)
     _plot_curves(runs, mle, out / "compare_nll.png", axes)
-    _plot_sweeps(sweeps, out / "quality_diversity.png", axes)
+    plot_sweeps(sweeps, out / "quality_diversity.png", axes)
     return result
 
 
@@ -194,20 +230,21 @@ def _plot_curves(
     atomic_save_figure(fig, path)
 
 
-def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path, axes: Axes = ORACLE_AXES) -> None:
+def plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path, axes: Axes = ORACLE_AXES) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with_kl = all("kl_oracle" in p for pts in sweeps.values() for p in pts)
+    with_kl = any("kl_oracle" in p for pts in sweeps.values() for p in pts)
     fig, axs = plt.subplots(1, 2 if with_kl else 1, figsize=(11.5 if with_kl else 6, 4.5), squeeze=False)
     ax = axs[0, 0]
     for name, pts in sweeps.items():
         xs, ys = [p[axes.diversity] for p in pts], [p[axes.quality] for p in pts]
         ax.plot(xs, ys, marker="o", label=name)
         for p, x, y in zip(pts, xs, ys):
-            ax.annotate(f"{p['temperature']:g}", (x, y), fontsize=6, alpha=0.7)
+            if p["temperature"] == p["temperature"]:  # an envelope's points have no temperature (NaN)
+                ax.annotate(f"{p['temperature']:g}", (x, y), fontsize=6, alpha=0.7)
     ax.set_xlabel(f"{axes.diversity_label} (diversity: lower is better)")
     better = "lower" if axes.lower_is_better else "higher"
     ax.set_ylabel(f"{axes.quality_label} (quality: {better} is better)")
@@ -216,7 +253,8 @@ def _plot_sweeps(sweeps: dict[str, list[dict[str, float]]], path: Path, axes: Ax
     if with_kl:  # the collapse NLL-test can hide: G's entropy, and its KL to the oracle (0 = the oracle itself)
         ax = axs[0, 1]
         for name, pts in sweeps.items():
-            ax.plot([p["entropy"] for p in pts], [p["kl_oracle"] for p in pts], marker="o", label=name)
+            if all("kl_oracle" in p for p in pts):
+                ax.plot([p["entropy"] for p in pts], [p["kl_oracle"] for p in pts], marker="o", label=name)
         ax.set_xlabel("G's entropy (nats/token; the oracle's is its own NLL-oracle)")
         ax.set_ylabel("KL(G ‖ oracle) (nats/token: lower is better)")
         ax.set_title("Entropy and KL to the oracle, same temperatures")

@@ -1,9 +1,13 @@
-"""Env steps per second: gymnasium.make("SeqGAN-v0") vs make_vec(num_envs=64) vs the SB3 VecEnv adapter.
+"""Env steps per second: gymnasium.make("SeqGAN-v0") vs make_vec(num_envs=64) vs the SB3 VecEnv adapter; then
+the reward sources side by side: Monte Carlo rollouts vs the per-prefix D vs the perfect D.
 
     python bench/env.py [--quick]
 
 One env step = one token appended to one sequence. Paper sizes (vocab 5000, length 20, 16 rollouts) with the
-paper-size discriminator; "terminal" mode runs no rollouts, so it measures the env's own overhead.
+paper-size discriminator; "terminal" mode runs no rollouts, so it measures the env's own overhead. The second
+table steps make_vec(64) in "q" mode with each reward source (the rollouts' D: the paper CNN; the per-prefix D:
+the default PrefixDiscriminator; the perfect D: a paper-size oracle) and prints each one's speed-up over rollouts,
+measured in the same run.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import parser, setup, table
 
 import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
+from seqgan_env import Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
 
 
@@ -51,6 +56,21 @@ def steps_per_s_vec(mode: str, episodes: int, n_rollouts: int, sb3: bool, num_en
     return episodes * 20 * num_envs / (time.perf_counter() - t0)
 
 
+def steps_per_s_source(source: str, episodes: int, n_rollouts: int, num_envs: int) -> float:
+    kw: dict = {"reward_source": source}
+    if source == "perfect":
+        kw["oracle"] = Oracle(OracleConfig(vocab_size=5000, seq_len=20))
+    env = gymnasium.make_vec("SeqGAN-v0", num_envs=num_envs, reward_mode="q", n_rollouts=n_rollouts, **kw)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    env.step(rng.integers(5000, size=num_envs))  # warm-up
+    env.reset(seed=0)
+    t0 = time.perf_counter()
+    for _ in range(episodes * 20):
+        env.step(rng.integers(5000, size=num_envs))
+    return episodes * 20 * num_envs / (time.perf_counter() - t0)
+
+
 def main() -> None:
     args = parser(__doc__).parse_args()
     setup(args)
@@ -65,6 +85,9 @@ def main() -> None:
                      "SB3 adapter steps/s": sb3, "vec / single": vec / single})  # fmt: skip
     print(f"vocab 5000, length 20, {n_rollouts} rollouts, paper-size discriminator")
     print(table(rows))
+    rates = {src: steps_per_s_source(src, 1, n_rollouts, num_envs) for src in ("rollout", "prefix", "perfect")}
+    print(f"\nreward sources, make_vec({num_envs}), reward_mode q (dense sources need no rollouts)")
+    print(table([{"reward_source": src, "steps/s": r, "× rollout": r / rates["rollout"]} for src, r in rates.items()]))
 
 
 if __name__ == "__main__":

@@ -68,20 +68,51 @@ def test_compare_on_text_uses_bleu_and_self_bleu(tmp_path):
     assert (tmp_path / "cmp" / "quality_diversity.png").is_file()
 
 
+def test_envelope_and_frontier_gap_by_hand():
+    from agents.compare import envelope, frontier_gap
+
+    a = [
+        {"temperature": 1.0, "nll_test": 1.0, "nll_oracle": 5.0},
+        {"temperature": 2.0, "nll_test": 3.0, "nll_oracle": 3.0},
+    ]
+    b = [
+        {"temperature": 1.0, "nll_test": 2.0, "nll_oracle": 3.5},
+        {"temperature": 2.0, "nll_test": 4.0, "nll_oracle": 3.5},
+    ]
+    assert envelope([a, b], 1.5) == pytest.approx(4.5)  # only a spans 1.5
+    assert envelope([a, b], 2.0) == pytest.approx(3.5)  # a: 4.0, b: 3.5
+    assert envelope([a, b], 9.0) is None
+    run = [
+        {"temperature": 1.0, "nll_test": 2.0, "nll_oracle": 3.0},
+        {"temperature": 0.5, "nll_test": 9.0, "nll_oracle": 1.0},
+    ]
+    gap = frontier_gap(run, [a, b])
+    assert gap["at_t1"] == pytest.approx(-0.5)  # 3.0 against the envelope's 3.5 at NLL-test 2.0
+    assert gap["best"] == pytest.approx(-0.5)
+    assert gap["best_temperature"] == 1.0  # the other point is outside the frontier's range
+
+
 def test_time_to_quality_and_quality_diversity_scripts(tmp_path, capsys):
     from agents.pipeline import run
     from train import quality_diversity, time_to_quality
 
-    run(tiny_run_config(tmp_path / "r"), "reinforce")
+    run(tiny_run_config(tmp_path / "r", mle_keep_every=1), "reinforce")
     out = time_to_quality.main([str(tmp_path / "r"), "--out", str(tmp_path / "t.png")])
     assert "| reinforce quick seed 0 |" in out["table"]
     assert "official code" in out["table"]
     assert (tmp_path / "t.png").is_file()
     pre = tmp_path / "r" / "checkpoints" / "pretrained.pt"
     argv = [f"MLE={pre}", f"RL={tmp_path / 'r'}", "--temperatures", "0.9", "1.0", "--samples", "64"]
-    sweeps = quality_diversity.main([*argv, "--out", str(tmp_path / "q.png")])
-    assert set(sweeps) == {"MLE", "RL"}
+    result = quality_diversity.main([*argv, "--out", str(tmp_path / "q.png")])
+    assert set(result["sweeps"]) == {"MLE", "RL"}
     assert (tmp_path / "q.png").is_file()
+    result = quality_diversity.main([*argv, "--frontier", str(tmp_path / "r"), "--out", str(tmp_path / "f.png"),
+                                     "--json", str(tmp_path / "f.json")])  # fmt: skip
+    assert set(result["frontier"]) == {"mle_epoch001", "mle_epoch002"}  # the kept MLE epochs
+    assert set(result["gaps"]) == {"MLE", "RL"}
+    assert json.loads((tmp_path / "f.json").read_text())["gaps"] == result["gaps"]
+    # the final MLE checkpoint (epoch 2) is one of the frontier's curves: it cannot lie above its envelope
+    assert result["gaps"]["MLE"]["at_t1"] <= 1e-9
     with pytest.raises(SystemExit):
         time_to_quality.main([str(tmp_path / "missing")])
     assert "error:" in capsys.readouterr().err

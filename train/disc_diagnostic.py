@@ -2,18 +2,22 @@
 
     python train/disc_diagnostic.py runs/exp_m1                               # the run's pretrained G and D
     python train/disc_diagnostic.py runs/exp_m1 --rounds 3 --real 100000      # then D trained on 100k fresh real
+    python train/disc_diagnostic.py runs/exp_m1 --fresh prefix --rounds 5     # a new per-prefix D, trained 5 rounds
 
 For an oracle-task run (its ``checkpoints/pretrained.pt``, or any checkpoint file) this prints
 ``seqgan_env.metrics.discriminator_report``: D's balanced accuracy on held-out real sequences vs fresh samples
 of G, its mean P(real) on each, and the Spearman correlation between D's score and the oracle's
 log-likelihood over G's samples. With ``--rounds R`` the checkpoint's D is trained R more rounds (one epoch
 each, on ``--real`` real sequences — the run's training set by default, or that many fresh oracle samples,
-more real data than the benchmark has — against as many fresh negatives) and reported after each.
+more real data than the benchmark has — against as many fresh negatives) and reported after each. With
+``--fresh cnn|prefix`` the D is a new, untrained one of that kind (the per-prefix D's sizes and regularisation from
+``--prefix-d-*``), to compare discriminators on the same G.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -21,8 +25,9 @@ from typing import Any
 import torch
 
 from agents.cli import oracle_run_or_exit
-from agents.pipeline import discriminator_config, generator_config, seed_everything
-from seqgan_env.discriminator import Discriminator, train_discriminator
+from agents.config import validate
+from agents.pipeline import build_discriminator, generator_config, seed_everything
+from seqgan_env.discriminator import train_discriminator
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam
@@ -36,8 +41,17 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--real", type=int, default=None, help="real sequences for them (default: the training set)")
     p.add_argument("--samples", type=int, default=5000, help="G samples scored per report")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and of the extra training")
+    p.add_argument("--fresh", choices=("cnn", "prefix"), default=None,
+                   help="start from a new D of this kind instead of the checkpoint's")  # fmt: skip
+    p.add_argument("--epochs", type=int, default=1, help="epochs per extra round (default 1)")
+    p.add_argument("--valid", type=int, default=None,
+                   help="report on this many fresh oracle sequences (validation data) instead of the test split, "
+                        "e.g. to choose D's settings without touching the test set")  # fmt: skip
+    for name, tp, default in (("hidden-dim", int, None), ("dropout", float, None), ("l2", float, None),
+                              ("lr", float, None)):  # fmt: skip
+        p.add_argument(f"--prefix-d-{name}", type=tp, default=default, help=f"--fresh prefix: its {name}")
     args = p.parse_args(argv)
-    for name, minimum in (("rounds", 0), ("real", 1), ("samples", 2)):
+    for name, minimum in (("rounds", 0), ("real", 1), ("samples", 2), ("epochs", 1), ("valid", 2)):
         value = getattr(args, name)
         if value is not None and value < minimum:
             p.error(f"--{name} must be >= {minimum}, got {value}")
@@ -45,22 +59,34 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     ckpt, cfg, task = oracle_run_or_exit(p, args.run)
     gen = Generator(generator_config(cfg, task))
     gen.load_state_dict(ckpt["generator"])
-    disc = Discriminator(discriminator_config(cfg, task.vocab_size))
-    disc.load_state_dict(ckpt["discriminator"])
-    opt = adam(disc.parameters(), cfg.disc_lr)
-    opt.load_state_dict(ckpt["disc_optimizer"])
+    if args.fresh is not None:
+        overrides = {f"prefix_d_{k}": getattr(args, f"prefix_d_{k}") for k in ("hidden_dim", "dropout", "l2", "lr")}
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        source = "prefix" if args.fresh == "prefix" else "rollout"
+        try:
+            cfg = validate(dataclasses.replace(cfg, reward_source=source, **overrides))
+        except ValueError as exc:
+            p.error(str(exc))
+    disc = build_discriminator(cfg, task.vocab_size)
+    opt = adam(disc.parameters(), disc.config.lr)
+    if args.fresh is None:
+        disc.load_state_dict(ckpt["discriminator"])
+        opt.load_state_dict(ckpt["disc_optimizer"])
     rng = torch.Generator().manual_seed(args.seed)
     if args.real is None or args.real == len(task.train):
         real = task.train
     else:  # more (or less) real data than the benchmark's training set: fresh oracle samples
         real = task.oracle.sample(args.real, generator=torch.Generator().manual_seed(args.seed + 1))
+    held_out = task.test
+    if args.valid is not None:  # a stream of its own: neither the training data, nor the test split, nor --real's
+        held_out = task.oracle.sample(args.valid, generator=torch.Generator().manual_seed(args.seed + 2))
     reports = []
     for r in range(args.rounds + 1):
         if r > 0:
             fake = gen.sample(len(real), generator=rng)
-            train_discriminator(disc, opt, real, fake, 1, cfg.disc_batch_size, rng)
+            train_discriminator(disc, opt, real, fake, args.epochs, cfg.disc_batch_size, rng)
         report = {"round": r, "real": len(real) if r else 0}
-        report.update(discriminator_report(disc, gen, task.oracle, task.test, args.samples, seed=args.seed))
+        report.update(discriminator_report(disc, gen, task.oracle, held_out, args.samples, seed=args.seed))
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}), flush=True)
         reports.append(report)
     return reports

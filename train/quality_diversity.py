@@ -3,9 +3,15 @@
     python train/quality_diversity.py MLE=runs/fast_reinforce_s0/checkpoints/pretrained.pt \\
         REINFORCE=runs/fast_reinforce_s0 PPO=runs/fast_ppo_s0 --out docs/quality_diversity_fast.png
 
+    python train/quality_diversity.py R=runs/perfect_reinforce_s0 --frontier runs/pre_s0 --json out.json
+
 Each LABEL=PATH is a run directory (its last checkpoint) or a checkpoint file; the task (oracle or corpus) is
-rebuilt from the first one's saved config. Prints NLL-oracle / NLL-test (or BLEU-4 / self-BLEU-4 on text) at
-each temperature and writes the plot.
+rebuilt from the first one's saved config. Prints NLL-oracle / NLL-test (with G's entropy and KL to the oracle; or
+BLEU-4 / self-BLEU-4 on text) at each temperature and writes the plot.
+
+``--frontier RUN_DIR`` adds tuned MLE: every MLE-epoch checkpoint the run kept (``--mle-keep-every``), each swept
+over the same temperatures; their envelope is the frontier (Caccia et al.), and each generator's gap to it is
+printed (``agents.compare.frontier_gap``: quality minus the frontier's at the same diversity; negative = beyond it).
 """
 
 from __future__ import annotations
@@ -19,8 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
-from agents.compare import DEFAULT_TEMPERATURES, ORACLE_AXES, TEXT_AXES, _plot_sweeps, temperature_sweep
+from agents.checkpoint import atomic_write_json, load_checkpoint
+from agents.compare import (
+    DEFAULT_TEMPERATURES,
+    ORACLE_AXES,
+    TEXT_AXES,
+    envelope,
+    frontier_gap,
+    plot_sweeps,
+    temperature_sweep,
+)
 from agents.pipeline import build_task, checkpoint_at, generator_config, saved_config
 from seqgan_env.generator import Generator
 
@@ -38,9 +54,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--temperatures", type=float, nargs="+", default=list(DEFAULT_TEMPERATURES))
     p.add_argument("--samples", type=int, default=10_000, help="samples per NLL-oracle point")
     p.add_argument("--out", default="quality_diversity.png", help="PNG to write")
+    p.add_argument("--frontier", default=None, help="a run directory whose kept MLE-epoch checkpoints form tuned MLE")
+    p.add_argument("--json", default=None, help="also write the sweeps (and gaps) to this JSON file")
     args = p.parse_args(argv)
     try:
         loaded = [_load(s) for s in args.generators]
+        mle_epochs = _mle_epochs(args.frontier) if args.frontier else []
         if any(t <= 0 for t in args.temperatures) or args.samples <= 0:
             raise ValueError("--temperatures and --samples must be positive")
     except (FileNotFoundError, ValueError) as exc:
@@ -54,8 +73,42 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         gen.load_state_dict(ckpt["generator"])
         sweeps[label] = temperature_sweep(task, gen.eval(), tuple(args.temperatures), args.samples, cfg.seed)
         print(label, json.dumps([{k: round(v, 3) for k, v in pt.items()} for pt in sweeps[label]]))
-    _plot_sweeps(sweeps, Path(args.out), ORACLE_AXES if task.oracle is not None else TEXT_AXES)
-    return sweeps
+    axes = ORACLE_AXES if task.oracle is not None else TEXT_AXES
+    result: dict[str, Any] = {"sweeps": sweeps}
+    if mle_epochs:
+        frontier = {}
+        for path in tqdm(mle_epochs, desc="tuned-MLE frontier", unit="checkpoint"):
+            gen = Generator(generator_config(cfg, task))
+            gen.load_state_dict(load_checkpoint(path)["generator"])
+            frontier[path.stem] = temperature_sweep(task, gen.eval(), tuple(args.temperatures), args.samples, cfg.seed)
+        curves = list(frontier.values())
+        result["frontier"] = frontier
+        result["gaps"] = {label: frontier_gap(pts, curves, axes) for label, pts in sweeps.items()}
+        for label, gap in result["gaps"].items():
+            print(
+                f"gap to tuned MLE  {label}: "
+                + json.dumps({k: v if v is None else round(v, 3) for k, v in gap.items()})
+            )
+        sweeps = {**sweeps, "tuned MLE (envelope)": _envelope_points(curves, axes)}
+    plot_sweeps(sweeps, Path(args.out), axes)
+    if args.json:
+        atomic_write_json(Path(args.json), result)
+    return result
+
+
+def _mle_epochs(run_dir: str) -> list[Path]:
+    paths = sorted((Path(run_dir) / "checkpoints").glob("mle_epoch*.pt"))
+    if not paths:
+        raise FileNotFoundError(
+            f"--frontier {run_dir}: no checkpoints/mle_epochNNN.pt (run it with --mle-keep-every N)"
+        )
+    return paths
+
+
+def _envelope_points(curves: list[list[dict[str, float]]], axes: Any) -> list[dict[str, float]]:
+    """The envelope drawn as a curve: its value at every diversity any frontier point has."""
+    xs = sorted({p[axes.diversity] for pts in curves for p in pts})
+    return [{"temperature": float("nan"), axes.diversity: x, axes.quality: envelope(curves, x, axes)} for x in xs]
 
 
 if __name__ == "__main__":
