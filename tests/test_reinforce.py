@@ -213,6 +213,7 @@ def test_pipeline_seeded_run_repeats_exactly(tmp_path):
     b = run(tiny_run_config(tmp_path / "b"), "reinforce")
     ha = json.loads((tmp_path / "a" / "metrics.json").read_text())["history"]
     hb = json.loads((tmp_path / "b" / "metrics.json").read_text())["history"]
+
     def drop_wall(rows):
         return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
 
