@@ -1,17 +1,25 @@
-"""Atomic checkpoint files: written to a temp file, fsynced, then renamed over the target."""
+"""Atomic checkpoint files: written to a temp file, fsynced, then renamed over the target, and read without running
+code: a checkpoint holds only tensors and plain data (numpy values are stored as tensors and tagged), so it is loaded
+with ``torch.load(weights_only=True)``, whose unpickler builds nothing else. A crafted file is refused, not run.
+
+Checkpoints of version 1 (written before this) pickled numpy objects and can only be read by running pickle code:
+``python -m agents.checkpoint upgrade PATH…`` rewrites files you trust as version 2.
+"""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+_NDARRAY = "__numpy_ndarray__"  # tags a numpy array stored as a tensor (its dtype kept by the tensor)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -56,20 +64,56 @@ def atomic_save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _to_plain(obj: Any) -> Any:
+    """``obj`` with numpy arrays as tagged tensors and numpy scalars as Python numbers (what weights-only loads)."""
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return {_NDARRAY: torch.from_numpy(obj.copy())}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_plain(v) for v in obj)
+    return obj
+
+
+def _from_plain(obj: Any) -> Any:
+    """Undo :func:`_to_plain`."""
+    if isinstance(obj, dict):
+        if set(obj) == {_NDARRAY}:
+            return obj[_NDARRAY].numpy()
+        return {k: _from_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_from_plain(v) for v in obj)
+    return obj
+
+
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
-    """Atomically save ``payload`` (tensors, state dicts, plain data) with a version tag."""
+    """Atomically save ``payload`` (tensors, state dicts, plain data; numpy values are converted) with a version
+    tag, in a form :func:`load_checkpoint` reads without running code."""
     buf = io.BytesIO()
-    torch.save({"checkpoint_version": CHECKPOINT_VERSION, **payload}, buf)
+    torch.save(_to_plain({"checkpoint_version": CHECKPOINT_VERSION, **payload}), buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`, with one clear error for each failure."""
+    """Load a checkpoint written by :func:`save_checkpoint` without executing any code from the file (weights-only
+    unpickling), with one clear error for each failure."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
+        data = _from_plain(torch.load(path, map_location="cpu", weights_only=True))
+    except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise ValueError(f"checkpoint {path} is unreadable or corrupt (UnpicklingError: {exc})") from None
+        raise ValueError(
+            f"checkpoint {path} holds objects other than tensors and plain data, so loading it would run code from "
+            f"the file; refused ({str(exc).splitlines()[-1][:200]}). If it is a checkpoint of version 1 that you "
+            f"trust, convert it once with: python -m agents.checkpoint upgrade {path}"
+        ) from None
     except Exception as exc:
         raise ValueError(f"checkpoint {path} is unreadable or corrupt ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or "checkpoint_version" not in data:
@@ -79,3 +123,34 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"checkpoint {path} has version {data['checkpoint_version']}, this code reads version {CHECKPOINT_VERSION}"
         )
     return data
+
+
+def upgrade(path: str | os.PathLike[str]) -> None:
+    """Rewrite a version-1 checkpoint as version 2. This unpickles it in full (it may run code): only for files
+    you trust, e.g. your own runs from before version 2."""
+    data = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(data, dict) or data.get("checkpoint_version") not in (1, CHECKPOINT_VERSION):
+        raise ValueError(f"{path} is not a seqgan_env checkpoint of version 1")
+    save_checkpoint(path, {k: v for k, v in data.items() if k != "checkpoint_version"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m agents.checkpoint upgrade PATH…``: rewrite trusted version-1 checkpoints (or every checkpoint
+    under a run directory) as version 2."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m agents.checkpoint", description=main.__doc__)
+    p.add_argument("command", choices=["upgrade"])
+    p.add_argument("paths", nargs="+", help="checkpoint files or run directories (their checkpoints/*.pt)")
+    args = p.parse_args(argv)
+    files = [f for x in map(Path, args.paths) for f in (sorted(x.glob("checkpoints/*.pt")) if x.is_dir() else [x])]
+    for f in files:
+        if not f.is_file():
+            p.error(f"{f}: no such checkpoint file")
+    for f in files:
+        upgrade(f)
+        print(f"upgraded {f} to version {CHECKPOINT_VERSION}")
+
+
+if __name__ == "__main__":
+    main()
