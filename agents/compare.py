@@ -15,7 +15,7 @@ import torch
 
 from agents.checkpoint import atomic_save_figure, atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import SeqGANConfig
-from agents.pipeline import AGENTS, Task, build_task, generator_config, run
+from agents.pipeline import AGENTS, Task, agent_config, build_task, check_agent, generator_config, run
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import bleu, nll_test, oracle_metrics, self_bleu
@@ -137,17 +137,19 @@ def compare(
         raise ValueError("--agents reference (the exact per-step yardstick) needs --reward-source perfect")
     if not temperatures or any(t <= 0 for t in temperatures):
         raise ValueError(f"--temperatures must be positive numbers, got {list(temperatures)}")
+    for agent in agents:  # every agent's own flags and combinations, before any work
+        check_agent(agent_config(cfg, agent), agent)
     base = dataclasses.replace(cfg, data_seed=cfg.seed if cfg.data_seed is None else cfg.data_seed)
     pre_dir = out / "pretrain"
-    run(dataclasses.replace(base, adv_updates=0, run_dir=str(pre_dir), resume=None, pretrained=None), "reinforce")
+    pre_cfg = agent_config(dataclasses.replace(base, adv_updates=0, run_dir=str(pre_dir), resume=None, pretrained=None),
+                           "reinforce")  # fmt: skip
+    run(pre_cfg, "reinforce")
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in agents}
     for agent in agents:
         for seed in seeds:
             run_dir = out / f"{agent}_seed{seed}"
-            summary = run(
-                dataclasses.replace(base, seed=seed, run_dir=str(run_dir), pretrained=str(pre_dir), resume=None),
-                agent,
-            )
+            own = dataclasses.replace(base, seed=seed, run_dir=str(run_dir), pretrained=str(pre_dir), resume=None)
+            summary = run(agent_config(own, agent), agent)
             rows = adversarial_rows(run_dir)
             wall = rows[-1]["wall_s"] - rows[0]["wall_s"]
             tokens = rows[-1]["timesteps"]

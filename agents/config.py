@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import math
 import types
 import typing
 from collections.abc import Sequence
@@ -259,6 +260,7 @@ POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo
 
 def validate(cfg: SeqGANConfig) -> SeqGANConfig:
     """Check every field; raise one ``ValueError`` naming the flag and what it allows."""
+    _validate_numbers(cfg)
     for name, allowed in CHOICES.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"--{_flag(name)} must be one of {list(allowed)}, got {getattr(cfg, name)!r}")
@@ -295,6 +297,23 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
             f"got {cfg.ppo_batch_size}"
         )
     return cfg
+
+
+def _validate_numbers(cfg: SeqGANConfig) -> None:
+    """Every float field finite; seeds non-negative (they seed numpy, which refuses negative seeds)."""
+    for f in fields(SeqGANConfig):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"--{_flag(f.name)} must be a finite number, got {value}")
+    for name in ("seed", "oracle_seed", "data_seed"):
+        value = getattr(cfg, name)
+        if value is not None and not 0 <= value < 2**63:
+            raise ValueError(f"--{_flag(name)} must be an integer in [0, 2**63), got {value}")
+    if cfg.ppo_target_kl is not None and cfg.ppo_target_kl <= 0:
+        raise ValueError(
+            f"--ppo-target-kl must be > 0 (or left unset: no early stop), got {cfg.ppo_target_kl}: PPO would stop "
+            "every iteration before its first update"
+        )
 
 
 def _validate_reward_source(cfg: SeqGANConfig) -> None:

@@ -5,8 +5,10 @@ checkpoints and ``--resume``. ``train/*.py`` scripts are thin wrappers around :f
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
+import os
 import random
 import signal
 import sys
@@ -191,6 +193,31 @@ class RunDir:
         (path / "checkpoints").mkdir(parents=True, exist_ok=True)
         return cls(path)
 
+    def lock(self) -> None:
+        """Hold an exclusive lock on the run directory until :meth:`unlock` (or the process ends); a second process
+        that tries gets one clear error instead of writing into the same run."""
+        import fcntl
+
+        self._lock = open(self.path / ".lock", "a+")  # noqa: SIM115  (held open for the run's lifetime)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.seek(0)
+            holder = self._lock.read().strip() or "another process"
+            self._lock.close()
+            raise FileExistsError(
+                f"run directory {self.path} is in use by {holder}; wait for it to finish (or stop it), then --resume"
+            ) from None
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write(f"process {os.getpid()}\n")
+        self._lock.flush()
+
+    def unlock(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            self._lock.close()
+            self._lock = None
+
     def write_metrics(self, history: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> None:
         atomic_write_json(self.path / "metrics.json", {"history": history, "summary": summary or {}})
         keys = list(dict.fromkeys(k for row in history for k in row))
@@ -220,6 +247,11 @@ def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
     run = RunDir(cfg.resume or "")
     if not run.path.is_dir():
         raise FileNotFoundError(f"--resume {run.path}: no such run directory")
+    if not run.latest.is_file():
+        raise FileNotFoundError(
+            f"--resume {run.path}: it has no checkpoint yet (the run stopped before its first one); nothing to resume: "
+            f"delete the directory and start again, or pass another --run-dir"
+        )
     ckpt = load_checkpoint(run.latest)
     saved = saved_config(ckpt)
     given, defaults = to_dict(cfg), to_dict(from_preset(cfg.preset))
@@ -385,8 +417,27 @@ class Pipeline:
             save_checkpoint(also, payload)
 
 
-def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = None) -> Pipeline:
-    """Create (or restore from ``ckpt``) every part of a run."""
+# Flags that only one kind of agent reads: set under another agent they would be silently ignored, so they are refused.
+REINFORCE_ONLY = ("baseline", "kl_coef", "loss_reduction", "reward_mode")
+PPO_ONLY = ("ppo_lr", "ppo_reward_mode", "ppo_n_steps", "ppo_n_epochs", "ppo_batch_size", "ppo_clip_range",
+            "ppo_target_kl", "ppo_advantage")  # fmt: skip
+
+
+def _ignored_by(agent: str) -> tuple[str, ...]:
+    return {"ppo": REINFORCE_ONLY, "reinforce": PPO_ONLY,
+            "reference": (*PPO_ONLY, *REINFORCE_ONLY, "ent_coef", "mle_steps")}[agent]  # fmt: skip
+
+
+def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
+    """``cfg`` with the fields ``agent`` does not read put back to the preset's values (for a comparison that runs
+    several agents from one command line, so that each run's config.json holds only what it used)."""
+    preset = from_preset(cfg.preset)
+    return dataclasses.replace(cfg, **{k: getattr(preset, k) for k in _ignored_by(agent)})
+
+
+def check_agent(cfg: SeqGANConfig, agent: str) -> None:
+    """Refuse, before any work, an unknown agent and flags that ``agent`` would ignore (set away from the preset's
+    value): REINFORCE's under PPO, PPO's under REINFORCE or the reference trainer."""
     if agent not in AGENTS:
         raise ValueError(f"agent must be one of {AGENTS}, got {agent!r}")
     if agent == "reference" and cfg.reward_source != "perfect":
@@ -394,10 +445,21 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
             "the reference trainer is the exact per-step yardstick of the perfect reward: it needs the oracle task and "
             f"--reward-source perfect, got --reward-source {cfg.reward_source}"
         )
+    preset = from_preset(cfg.preset)
+    changed = [k for k in _ignored_by(agent) if getattr(cfg, k) != getattr(preset, k)]
+    if changed:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
+        raise ValueError(f"{flags}: not used by the {agent} agent (it would be ignored); drop it")
+
+
+def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = None) -> Pipeline:
+    """Create (or restore from ``ckpt``) every part of a run."""
+    check_agent(cfg, agent)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     pretrained = load_pretrained(cfg) if cfg.pretrained and ckpt is None else None
     run = RunDir(cfg.resume) if ckpt is not None else RunDir.create(cfg, agent)
+    run.lock()
     if ckpt is None:
         atomic_write_json(run.path / "config.json", {"agent": agent, **to_dict(cfg)})
     task = build_task(cfg, device)
@@ -562,9 +624,6 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
         model.policy.generator.load_state_dict(pipe.gen.state_dict())
     else:
         from agents.ppo import make_ppo
-
-        if cfg.kl_coef > 0:
-            raise ValueError("kl_coef is a REINFORCE option; PPO's update has no KL-to-MLE penalty (use --kl-coef 0)")
 
         model = make_ppo(
             env, cfg, pipe.gen.state_dict(), device=pipe.device, learning_rate=lr_schedule(cfg.ppo_lr, cfg)
@@ -809,10 +868,22 @@ def plot_curve(pipe: Pipeline) -> Path:
 def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:
     """Run (or resume) the whole pipeline; returns the summary also written to ``metrics.json``."""
     ckpt = None
+    check_agent(cfg, agent)
     if cfg.resume:
         cfg, ckpt = resolve_resume(cfg)
-        agent = ckpt["agent"]
+        if ckpt["agent"] != agent:
+            raise ValueError(
+                f"--resume {cfg.resume}: it is a {ckpt['agent']} run; continue it with train/{ckpt['agent']}.py, "
+                f"not as {agent}"
+            )
     pipe = build_pipeline(cfg, agent, ckpt)
+    try:
+        return _run(pipe, cfg, ckpt)
+    finally:
+        pipe.run.unlock()
+
+
+def _run(pipe: Pipeline, cfg: SeqGANConfig, ckpt: dict[str, Any] | None) -> dict[str, Any]:
     if ckpt is None and pipe.phase == "mle":
         pipe.checkpoint()
     with GracefulInterrupt(pipe):

@@ -18,7 +18,7 @@ from seqgan_env.discriminator import (
     PrefixDiscriminatorConfig,
 )
 from seqgan_env.generator import Generator, GeneratorConfig, State
-from seqgan_env.rollout import RolloutReward, SequenceScorer, log_odds
+from seqgan_env.rollout import RolloutReward, SequenceScorer, check_scores, log_odds
 
 REWARD_MODES = ("shaped", "q", "terminal")
 REWARD_SOURCES = ("rollout", "prefix", "perfect")
@@ -287,9 +287,9 @@ class SeqGANCore:
         )
         if not integral:
             raise ValueError(f"action must be integer token ids in [0, {self.vocab_size}), got {arr!r}")
-        arr = arr.astype(np.int64).reshape(self.num_envs)
-        if arr.min() < 0 or arr.max() >= self.vocab_size:
+        if arr.min() < 0 or arr.max() >= self.vocab_size:  # before the cast, which would wrap 1e30 around
             raise ValueError(f"action must be in [0, {self.vocab_size}) (Discrete({self.vocab_size})), got {arr}")
+        arr = arr.astype(np.int64).reshape(self.num_envs)
         return torch.as_tensor(arr, device=self.device)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -361,7 +361,8 @@ class SeqGANCore:
     def _d_scores(self, ended: torch.Tensor) -> np.ndarray:
         """D's P(real) ``(B,)`` of the rows that ended (0 elsewhere), for ``info["d_score"]``."""
         d_score = torch.zeros(self.num_envs, device=self.device)
-        d_score[ended] = self.reward.discriminator.score(self.tokens[ended]).to(d_score.dtype)
+        rows = self.tokens[ended]
+        d_score[ended] = check_scores(self.reward.discriminator.score(rows), len(rows)).to(d_score.dtype)
         return d_score.cpu().numpy()
 
     def render_rows(self) -> list[str]:
@@ -520,6 +521,8 @@ class SeqGANEnv(gym.Env):
         self.core.set_rollout_policy(policy)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
+        if options:  # honoured or refused, never ignored
+            raise ValueError(f"SeqGAN-v0 takes no reset options, got {sorted(options)}")
         super().reset(seed=seed)
         info = self.core.reset(int(self.np_random.integers(2**62)))
         return self.core.observation()[0], {k: float(v[0]) for k, v in info.items()}
@@ -612,9 +615,22 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         return out
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
+        """Reset every episode, or with ``options={"reset_mask": mask}`` (bool ``(num_envs,)``) only those in the mask
+        (the others continue); ``seed`` reseeds the env's RNG. Other options are refused."""
+        unknown = sorted(set(options or {}) - {"reset_mask"})
+        if unknown:
+            raise ValueError(f"SeqGAN-v0 reset options: only 'reset_mask' is supported, got {unknown}")
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
-        info = self.core.reset(int(self.np_random.integers(2**62)))
+        mask = (options or {}).get("reset_mask")
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+                raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {mask!r}")
+        if mask is None or mask.all():
+            info = self.core.reset(int(self.np_random.integers(2**62)))
+        else:
+            info = self.core.reset_rows(torch.as_tensor(mask, device=self.core.device))
         return self.core.observation(), self._info(info)
 
     def step(self, actions: Any):  # type: ignore[override]

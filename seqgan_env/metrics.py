@@ -149,6 +149,11 @@ def _ranks(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman rank correlation of two ``(N,)`` tensors (ties broken by order)."""
+    return float(torch.corrcoef(torch.stack([_ranks(a), _ranks(b)]))[0, 1])
+
+
 @torch.no_grad()
 def discriminator_report(
     discriminator: Discriminator | PrefixDiscriminator,
@@ -166,6 +171,8 @@ def discriminator_report(
       log-likelihood of the sequence (ties broken by order): whether D ranks G's samples by true quality,
       which is what a reward for G needs. Only on the oracle task (``oracle`` given); real text has no
       likelihood to rank by.
+    * ``spearman_ratio``: the same with the true log density ratio log p_O(x) − log p_G(x) instead, the quantity the
+      perfect discriminator D* = p_O/(p_O + p_G) is monotone in: 1 for a D that ranks like D* (oracle task only).
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
@@ -177,7 +184,9 @@ def discriminator_report(
     report = {"accuracy": accuracy, "p_real": float(p_real.mean()), "p_fake": float(p_fake.mean())}
     if oracle is not None:
         loglik = oracle.log_prob(fake.to(oracle.device)).sum(dim=1).double().to(p_fake.device)
-        report["spearman"] = float(torch.corrcoef(torch.stack([_ranks(p_fake), _ranks(loglik)]))[0, 1])
+        report["spearman"] = _spearman(p_fake, loglik)
+        gen_loglik = generator.log_prob(fake.to(generator.device)).sum(dim=1).double().to(p_fake.device)
+        report["spearman_ratio"] = _spearman(p_fake, loglik - gen_loglik)
     return report
 
 

@@ -30,6 +30,19 @@ def log_odds(p: torch.Tensor) -> torch.Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
+def check_scores(p: object, rows: int, name: str = "discriminator") -> torch.Tensor:
+    """``p`` if it is what ``score(tokens)`` must return: a floating tensor of shape ``(rows,)`` of probabilities in
+    [0, 1] (non-finite values pass, for the caller's non-finite error); else one error saying what came back."""
+    if not isinstance(p, torch.Tensor) or not p.is_floating_point() or p.shape != (rows,):
+        what = f"a {p.dtype} tensor of shape {tuple(p.shape)}" if isinstance(p, torch.Tensor) else type(p).__name__
+        raise TypeError(f"{name}.score(tokens) must return a floating tensor of shape ({rows},) (P(real) per row), "
+                        f"got {what}")  # fmt: skip
+    if bool(((p < 0) | (p > 1)).any()):
+        bad = p[(p < 0) | (p > 1)][0].item()
+        raise ValueError(f"{name}.score(tokens) must return probabilities in [0, 1], got {bad}")
+    return p
+
+
 class RolloutReward:
     """Batched Monte Carlo estimate of Q(Y_{1:t}) for a batch of prefixes.
 
@@ -60,7 +73,7 @@ class RolloutReward:
         """The reward of complete sequences ``(B, T)``: D's P(real), its log-odds, or 1 (see ``d_reward``)."""
         if self.d_reward == "constant":
             return torch.ones(tokens.shape[0], device=tokens.device)
-        p = self.discriminator.score(tokens)
+        p = check_scores(self.discriminator.score(tokens), tokens.shape[0], type(self.discriminator).__name__)
         return log_odds(p) if self.d_reward == "log_odds" else p
 
     @torch.inference_mode()

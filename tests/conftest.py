@@ -46,7 +46,7 @@ def tiny_run_config(run_dir, **overrides):
         mle_epochs=2, mle_batch_size=32, disc_size="small", disc_emb_dim=8, d_negatives=128,
         d_pretrain_rounds=1, d_pretrain_epochs=1, adv_updates=4, batch_size=8, n_rollouts=2,
         d_every=2, d_rounds=1, d_epochs=1, eval_every=2, eval_samples=128, checkpoint_every=1,
-        ppo_n_epochs=2, progress=False, run_dir=str(run_dir),
+        progress=False, run_dir=str(run_dir),
     )  # fmt: skip
     kw.update(overrides)
     return from_preset("quick", **kw)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Issue "A reward that carries signal": every run of RESULTS.md's section of that name, in order.
-# Usage: bash docs/experiments/reward_signal.sh SEED [PART...]; PARTS: pretrain table recipes frontier (default: all).
+# Usage: bash docs/experiments/reward_signal.sh SEED [PART...]; PARTS: pretrain table recipes-a recipes-b frontier
+# (default: all, in that order).
 # Each run takes 1-5 min on 2 CPU cores; the whole script about an hour per seed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${1:?usage: reward_signal.sh SEED [pretrain|table|recipes|frontier ...]}
 shift
-PARTS=${*:-pretrain table recipes frontier}
+PARTS=${*:-pretrain table recipes-a recipes-b frontier}
 PY=${PY:-.venv/bin/python}
 ORACLE=${ORACLE:-../shared/seqgan_oracle/target_params.npz}
 # The fast preset's pretraining (60 MLE epochs, G kept every 5 epochs for the tuned-MLE frontier, 5 D rounds);
@@ -24,22 +25,26 @@ table)  # reward source x agent, the fast preset's schedule otherwise
     $PY train/$agent.py "${COMMON[@]}" --pretrained "$PRE" --reward-source prefix --run-dir runs/t_prefix_${agent}_s$S
     $PY train/$agent.py "${COMMON[@]}" --pretrained "$PRE" --reward-source perfect --run-dir runs/t_perfect_${agent}_s$S
   done ;;
-recipes)  # which RL recipe gets closest to the exact per-step reference on the perfect reward (batch 256, 300 updates)
-  R=(--pretrained "$PRE" --reward-source perfect --batch-size 256 --adv-updates 300 --eval-every 25
-     --checkpoint-every 50 --lr-schedule constant --loss-reduction mean --max-grad-norm 5)
+recipes-a|recipes-b)  # which RL recipe gets closest to the exact per-step reference on the perfect reward
+  # (batch 256, 200 updates = 1,024,000 tokens, Adam 1e-3)
+  R=(--pretrained "$PRE" --reward-source perfect --batch-size 256 --adv-updates 200 --eval-every 25
+     --eval-samples 5000 --checkpoint-every 50 --lr-schedule constant --max-grad-norm 5)
+  if [ "$part" = recipes-a ]; then
   $PY train/reference.py "${COMMON[@]}" "${R[@]}" --gen-lr 1e-3 --run-dir runs/r_reference_s$S
   # the issue's probe: reward-to-go of the dense reward, batch-mean baseline, Adam 1e-3
-  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --reward-mode shaped --baseline mean --gen-lr 1e-3 --run-dir runs/r_rtg_s$S
+  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --loss-reduction mean --reward-mode shaped --baseline mean --gen-lr 1e-3 --run-dir runs/r_rtg_s$S
   # the per-step weight r_t alone (the reference's sampled form), batch-mean baseline
-  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --reward-mode q --baseline mean --gen-lr 1e-3 --run-dir runs/r_step_s$S
+  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --loss-reduction mean --reward-mode q --baseline mean --gen-lr 1e-3 --run-dir runs/r_step_s$S
   # reward-to-go with a KL(G || MLE checkpoint) penalty, or an entropy bonus
-  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --reward-mode shaped --baseline mean --gen-lr 1e-3 --kl-coef 1 --run-dir runs/r_rtg_kl1_s$S
-  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --reward-mode shaped --baseline mean --gen-lr 1e-3 --ent-coef 0.5 --run-dir runs/r_rtg_ent_s$S
+  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --loss-reduction mean --reward-mode shaped --baseline mean --gen-lr 1e-3 --kl-coef 1 --run-dir runs/r_rtg_kl1_s$S
+  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --loss-reduction mean --reward-mode shaped --baseline mean --gen-lr 1e-3 --ent-coef 0.5 --run-dir runs/r_rtg_ent_s$S
+  else
   # reward-to-go with interleaved MLE steps
-  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --reward-mode shaped --baseline mean --gen-lr 1e-3 --mle-steps 1 --mle-lr 1e-3 --run-dir runs/r_rtg_mle_s$S
+  $PY train/reinforce.py "${COMMON[@]}" "${R[@]}" --loss-reduction mean --reward-mode shaped --baseline mean --gen-lr 1e-3 --mle-steps 1 --mle-lr 1e-3 --run-dir runs/r_rtg_mle_s$S
   # PPO with its critic (gamma = lambda = 1) on the dense reward, and PPO with per-step advantages
   $PY train/ppo.py "${COMMON[@]}" "${R[@]}" --ppo-reward-mode shaped --ppo-advantage critic --ppo-lr 1e-3 --run-dir runs/r_ppo_critic_s$S
-  $PY train/ppo.py "${COMMON[@]}" "${R[@]}" --ppo-reward-mode q --ppo-advantage q --ppo-lr 1e-3 --run-dir runs/r_ppo_step_s$S ;;
+  $PY train/ppo.py "${COMMON[@]}" "${R[@]}" --ppo-reward-mode q --ppo-advantage q --ppo-lr 1e-3 --run-dir runs/r_ppo_step_s$S
+  fi ;;
 frontier)  # every run's temperature sweep against tuned MLE (the MLE-epoch checkpoints' envelope)
   specs=()
   for d in runs/t_*_s$S runs/r_*_s$S; do [ -f "$d/checkpoints/latest.pt" ] && specs+=("$(basename "$d")=$d"); done

@@ -1,0 +1,120 @@
+"""Every flag checked before work starts, nothing silently ignored, one process per run directory, and the env
+checks what it is given (issue: trust)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.config import parse_args
+from agents.pipeline import RunDir, run
+from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
+from tests.conftest import VOCAB, tiny_env_kwargs, tiny_run_config
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--gen-lr", "nan"], "--gen-lr must be a finite number, got nan"),
+        (["--ent-coef", "nan"], "--ent-coef must be a finite number"),
+        (["--max-grad-norm", "nan"], "--max-grad-norm must be a finite number"),
+        (["--kl-coef", "inf"], "--kl-coef must be a finite number, got inf"),
+        (["--seed", "-1"], r"--seed must be an integer in \[0, 2\*\*63\), got -1"),
+        (["--ppo-target-kl", "-1"], "--ppo-target-kl must be > 0"),
+    ],
+)
+def test_bad_numbers_are_one_cli_error(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert __import__("re").search(message, err), err
+
+
+@pytest.mark.parametrize(
+    ("agent", "overrides", "flag"),
+    [("ppo", {"kl_coef": 0.1}, "--kl-coef"), ("ppo", {"baseline": "mean"}, "--baseline"),
+     ("reinforce", {"ppo_clip_range": 0.1}, "--ppo-clip-range"), ("reinforce", {"ppo_lr": 0.01}, "--ppo-lr")],
+)  # fmt: skip
+def test_another_agents_flag_is_refused_before_any_work(tmp_path, agent, overrides, flag):
+    with pytest.raises(ValueError, match=f"{flag}: not used by the {agent} agent"):
+        run(tiny_run_config(tmp_path / "r", **overrides), agent)
+    assert not (tmp_path / "r").exists()  # nothing was written
+
+
+def test_resume_refuses_another_agents_run(tmp_path):
+    run(tiny_run_config(tmp_path / "r", adv_updates=2), "reinforce")
+    with pytest.raises(ValueError, match=r"it is a reinforce run; continue it with train/reinforce\.py"):
+        run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "r"), adv_updates=4), "ppo")
+
+
+def test_a_second_process_on_the_same_run_directory_gets_one_clear_error(tmp_path):
+    run(tiny_run_config(tmp_path / "r", adv_updates=2), "reinforce")
+    held = RunDir(tmp_path / "r")
+    held.lock()  # another open file description: flock treats it as another process
+    try:
+        with pytest.raises(FileExistsError, match="is in use by process"):
+            run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
+    finally:
+        held.unlock()
+    summary = run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
+    assert summary["final_nll_oracle"] > 0  # released: the run continues
+
+
+def test_a_run_stopped_before_its_first_checkpoint_says_what_to_do(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint yet.*delete the directory"):
+        run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "r")), "reinforce")
+
+
+class _BadD:
+    def __init__(self, fn):
+        from tests.conftest import SEQ_LEN
+
+        self.config = type("C", (), {"vocab_size": VOCAB, "seq_len": SEQ_LEN})()
+        self.fn = fn
+
+    def score(self, tokens):
+        return self.fn(tokens)
+
+
+@pytest.mark.parametrize(
+    ("fn", "error", "message"),
+    [
+        (lambda x: torch.full((x.shape[0],), 5.0), ValueError, r"probabilities in \[0, 1\], got 5.0"),
+        (lambda x: torch.full((x.shape[0],), -1.0), ValueError, r"probabilities in \[0, 1\], got -1.0"),
+        (lambda x: torch.zeros(x.shape[0], 2), TypeError, r"shape \(\d+,\).*got a torch.float32 tensor of shape"),
+        (lambda x: torch.ones(x.shape[0], dtype=torch.long), TypeError, "must return a floating tensor"),
+        (lambda x: [0.5] * x.shape[0], TypeError, "got list"),
+    ],
+)
+def test_the_env_checks_what_an_injected_discriminator_returns(fn, error, message):
+    env = SeqGANEnv(**tiny_env_kwargs(discriminator=_BadD(fn), reward_mode="q"))
+    env.reset(seed=0)
+    with pytest.raises(error, match=message):
+        env.step(1)
+
+
+def test_a_huge_action_is_reported_as_it_was_given():
+    env = SeqGANEnv(**tiny_env_kwargs())
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"got \[1.e\+30\]"):
+        env.step(1e30)
+
+
+def test_reset_options_are_honoured_or_refused():
+    env = SeqGANEnv(**tiny_env_kwargs())
+    with pytest.raises(ValueError, match="takes no reset options"):
+        env.reset(options={"foo": 1})
+    venv = SeqGANVectorEnv(num_envs=3, **tiny_env_kwargs(reward_mode="terminal"))
+    with pytest.raises(ValueError, match="only 'reset_mask' is supported"):
+        venv.reset(options={"foo": 1})
+    venv.reset(seed=0)
+    venv.step(np.array([1, 2, 3]))
+    obs, _ = venv.reset(options={"reset_mask": np.array([True, False, True])})
+    assert (obs[[0, 2]] == VOCAB).all()  # rows 0 and 2 start again
+    assert obs[1, 0] == 2  # row 1 keeps its prefix
+    with pytest.raises(ValueError, match="reset_mask must be a bool array of shape"):
+        venv.reset(options={"reset_mask": np.array([1, 0, 1])})
