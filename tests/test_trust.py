@@ -118,3 +118,19 @@ def test_reset_options_are_honoured_or_refused():
     assert obs[1, 0] == 2  # row 1 keeps its prefix
     with pytest.raises(ValueError, match="reset_mask must be a bool array of shape"):
         venv.reset(options={"reset_mask": np.array([1, 0, 1])})
+
+
+@pytest.mark.filterwarnings("ignore:.*render_mode='rgb_array'")  # gymnasium's warning before SB3 falls back
+def test_sb3_one_liners_work_on_seqgan_v0():
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
+
+    small = {"vocab_size": 50, "seq_len": 4, "n_rollouts": 2, "reward_mode": "terminal"}
+    venv = make_vec_env("SeqGAN-v0", n_envs=4, env_kwargs=small)
+    assert venv.num_envs == 4
+    model = PPO("MlpPolicy", venv, n_steps=8, batch_size=16, n_epochs=1, seed=0)
+    model.learn(32)
+    assert model.num_timesteps >= 32
+    assert PPO("MlpPolicy", "SeqGAN-v0", n_steps=8, batch_size=8).env.num_envs == 1  # the default env, by its id
