@@ -22,6 +22,10 @@ def main_for(agent: str, argv: Sequence[str] | None, description: str) -> dict[s
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except OSError as exc:  # the run directory is a file, read-only, the disk is full, …: one line, the path and why
+        where = exc.filename or (cfg.resume or cfg.run_dir or "the run directory")
+        print(f"error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def oracle_run_or_exit(parser: argparse.ArgumentParser, path: str) -> tuple[dict[str, Any], SeqGANConfig, Task]:

@@ -423,6 +423,10 @@ PPO_ONLY = ("ppo_lr", "ppo_reward_mode", "ppo_n_steps", "ppo_n_epochs", "ppo_bat
             "ppo_target_kl", "ppo_advantage")  # fmt: skip
 
 
+ORACLE_ONLY = ("oracle_params", "oracle_seed", "vocab_size", "n_train", "n_test")
+PRETRAIN_ONLY = ("mle_epochs", "mle_batch_size", "mle_keep_every")
+
+
 def _ignored_by(agent: str) -> tuple[str, ...]:
     return {"ppo": REINFORCE_ONLY, "reinforce": PPO_ONLY,
             "reference": (*PPO_ONLY, *REINFORCE_ONLY, "ent_coef", "mle_steps")}[agent]  # fmt: skip
@@ -447,9 +451,13 @@ def check_agent(cfg: SeqGANConfig, agent: str) -> None:
         )
     preset = from_preset(cfg.preset)
     changed = [k for k in _ignored_by(agent) if getattr(cfg, k) != getattr(preset, k)]
+    if cfg.data is not None:  # the oracle's settings mean nothing on real text
+        changed += [k for k in ORACLE_ONLY if getattr(cfg, k) != getattr(preset, k)]
+    if cfg.resume and cfg.run_dir and Path(cfg.run_dir) != Path(cfg.resume):
+        raise ValueError(f"--resume {cfg.resume} continues in that directory; drop --run-dir {cfg.run_dir}")
     if changed:
         flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
-        raise ValueError(f"{flags}: not used by the {agent} agent (it would be ignored); drop it")
+        raise ValueError(f"{flags}: not used by this {agent} run (it would be ignored); drop it")
 
 
 def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = None) -> Pipeline:
@@ -522,6 +530,15 @@ def load_pretrained(cfg: SeqGANConfig) -> dict[str, Any]:
         diff["data_seed"] = (_effective(*data_seed[0]), _effective(*data_seed[1]))
     if diff:
         raise ValueError(f"--pretrained {path}: config differs in {diff} (saved, given); pass matching flags")
+    preset = from_preset(cfg.preset)
+    for k in PRETRAIN_ONLY:  # this run does no MLE: it records the pretraining it starts from, or refuses a clash
+        if k in theirs and getattr(cfg, k) != theirs[k]:
+            if getattr(cfg, k) != getattr(preset, k):
+                raise ValueError(
+                    f"--{k.replace('_', '-')} {getattr(cfg, k)}: this run starts from --pretrained {path}, whose "
+                    f"pretraining used {theirs[k]}; it runs no MLE of its own: drop the flag"
+                )
+            setattr(cfg, k, theirs[k])
     return ckpt
 
 

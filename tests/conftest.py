@@ -48,5 +48,8 @@ def tiny_run_config(run_dir, **overrides):
         d_every=2, d_rounds=1, d_epochs=1, eval_every=2, eval_samples=128, checkpoint_every=1,
         progress=False, run_dir=str(run_dir),
     )  # fmt: skip
+    if overrides.get("data") is not None:  # real text: the oracle's settings would be refused as ignored
+        for name in ("vocab_size", "n_train", "n_test"):
+            kw.pop(name)
     kw.update(overrides)
     return from_preset("quick", **kw)

@@ -290,7 +290,7 @@ def test_pipeline_kl_to_mle_with_log_odds_rewards_resumes_exactly(tmp_path):
     run(tiny_run_config(tmp_path / "part", adv_updates=2, **kw), "reinforce")
     resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), "reinforce")
     assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
-    with pytest.raises(ValueError, match="--kl-coef: not used by the ppo agent"):
+    with pytest.raises(ValueError, match="--kl-coef: not used by this ppo run"):
         run(tiny_run_config(tmp_path / "ppo", kl_coef=0.5), "ppo")
 
 

@@ -133,7 +133,9 @@ def test_pipeline_corpus_smaller_than_a_batch_is_one_clear_error(tmp_path, corpu
 def test_text_run_resumes_exactly_mid_episode(tmp_path, corpus_file, agent):
     """On text, episodes end at <eos>, so PPO's envs are mid-episode at an update boundary: resume restores them."""
     kw = dict(data=str(corpus_file), seq_len=10, mle_epochs=1, batch_size=4, mle_batch_size=4, d_negatives=16,
-              n_test=8, eval_samples=16, eval_every=1, ppo_n_steps=10, ppo_batch_size=8)  # fmt: skip
+              eval_samples=16, eval_every=1)  # fmt: skip
+    if agent == "ppo":
+        kw.update(ppo_n_steps=10, ppo_batch_size=8)
     full = run(tiny_run_config(tmp_path / "full", adv_updates=4, **kw), agent)
     run(tiny_run_config(tmp_path / "part", adv_updates=2, **kw), agent)
     resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), agent)
@@ -145,7 +147,7 @@ def test_oracle_diagnostics_refuse_a_text_run_with_one_line(tmp_path, corpus_fil
     from train import disc_diagnostic, self_imitation
 
     kw = dict(data=str(corpus_file), seq_len=10, mle_epochs=1, batch_size=4, mle_batch_size=4, d_negatives=16,
-              n_test=8, eval_samples=16, adv_updates=0)  # fmt: skip
+              eval_samples=16, adv_updates=0)  # fmt: skip
     run(tiny_run_config(tmp_path / "text", **kw), "reinforce")
     for script in (disc_diagnostic, self_imitation):
         capsys.readouterr()

@@ -38,7 +38,7 @@ def test_bad_numbers_are_one_cli_error(argv, message, capsys):
      ("reinforce", {"ppo_clip_range": 0.1}, "--ppo-clip-range"), ("reinforce", {"ppo_lr": 0.01}, "--ppo-lr")],
 )  # fmt: skip
 def test_another_agents_flag_is_refused_before_any_work(tmp_path, agent, overrides, flag):
-    with pytest.raises(ValueError, match=f"{flag}: not used by the {agent} agent"):
+    with pytest.raises(ValueError, match=f"{flag}: not used by this {agent} run"):
         run(tiny_run_config(tmp_path / "r", **overrides), agent)
     assert not (tmp_path / "r").exists()  # nothing was written
 
@@ -46,7 +46,7 @@ def test_another_agents_flag_is_refused_before_any_work(tmp_path, agent, overrid
 def test_resume_refuses_another_agents_run(tmp_path):
     run(tiny_run_config(tmp_path / "r", adv_updates=2), "reinforce")
     with pytest.raises(ValueError, match=r"it is a reinforce run; continue it with train/reinforce\.py"):
-        run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "r"), adv_updates=4), "ppo")
+        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=4), "ppo")
 
 
 def test_a_second_process_on_the_same_run_directory_gets_one_clear_error(tmp_path):
@@ -55,10 +55,10 @@ def test_a_second_process_on_the_same_run_directory_gets_one_clear_error(tmp_pat
     held.lock()  # another open file description: flock treats it as another process
     try:
         with pytest.raises(FileExistsError, match="is in use by process"):
-            run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
+            run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
     finally:
         held.unlock()
-    summary = run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
+    summary = run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
     assert summary["final_nll_oracle"] > 0  # released: the run continues
 
 
@@ -66,7 +66,7 @@ def test_a_run_stopped_before_its_first_checkpoint_says_what_to_do(tmp_path):
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "config.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match=r"no checkpoint yet.*delete the directory"):
-        run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "r")), "reinforce")
+        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r")), "reinforce")
 
 
 class _BadD:
@@ -134,3 +134,39 @@ def test_sb3_one_liners_work_on_seqgan_v0():
     model.learn(32)
     assert model.num_timesteps >= 32
     assert PPO("MlpPolicy", "SeqGAN-v0", n_steps=8, batch_size=8).env.num_envs == 1  # the default env, by its id
+
+
+def test_flags_a_run_would_ignore_are_refused_or_recorded_truthfully(tmp_path, capsys):
+    import json
+
+    from agents.cli import main_for
+
+    run(tiny_run_config(tmp_path / "pre", adv_updates=0), "reinforce")
+    with pytest.raises(ValueError, match=r"--mle-epochs 5: this run starts from --pretrained"):
+        run(tiny_run_config(tmp_path / "a", pretrained=str(tmp_path / "pre"), mle_epochs=5), "reinforce")
+    # the preset's value (not given): the run records the pretraining it really started from
+    cfg = tiny_run_config(tmp_path / "b", pretrained=str(tmp_path / "pre"), adv_updates=1)
+    cfg.mle_epochs = 15  # the quick preset's value
+    run(cfg, "reinforce")
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["mle_epochs"] == 2
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d\n" * 50)
+    for flag in (["--oracle-params", "x.npz"], ["--vocab-size", "77"]):
+        with pytest.raises(SystemExit):
+            main_for("reinforce", ["--data", str(corpus), *flag, "--run-dir", str(tmp_path / "t")], "")
+        assert "not used by this reinforce run" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="drop --run-dir"):
+        run(tiny_run_config(tmp_path / "c", resume=str(tmp_path / "b")), "reinforce")
+
+
+def test_os_errors_at_the_run_directory_are_one_line(tmp_path, capsys):
+    from agents.cli import main_for
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        main_for("reinforce", ["--run-dir", str(tmp_path / "afile" / "run"), "--no-progress"], "")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "afile" in err
+    assert "Traceback" not in err
