@@ -11,6 +11,7 @@ from seqgan_env.discriminator import (
 from seqgan_env.generator import Generator, GeneratorConfig
 from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.rollout import RolloutReward
+from seqgan_env.trained import load_generator
 
 __all__ = [
     "Discriminator",
@@ -22,6 +23,7 @@ __all__ = [
     "PrefixDiscriminator",
     "PrefixDiscriminatorConfig",
     "RolloutReward",
+    "load_generator",
 ]
 __version__ = "0.1.0"
 

@@ -1,0 +1,48 @@
+"""A trained generator from a run directory, ready to sample: ``seqgan_env.load_generator(run_dir)``."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from seqgan_env.generator import Generator, GeneratorConfig
+from seqgan_env.text import Vocabulary
+
+CHECKPOINTS = ("latest", "pretrained")
+"""``latest``: the run's last checkpoint (its final generator when the run has finished); ``pretrained``: the MLE
+generator the adversarial phase started from. There is no "best": the best evaluation is chosen on the test metric,
+so keeping it as a checkpoint would select a generator on the test set."""
+
+
+def load_generator(
+    run_dir: str | os.PathLike[str], checkpoint: str = "latest", device: str | torch.device = "cpu"
+) -> tuple[Generator, Vocabulary | None]:
+    """The generator saved in ``run_dir`` (``checkpoints/{checkpoint}.pt``, read without running code) in eval mode,
+    and the run's vocabulary (None for an oracle-task run, whose tokens are ids). Sample with
+    ``gen.sample(n, temperature=…)``; decode a text run's rows with ``vocab.decode(row)``."""
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run directory not found: {run}")
+    path = run / "checkpoints" / f"{checkpoint}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run} has no {checkpoint} checkpoint ({path}): the run stopped before writing it")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        state, config = ckpt["generator"], ckpt["config"]
+    except (pickle.UnpicklingError, KeyError, TypeError, RuntimeError) as exc:
+        raise ValueError(f"{path} is not a readable seqgan_env checkpoint ({type(exc).__name__}: {exc})") from None
+    vocab = Vocabulary(list(ckpt["vocab"])) if ckpt.get("vocab") else None
+    vocab_size, emb_dim = state["embedding.weight"].shape
+    gen = Generator(
+        GeneratorConfig(
+            vocab_size=int(vocab_size), seq_len=int(config["seq_len"]), emb_dim=int(emb_dim),
+            hidden_dim=int(state["lstm.weight_hh_l0"].shape[1]), **(vocab.end_tokens if vocab is not None else {}),
+        )
+    )  # fmt: skip
+    gen.load_state_dict(state)
+    return gen.to(device).eval(), vocab
