@@ -847,7 +847,8 @@ def write_samples(pipe: Pipeline, n: int = 100) -> None:
 
 
 def plot_curve(pipe: Pipeline) -> Path:
-    """PNG learning curve: NLL-oracle (and NLL-test) over MLE epochs then adversarial updates."""
+    """PNG learning curve over MLE epochs then adversarial updates: NLL-oracle and NLL-test (oracle task), or NLL-test
+    with BLEU-4 and self-BLEU-4 (real text)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -855,15 +856,25 @@ def plot_curve(pipe: Pipeline) -> Path:
 
     cfg = pipe.cfg
     mle_epochs = cfg.mle_epochs
+    text = pipe.task.corpus is not None  # real text: NLL-test, and BLEU-4 / self-BLEU-4 on a second axis
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for key, style in (("nll_oracle", "-"), ("nll_test", "--")):
-        xs, ys = [], []
-        for r in (r for r in pipe.history if key in r):
-            x = r["step"] if r["phase"].endswith("mle") else mle_epochs + r["step"]
-            xs.append(x)
-            ys.append(r[key])
-        label = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test"}[key]
-        ax.plot(xs, ys, style, marker=".", label=f"this run: {label}")
+    labels = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "bleu4": "BLEU-4", "self_bleu4": "self-BLEU-4"}
+
+    def curve(axis: Any, key: str, style: str) -> None:
+        rows = [r for r in pipe.history if key in r and r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
+        if rows:
+            xs = [r["step"] if r["phase"].endswith("mle") else mle_epochs + r["step"] for r in rows]
+            axis.plot(xs, [r[key] for r in rows], style, marker=".", label=f"this run: {labels[key]}")
+
+    curve(ax, "nll_test", "--")
+    if not text:
+        curve(ax, "nll_oracle", "-")
+    else:
+        ax2 = ax.twinx()
+        curve(ax2, "bleu4", "-")
+        curve(ax2, "self_bleu4", ":")
+        ax2.set_ylabel("BLEU-4 / self-BLEU-4 (vs the test sentences / its own samples)")
+        ax2.legend(fontsize=8, loc="lower right")
     ax.axvline(mle_epochs, color="grey", lw=0.8)
     ax.text(mle_epochs, ax.get_ylim()[1], " adversarial →", va="top", fontsize=8, color="grey")
     if cfg.oracle_params:
