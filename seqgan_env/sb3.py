@@ -15,6 +15,9 @@ from seqgan_env.env import SeqGANVectorEnv
 class SB3VecEnv(VecEnv):
     """Adapter so stable-baselines3 steps all ``num_envs`` sequences in one call (no per-env loop).
 
+    Like any SB3 ``VecEnv`` it reports episode statistics (``rollout/ep_rew_mean``) only through a monitor: wrap it,
+    ``VecMonitor(SB3VecEnv(...))``, as the pipeline does.
+
     Args:
         venv: the native vector env, or ``None`` to build one from ``kwargs``.
         seed: seed of the first reset.
@@ -50,8 +53,14 @@ class SB3VecEnv(VecEnv):
         return [seed] * self.num_envs
 
     def reset(self) -> VecEnvObs:
-        obs, _ = self.venv.reset(seed=self._next_seed)
+        """Reset every sequence; the reset's info (``"q"``: Q_0 in shaped mode) is in ``self.reset_infos``, where SB3
+        keeps reset infos."""
+        obs, info = self.venv.reset(seed=self._next_seed)
         self._next_seed = None
+        self.reset_infos = [
+            {k: float(v[i]) for k, v in info.items() if not k.startswith("_") and info[f"_{k}"][i]}
+            for i in range(self.num_envs)
+        ]
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:

@@ -170,3 +170,12 @@ def test_os_errors_at_the_run_directory_are_one_line(tmp_path, capsys):
     assert err.startswith("error: ")
     assert "afile" in err
     assert "Traceback" not in err
+
+
+def test_sb3_adapter_keeps_q0_in_reset_infos():
+    from seqgan_env.sb3 import SB3VecEnv
+
+    env = SB3VecEnv(num_envs=3, seed=0, **tiny_env_kwargs(reward_mode="shaped"))
+    env.reset()
+    assert len(env.reset_infos) == 3
+    assert all(0.0 <= i["q"] <= 1.0 for i in env.reset_infos)
