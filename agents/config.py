@@ -309,6 +309,9 @@ def _validate_numbers(cfg: SeqGANConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and not 0 <= value < 2**63:
             raise ValueError(f"--{_flag(name)} must be an integer in [0, 2**63), got {value}")
+    for name in ("mle_lr", "disc_lr", "gen_lr", "ppo_lr", "prefix_d_lr"):  # Adam: a step of ~lr per parameter
+        if getattr(cfg, name) > 1.0:
+            raise ValueError(f"--{_flag(name)} must be in (0, 1] (an Adam learning rate), got {getattr(cfg, name)}")
     if cfg.ppo_target_kl is not None and cfg.ppo_target_kl <= 0:
         raise ValueError(
             f"--ppo-target-kl must be > 0 (or left unset: no early stop), got {cfg.ppo_target_kl}: PPO would stop "

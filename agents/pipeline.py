@@ -102,6 +102,15 @@ class Task:
     random_nll_oracle: float = field(default=float("nan"))
     valid: torch.Tensor | None = None
 
+    def digest(self) -> str:
+        """SHA-256 of the training and test sequences: a run resumes only on the very same split."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for part in (self.train, self.test):
+            h.update(part.cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
     def decode(self, tokens: torch.Tensor) -> list[str]:
         if self.corpus is not None:
             return self.corpus.decode(tokens.cpu())
@@ -228,10 +237,23 @@ class RunDir:
         atomic_write_text(self.path / "metrics.csv", buf.getvalue())
 
 
+RUN_KEYS = ("config", "agent", "phase", "step", "wall", "history", "generator", "gen_optimizer", "discriminator",
+            "disc_optimizer", "rng", "torch_rng", "numpy_rng", "python_rng")  # fmt: skip
+
+
+def require_run_keys(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """``ckpt`` if it holds everything a run checkpoint has; else one error naming what is missing."""
+    missing = [k for k in RUN_KEYS if k not in ckpt]
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {missing}: it is not a complete run checkpoint of this project")
+    return ckpt
+
+
 def checkpoint_at(path: str | Path, name: str = "latest.pt") -> dict[str, Any]:
-    """The checkpoint ``path`` names: a checkpoint file, or a run directory's ``checkpoints/{name}``."""
+    """The run checkpoint ``path`` names: a checkpoint file, or a run directory's ``checkpoints/{name}``."""
     p = Path(path)
-    return load_checkpoint(p / "checkpoints" / name if p.is_dir() else p)
+    file = p / "checkpoints" / name if p.is_dir() else p
+    return require_run_keys(load_checkpoint(file), file)
 
 
 def saved_config(ckpt: dict[str, Any]) -> SeqGANConfig:
@@ -252,7 +274,7 @@ def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
             f"--resume {run.path}: it has no checkpoint yet (the run stopped before its first one); nothing to resume: "
             f"delete the directory and start again, or pass another --run-dir"
         )
-    ckpt = load_checkpoint(run.latest)
+    ckpt = require_run_keys(load_checkpoint(run.latest), run.latest)
     saved = saved_config(ckpt)
     given, defaults = to_dict(cfg), to_dict(from_preset(cfg.preset))
     clash = [
@@ -369,6 +391,7 @@ class Pipeline:
             "discriminator": self.disc.state_dict(), "disc_optimizer": self.disc_opt.state_dict(),
             "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
             "vocab": self.task.corpus.vocab.tokens if self.task.corpus is not None else None,
+            "data_digest": self.task.digest(),
             "numpy_rng": np.random.get_state(),  # noqa: NPY002
             "python_rng": random.getstate(),
         }  # fmt: skip
@@ -482,6 +505,15 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
     logger = configure(str(run.path / "tb"), ["tensorboard"])
     pipe = Pipeline(cfg, agent, run, task, device, gen, disc, gen_opt, disc_opt, rng, logger)
     source = ckpt or pretrained
+    saved_vocab = (source or {}).get("vocab")
+    if task.corpus is not None and saved_vocab is not None and saved_vocab != task.corpus.vocab.tokens:
+        raise ValueError(f"the corpus {cfg.data} no longer yields the checkpoint's vocabulary (was the file changed?)")
+    saved_digest = (source or {}).get("data_digest")
+    if saved_digest is not None and saved_digest != task.digest():
+        raise ValueError(
+            f"the task's data ({cfg.data or 'oracle sample'}) no longer yields the checkpoint's train/test split "
+            "(were the corpus lines changed or reordered?): restore the data the run was started with"
+        )
     # A per-prefix D cannot start from another run's CNN D: it is pretrained here, from the pretrained G.
     new_d = pretrained is not None and ckpt is None and _d_kind(pretrained["config"]) != _d_kind(to_dict(cfg))
     if source is not None:
@@ -493,9 +525,6 @@ def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = 
                 disc_opt.load_state_dict(source["disc_optimizer"])
         except (RuntimeError, KeyError, ValueError) as exc:
             raise ValueError(f"checkpoint does not match this config's models: {exc}") from None
-    saved_vocab = (ckpt or pretrained or {}).get("vocab")
-    if task.corpus is not None and saved_vocab is not None and saved_vocab != task.corpus.vocab.tokens:
-        raise ValueError(f"the corpus {cfg.data} no longer yields the checkpoint's vocabulary (was the file changed?)")
     if ckpt is not None:
         pipe.history, pipe.phase, pipe.step, pipe.wall = ckpt["history"], ckpt["phase"], ckpt["step"], ckpt["wall"]
         rng.set_state(ckpt["rng"])

@@ -29,6 +29,8 @@ rollouts), or the perfect discriminator of the oracle task (an upper bound no re
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; otherwise the named device (validated)."""
     if isinstance(device, torch.device):
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available; use 'cpu' or 'auto'")
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

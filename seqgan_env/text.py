@@ -165,6 +165,11 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"corpus {path} is unreadable: {exc}") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        raise ValueError(
+            f"corpus {path} is UTF-16 or UTF-32 text (it starts with that byte-order mark); re-encode it as UTF-8, "
+            f"e.g. iconv -f UTF-16 -t UTF-8 {path} > corpus-utf8.txt"
+        )
     if b"\x00" in raw[:65536]:
         raise ValueError(
             f"corpus {path} looks binary (it contains NUL bytes); expected UTF-8 text, one sentence a line"

@@ -34,6 +34,11 @@ def final_metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())["summary"]
 
 
+def final_metrics_or_none(run_dir: Path) -> dict | None:
+    """The run's summary, or None if it has not written one (metrics.json carries it only once the run ends)."""
+    return final_metrics(run_dir) or None
+
+
 def wait_for_adversarial_checkpoint(run_dir: Path, proc: subprocess.Popen, min_step: int = 3) -> None:
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -50,20 +55,21 @@ def wait_for_adversarial_checkpoint(run_dir: Path, proc: subprocess.Popen, min_s
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_to_the_same_final_metrics(tmp_path, sig):
-    n = "30"
+    n = "60"  # long enough that the signal arrives mid-run (asserted below)
     ref = subprocess.run(script(tmp_path / "ref", "--adv-updates", n), capture_output=True, text=True, cwd=ROOT)
     assert ref.returncode == 0, ref.stderr
     proc = subprocess.Popen(script(tmp_path / "run", "--adv-updates", n), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_for_adversarial_checkpoint(tmp_path / "run", proc)
-    interrupted = proc.poll() is None
+    assert proc.poll() is None, "the run finished before the signal: this test would not test an interruption"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=240)
-    if interrupted and sig == signal.SIGINT:
+    if sig == signal.SIGINT:
         assert proc.returncode == 130, err
         assert "checkpoint saved; continue with --resume" in err
-    if interrupted and sig == signal.SIGKILL:
+    else:
         assert proc.returncode == -signal.SIGKILL
+    assert final_metrics_or_none(tmp_path / "run") is None  # it stopped before writing its summary
     res = subprocess.run(script(tmp_path / "run", "--resume", str(tmp_path / "run"), "--adv-updates", n),
                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
     assert res.returncode == 0, res.stderr

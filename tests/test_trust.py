@@ -179,3 +179,37 @@ def test_sb3_adapter_keeps_q0_in_reset_infos():
     env.reset()
     assert len(env.reset_infos) == 3
     assert all(0.0 <= i["q"] <= 1.0 for i in env.reset_infos)
+
+
+def test_more_bad_inputs_get_one_clear_error(tmp_path):
+    from agents.checkpoint import save_checkpoint
+    from agents.pipeline import checkpoint_at
+    from seqgan_env.env import resolve_device
+    from seqgan_env.text import read_lines
+
+    utf16 = tmp_path / "u16.txt"
+    utf16.write_text("the cat sat\nthe dog ran\n", encoding="utf-16")
+    with pytest.raises(ValueError, match="is UTF-16 or UTF-32 text"):
+        read_lines(utf16)
+    save_checkpoint(tmp_path / "partial.pt", {"generator": {}})
+    with pytest.raises(ValueError, match=r"lacks \['config'"):
+        checkpoint_at(tmp_path / "partial.pt")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device(torch.device("cuda"))
+    with pytest.raises(SystemExit):
+        parse_args(["--gen-lr", "1e30"])
+
+
+def test_resume_refuses_a_changed_split_and_a_changed_vocabulary(tmp_path):
+    corpus = tmp_path / "c.txt"
+    lines = [f"w{i} w{i + 1} w{i + 2}" for i in range(60)]
+    corpus.write_text("\n".join(lines) + "\n")
+    kw = dict(data=str(corpus), seq_len=6, batch_size=4, mle_batch_size=4, d_negatives=16, eval_samples=16)
+    run(tiny_run_config(tmp_path / "r", adv_updates=1, **kw), "reinforce")
+    corpus.write_text("\n".join(reversed(lines)) + "\n")  # the same sentences, reordered: another split
+    with pytest.raises(ValueError, match="no longer yields the checkpoint's train/test split"):
+        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=2, **kw), "reinforce")
+    corpus.write_text("\n".join([*lines[:-1], "zz yy xx"]) + "\n")  # a new word: another vocabulary
+    with pytest.raises(ValueError, match="no longer yields the checkpoint's vocabulary"):
+        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=2, **kw), "reinforce")
