@@ -559,7 +559,8 @@ class SeqGANEnv(gym.Env):
 
 class SeqGANVectorEnv(gym.vector.VectorEnv):
     __doc__ = f"""
-    ``num_envs`` SeqGAN-v0 episodes stepped as one tensor computation (``gymnasium.make_vec``).
+    ``num_envs`` SeqGAN-v0 episodes stepped as one tensor computation (``gymnasium.make_vec``). Rewards are float64
+    arrays, as with Gymnasium's sync and async vector envs over the single env.
 
     Same spaces, rewards and info keys as :class:`SeqGANEnv`, batched. Each episode resets on the same
     step it ends ("same-step" autoreset): that step returns the first observation of the next episode,
@@ -667,7 +668,8 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
             infos["final_info"] = final_info
             infos["_final_info"] = ended.copy()
             obs = self.core.observation()
-        return obs, reward, ended, np.zeros(self.num_envs, dtype=bool), infos
+        # float64, as Gymnasium's sync and async vector envs stack the single env's Python-float rewards
+        return obs, reward.astype(np.float64), ended, np.zeros(self.num_envs, dtype=bool), infos
 
     def render(self) -> tuple[str, ...] | None:
         if self.render_mode == "ansi":

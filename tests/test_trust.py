@@ -213,3 +213,24 @@ def test_resume_refuses_a_changed_split_and_a_changed_vocabulary(tmp_path):
     corpus.write_text("\n".join([*lines[:-1], "zz yy xx"]) + "\n")  # a new word: another vocabulary
     with pytest.raises(ValueError, match="no longer yields the checkpoint's vocabulary"):
         run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=2, **kw), "reinforce")
+
+
+def test_native_and_gymnasium_sync_vector_envs_agree_with_same_step_autoreset():
+    import gymnasium
+
+    import seqgan_env  # noqa: F401
+
+    kw = {"vocab_size": 30, "seq_len": 3, "n_rollouts": 2, "reward_mode": "q"}
+    native = gymnasium.make_vec("SeqGAN-v0", 2, vectorization_mode="vector_entry_point", **kw)
+    sync = gymnasium.make_vec("SeqGAN-v0", 2, vectorization_mode="sync", **kw,
+                              vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP})  # fmt: skip
+    a, _ = native.reset(seed=0)
+    b, _ = sync.reset(seed=0)
+    np.testing.assert_array_equal(a, b)
+    for t in range(7):
+        acts = np.array([t % 30, (3 * t) % 30])
+        oa, ra, da, _, _ = native.step(acts)
+        ob, rb, db, _, _ = sync.step(acts)
+        np.testing.assert_array_equal(oa, ob)
+        np.testing.assert_array_equal(da, db)
+        assert ra.dtype == rb.dtype == np.float64
