@@ -31,6 +31,18 @@ def test_compare_tiny_writes_table_and_plots(tmp_path):
     assert len(tokens) == 1
 
 
+def test_compare_on_the_perfect_reward_runs_the_reference_beside_both_agents(tmp_path):
+    cfg = tiny_run_config(tmp_path / "unused", reward_source="perfect", reward_mode="shaped", ppo_reward_mode="shaped")
+    result = compare(cfg, tmp_path / "cmp", seeds=(0,), temperatures=(1.0,))
+    assert set(result["runs"]) == {"reinforce", "ppo", "reference"}
+    assert "| reference (1 seeds) |" in result["table"]
+    assert {"entropy", "kl_oracle"} <= set(result["sweeps"]["reference"][0])
+    assert len({r["tokens"] for rs in result["runs"].values() for r in rs}) == 1  # the same budget
+    with pytest.raises(ValueError, match=r"--agents reference .* needs --reward-source perfect"):
+        compare(tiny_run_config(tmp_path / "u2"), tmp_path / "cmp2", seeds=(0,), agents=("reference",))
+    assert not (tmp_path / "cmp2").exists()
+
+
 def test_compare_bad_arguments(tmp_path):
     cfg = tiny_run_config(tmp_path / "unused")
     with pytest.raises(ValueError, match="--agents must be a non-empty subset"):
