@@ -64,6 +64,12 @@ def atomic_save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _what_global(exc: Exception) -> str:
+    """The line of torch's weights-only error that names the refused global."""
+    lines = [line.strip() for line in str(exc).splitlines() if "Unsupported" in line]
+    return lines[0][:200] if lines else type(exc).__name__
+
+
 def _to_plain(obj: Any) -> Any:
     """``obj`` with numpy arrays as tagged tensors and numpy scalars as Python numbers (what weights-only loads)."""
     import numpy as np
@@ -107,11 +113,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = _from_plain(torch.load(path, map_location="cpu", weights_only=True))
     except pickle.UnpicklingError as exc:
-        if "weights only" not in str(exc).lower():
+        if "unsupported global" not in str(exc).lower() and "unsupported class" not in str(exc).lower():
             raise ValueError(f"checkpoint {path} is unreadable or corrupt (UnpicklingError: {exc})") from None
         raise ValueError(
             f"checkpoint {path} holds objects other than tensors and plain data, so loading it would run code from "
-            f"the file; refused ({str(exc).splitlines()[-1][:200]}). If it is a checkpoint of version 1 that you "
+            f"the file; refused ({_what_global(exc)}). If it is a checkpoint of version 1 that you "
             f"trust, convert it once with: python -m agents.checkpoint upgrade {path}"
         ) from None
     except Exception as exc:

@@ -269,6 +269,8 @@ def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
     run = RunDir(cfg.resume or "")
     if not run.path.is_dir():
         raise FileNotFoundError(f"--resume {run.path}: no such run directory")
+    if cfg.run_dir and Path(cfg.run_dir) != run.path:
+        raise ValueError(f"--resume {cfg.resume} continues in that directory; drop --run-dir {cfg.run_dir}")
     if not run.latest.is_file():
         raise FileNotFoundError(
             f"--resume {run.path}: it has no checkpoint yet (the run stopped before its first one); nothing to resume: "
@@ -476,8 +478,6 @@ def check_agent(cfg: SeqGANConfig, agent: str) -> None:
     changed = [k for k in _ignored_by(agent) if getattr(cfg, k) != getattr(preset, k)]
     if cfg.data is not None:  # the oracle's settings mean nothing on real text
         changed += [k for k in ORACLE_ONLY if getattr(cfg, k) != getattr(preset, k)]
-    if cfg.resume and cfg.run_dir and Path(cfg.run_dir) != Path(cfg.resume):
-        raise ValueError(f"--resume {cfg.resume} continues in that directory; drop --run-dir {cfg.run_dir}")
     if changed:
         flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
         raise ValueError(f"{flags}: not used by this {agent} run (it would be ignored); drop it")

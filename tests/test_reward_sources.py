@@ -243,8 +243,9 @@ def test_d_quality_is_in_every_runs_metrics(tmp_path):
                                                ("perfect", "reference"), ("prefix", "reinforce")])  # fmt: skip
 def test_reward_sources_run_from_the_same_pretraining(tmp_path, source, agent):
     run(tiny_run_config(tmp_path / "pre", adv_updates=0, d_report_samples=0), "reinforce")
+    mode = {"reward_mode": "shaped"} if agent == "reinforce" else {}
     cfg = tiny_run_config(tmp_path / "r", pretrained=str(tmp_path / "pre"), reward_source=source,
-                          reward_mode="shaped", prefix_d_hidden_dim=8, d_report_samples=16)  # fmt: skip
+                          prefix_d_hidden_dim=8, d_report_samples=16, **mode)  # fmt: skip
     summary = run(cfg, agent)
     hist = json.loads((tmp_path / "r" / "metrics.json").read_text())["history"]
     phases = {r["phase"] for r in hist}

@@ -29,7 +29,7 @@ import torch
 
 from agents.checkpoint import atomic_write_json, load_checkpoint
 from agents.config import parse_args
-from agents.pipeline import build_task, discriminator_config, generator_config, run
+from agents.pipeline import agent_config, build_task, discriminator_config, generator_config, run
 from seqgan_env import rllib as seqgan_rllib
 from seqgan_env.discriminator import Discriminator, train_discriminator
 from seqgan_env.generator import Generator
@@ -90,7 +90,7 @@ def train(cfg: Any, out: Path, num_env_runners: int, iterations: int, address: s
 
     pre_dir = Path(cfg.pretrained) if cfg.pretrained else out / "pretrain"
     if not cfg.pretrained:
-        run(dataclasses.replace(cfg, adv_updates=0, run_dir=str(pre_dir)), "reinforce")
+        run(agent_config(dataclasses.replace(cfg, adv_updates=0, run_dir=str(pre_dir)), "reinforce"), "reinforce")
     ckpt = load_checkpoint(pre_dir / "checkpoints" / "pretrained.pt")
     task = build_task(cfg, torch.device("cpu"))
     vocab, seq_len = task.vocab_size, cfg.seq_len
