@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Issue "A reward that carries signal": every run of RESULTS.md's section of that name, in order.
-# Usage: bash docs/experiments/reward_signal.sh SEED [PART...]; PARTS: pretrain table recipes-a recipes-b frontier
-# (default: all, in that order).
+# Usage: bash docs/experiments/reward_signal.sh SEED [PART...]; PARTS: pretrain table recipes-a recipes-b probe400
+# frontier (default: all, in that order).
 # Each run takes 1-5 min on 2 CPU cores; the whole script about an hour per seed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${1:?usage: reward_signal.sh SEED [pretrain|table|recipes|frontier ...]}
 shift
-PARTS=${*:-pretrain table recipes-a recipes-b frontier}
+PARTS=${*:-pretrain table recipes-a recipes-b probe400 frontier}
 PY=${PY:-.venv/bin/python}
 ORACLE=${ORACLE:-../shared/seqgan_oracle/target_params.npz}
 # The fast preset's pretraining (60 MLE epochs, G kept every 5 epochs for the tuned-MLE frontier, 5 D rounds);
@@ -45,6 +45,9 @@ recipes-a|recipes-b)  # which RL recipe gets closest to the exact per-step refer
   $PY train/ppo.py "${COMMON[@]}" "${R[@]}" --ppo-reward-mode shaped --ppo-advantage critic --ppo-lr 1e-3 --run-dir runs/r_ppo_critic_s$S
   $PY train/ppo.py "${COMMON[@]}" "${R[@]}" --ppo-reward-mode q --ppo-advantage q --ppo-lr 1e-3 --run-dir runs/r_ppo_step_s$S
   fi ;;
+probe400)  # the issue's probe to its 400 updates: the reward-to-go run, continued from its 200th update
+  rm -rf runs/r_rtg400_s$S && cp -r runs/r_rtg_s$S runs/r_rtg400_s$S && rm -f runs/r_rtg400_s$S/.lock
+  $PY train/reinforce.py --resume runs/r_rtg400_s$S --adv-updates 400 --no-progress ;;
 frontier)  # every run's temperature sweep against tuned MLE (the MLE-epoch checkpoints' envelope)
   specs=()
   for d in runs/t_*_s$S runs/r_*_s$S; do [ -f "$d/checkpoints/latest.pt" ] && specs+=("$(basename "$d")=$d"); done

@@ -14,6 +14,7 @@ from pathlib import Path
 SOURCES = {"constant": "constant (1)", "cnn": "paper CNN D, MC rollouts", "prefix": "per-prefix LSTM D",
            "perfect": "perfect D (upper bound)"}  # fmt: skip
 RECIPES = {"reference": "exact per-step reference (not RL)", "rtg": "REINFORCE, reward-to-go, mean baseline",
+           "rtg400": "… the same, continued to 400 updates",
            "step": "REINFORCE, per-step weight r_t, mean baseline", "rtg_kl1": "… reward-to-go + KL(G ‖ MLE), β = 1",
            "rtg_ent": "… reward-to-go + entropy bonus 0.5", "rtg_mle": "… reward-to-go + 1 MLE step per update",
            "ppo_critic": "PPO, critic, reward-to-go (γ = λ = 1)",
