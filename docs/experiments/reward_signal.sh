@@ -47,7 +47,11 @@ recipes-a|recipes-b)  # which RL recipe gets closest to the exact per-step refer
   fi ;;
 probe400)  # the issue's probe to its 400 updates: the reward-to-go run, continued from its 200th update
   rm -rf runs/r_rtg400_s$S && cp -r runs/r_rtg_s$S runs/r_rtg400_s$S && rm -f runs/r_rtg400_s$S/.lock
-  $PY train/reinforce.py --resume runs/r_rtg400_s$S --adv-updates 400 --no-progress ;;
+  $PY train/reinforce.py --resume runs/r_rtg400_s$S --adv-updates 400 --no-progress
+  # the issue's second probe: batch 64, Adam 1e-2, 150 updates
+  $PY train/reinforce.py "${COMMON[@]}" --pretrained "$PRE" --reward-source perfect --batch-size 64 --adv-updates 150 \
+      --eval-every 25 --eval-samples 5000 --checkpoint-every 50 --lr-schedule constant --max-grad-norm 5 \
+      --loss-reduction mean --reward-mode shaped --baseline mean --gen-lr 1e-2 --run-dir runs/r_rtg_b64_s$S ;;
 frontier)  # every run's temperature sweep against tuned MLE (the MLE-epoch checkpoints' envelope)
   specs=()
   for d in runs/t_*_s$S runs/r_*_s$S; do [ -f "$d/checkpoints/latest.pt" ] && specs+=("$(basename "$d")=$d"); done

@@ -15,6 +15,7 @@ SOURCES = {"constant": "constant (1)", "cnn": "paper CNN D, MC rollouts", "prefi
            "perfect": "perfect D (upper bound)"}  # fmt: skip
 RECIPES = {"reference": "exact per-step reference (not RL)", "rtg": "REINFORCE, reward-to-go, mean baseline",
            "rtg400": "… the same, continued to 400 updates",
+           "rtg_b64": "… the same, batch 64, Adam 1e-2, 150 updates",
            "step": "REINFORCE, per-step weight r_t, mean baseline", "rtg_kl1": "… reward-to-go + KL(G ‖ MLE), β = 1",
            "rtg_ent": "… reward-to-go + entropy bonus 0.5", "rtg_mle": "… reward-to-go + 1 MLE step per update",
            "ppo_critic": "PPO, critic, reward-to-go (γ = λ = 1)",
