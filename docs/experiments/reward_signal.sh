@@ -52,9 +52,9 @@ probe400)  # the issue's probe to its 400 updates: the reward-to-go run, continu
   $PY train/reinforce.py "${COMMON[@]}" --pretrained "$PRE" --reward-source perfect --batch-size 64 --adv-updates 150 \
       --eval-every 25 --eval-samples 5000 --checkpoint-every 50 --lr-schedule constant --max-grad-norm 5 \
       --loss-reduction mean --reward-mode shaped --baseline mean --gen-lr 1e-2 --run-dir runs/r_rtg_b64_s$S ;;
-frontier)  # every run's temperature sweep against tuned MLE (the MLE-epoch checkpoints' envelope)
+frontier)  # every table run's temperature sweep against tuned MLE (the MLE-epoch checkpoints' envelope)
   specs=()
-  for d in runs/t_*_s$S runs/r_*_s$S; do [ -f "$d/checkpoints/latest.pt" ] && specs+=("$(basename "$d")=$d"); done
+  for d in runs/t_*_s$S; do [ -f "$d/checkpoints/latest.pt" ] && specs+=("$(basename "$d")=$d"); done
   $PY train/quality_diversity.py "MLE60=$PRE/checkpoints/pretrained.pt" "${specs[@]}" --frontier "$PRE" \
       --temperatures 0.7 0.8 0.9 1.0 1.1 1.25 1.5 --samples 5000 \
       --out docs/reward_signal_qd_s$S.png --json runs/reward_signal_frontier_s$S.json ;;
