@@ -55,11 +55,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--samples", type=int, default=10_000, help="samples per NLL-oracle point")
     p.add_argument("--out", default="quality_diversity.png", help="PNG to write")
     p.add_argument("--frontier", default=None, help="a run directory whose kept MLE-epoch checkpoints form tuned MLE")
+    p.add_argument("--frontier-epochs", type=int, nargs="+", default=None,
+                   help="only these kept MLE epochs form the frontier (default: every kept one)")  # fmt: skip
     p.add_argument("--json", default=None, help="also write the sweeps (and gaps) to this JSON file")
     args = p.parse_args(argv)
     try:
         loaded = [_load(s) for s in args.generators]
-        mle_epochs = _mle_epochs(args.frontier) if args.frontier else []
+        mle_epochs = _mle_epochs(args.frontier, args.frontier_epochs) if args.frontier else []
         if any(t <= 0 for t in args.temperatures) or args.samples <= 0:
             raise ValueError("--temperatures and --samples must be positive")
     except (FileNotFoundError, ValueError) as exc:
@@ -96,8 +98,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return result
 
 
-def _mle_epochs(run_dir: str) -> list[Path]:
+def _mle_epochs(run_dir: str, epochs: list[int] | None = None) -> list[Path]:
     paths = sorted((Path(run_dir) / "checkpoints").glob("mle_epoch*.pt"))
+    if epochs is not None:
+        missing = [e for e in epochs if Path(run_dir) / "checkpoints" / f"mle_epoch{e:03d}.pt" not in paths]
+        if missing:
+            raise FileNotFoundError(f"--frontier {run_dir}: no kept MLE checkpoint for epochs {missing}")
+        paths = [Path(run_dir) / "checkpoints" / f"mle_epoch{e:03d}.pt" for e in epochs]
     if not paths:
         raise FileNotFoundError(
             f"--frontier {run_dir}: no checkpoints/mle_epochNNN.pt (run it with --mle-keep-every N)"
