@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--samples", type=int, default=10_000, help="samples per NLL-oracle point")
     p.add_argument("--out", default="quality_diversity.png", help="PNG to write")
     p.add_argument("--frontier", default=None, help="a run directory whose kept MLE-epoch checkpoints form tuned MLE")
+    p.add_argument("--frontier-temperatures", type=float, nargs="+", default=None,
+                   help="temperatures of the frontier's MLE sweeps (default: --temperatures); reach lower ones so "
+                        "that the frontier covers the sharp end of the generators' curves")  # fmt: skip
     p.add_argument("--frontier-epochs", type=int, nargs="+", default=None,
                    help="only these kept MLE epochs form the frontier (default: every kept one)")  # fmt: skip
     p.add_argument("--json", default=None, help="also write the sweeps (and gaps) to this JSON file")
@@ -62,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         loaded = [_load(s) for s in args.generators]
         mle_epochs = _mle_epochs(args.frontier, args.frontier_epochs) if args.frontier else []
-        if any(t <= 0 for t in args.temperatures) or args.samples <= 0:
+        if any(t <= 0 for t in [*args.temperatures, *(args.frontier_temperatures or [])]) or args.samples <= 0:
             raise ValueError("--temperatures and --samples must be positive")
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -82,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for path in tqdm(mle_epochs, desc="tuned-MLE frontier", unit="checkpoint"):
             gen = Generator(generator_config(cfg, task))
             gen.load_state_dict(load_checkpoint(path)["generator"])
-            frontier[path.stem] = temperature_sweep(task, gen.eval(), tuple(args.temperatures), args.samples, cfg.seed)
+            temps = tuple(args.frontier_temperatures or args.temperatures)
+            frontier[path.stem] = temperature_sweep(task, gen.eval(), temps, args.samples, cfg.seed)
         curves = list(frontier.values())
         result["frontier"] = frontier
         result["gaps"] = {label: frontier_gap(pts, curves, axes) for label, pts in sweeps.items()}

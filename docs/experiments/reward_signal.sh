@@ -56,7 +56,8 @@ frontier)  # every table run's temperature sweep against tuned MLE (the MLE-epoc
   specs=()
   for d in runs/t_*_s$S; do [ -f "$d/checkpoints/latest.pt" ] && specs+=("$(basename "$d")=$d"); done
   $PY train/quality_diversity.py "MLE60=$PRE/checkpoints/pretrained.pt" "${specs[@]}" --frontier "$PRE" \
-      --temperatures 0.7 0.8 0.9 1.0 1.1 1.25 1.5 --samples 5000 \
+      --temperatures 0.7 0.8 0.9 1.0 1.1 1.25 1.5 --frontier-temperatures 0.5 0.6 0.7 0.8 0.9 1.0 1.1 1.25 1.5 \
+      --frontier-epochs 5 10 15 20 30 60 --samples 5000 \
       --out docs/reward_signal_qd_s$S.png --json runs/reward_signal_frontier_s$S.json ;;
 *) echo "unknown part $part" >&2; exit 2 ;;
 esac; done
