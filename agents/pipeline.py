@@ -101,15 +101,19 @@ class Task:
     corpus: Corpus | None = None
     random_nll_oracle: float = field(default=float("nan"))
     valid: torch.Tensor | None = None
+    _digest: str | None = field(default=None, init=False, repr=False)
 
     def digest(self) -> str:
-        """SHA-256 of the training and test sequences: a run resumes only on the very same split."""
-        import hashlib
+        """SHA-256 of the training and test sequences: a run resumes only on the very same split. Computed once (the
+        split never changes), though every checkpoint records it."""
+        if self._digest is None:
+            import hashlib
 
-        h = hashlib.sha256()
-        for part in (self.train, self.test):
-            h.update(part.cpu().contiguous().numpy().tobytes())
-        return h.hexdigest()
+            h = hashlib.sha256()
+            for part in (self.train, self.test):
+                h.update(part.cpu().contiguous().numpy().tobytes())
+            self._digest = h.hexdigest()
+        return self._digest
 
     def decode(self, tokens: torch.Tensor) -> list[str]:
         if self.corpus is not None:
@@ -446,8 +450,6 @@ class Pipeline:
 REINFORCE_ONLY = ("baseline", "kl_coef", "loss_reduction", "reward_mode")
 PPO_ONLY = ("ppo_lr", "ppo_reward_mode", "ppo_n_steps", "ppo_n_epochs", "ppo_batch_size", "ppo_clip_range",
             "ppo_target_kl", "ppo_advantage")  # fmt: skip
-
-
 ORACLE_ONLY = ("oracle_params", "oracle_seed", "vocab_size", "n_train", "n_test")
 PRETRAIN_ONLY = ("mle_epochs", "mle_batch_size", "mle_keep_every")
 
@@ -484,8 +486,7 @@ def check_agent(cfg: SeqGANConfig, agent: str) -> None:
 
 
 def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = None) -> Pipeline:
-    """Create (or restore from ``ckpt``) every part of a run."""
-    check_agent(cfg, agent)
+    """Create (or restore from ``ckpt``) every part of a run (``agent`` and ``cfg`` checked by :func:`run`)."""
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     pretrained = load_pretrained(cfg) if cfg.pretrained and ckpt is None else None

@@ -18,7 +18,7 @@ from seqgan_env.discriminator import (
     PrefixDiscriminatorConfig,
 )
 from seqgan_env.generator import Generator, GeneratorConfig, State
-from seqgan_env.rollout import RolloutReward, SequenceScorer, check_scores, log_odds
+from seqgan_env.rollout import RolloutReward, SequenceScorer, check_scores
 
 REWARD_MODES = ("shaped", "q", "terminal")
 REWARD_SOURCES = ("rollout", "prefix", "perfect")
@@ -266,15 +266,11 @@ class SeqGANCore:
             info: dict[str, np.ndarray] = {}
             if self.reward_mode == "shaped" and self.reward_source != "perfect":
                 if self.reward_source == "prefix":
-                    self.q_prev[idx] = self._d_value(self.reward.discriminator.prob(d_first))  # type: ignore[union-attr]
+                    self.q_prev[idx] = self.reward.value(self.reward.discriminator.prob(d_first))  # type: ignore[union-attr]
                 else:
                     self.q_prev[idx] = self.reward.q_values(self.tokens[idx, :0], first, self.torch_rng)
                 info["q"] = self.q_prev.cpu().numpy().copy()
         return info
-
-    def _d_value(self, p: torch.Tensor) -> torch.Tensor:
-        """The per-prefix D's P(real) as the env's Q: itself, or its log-odds (``d_reward``)."""
-        return log_odds(p) if self.reward.d_reward == "log_odds" else p
 
     def _perfect_log_ratio(self, act: torch.Tensor) -> torch.Tensor:
         """``log p_O(a_t | prefix) − log p_G(a_t | prefix)`` ``(B,)``, from the states before reading ``act``."""
@@ -308,8 +304,8 @@ class SeqGANCore:
         (``"d_score"`` is meaningful where an episode ended)."""
         act = self.check_actions(actions)
         with torch.inference_mode():
-            if self.reward_source == "perfect":
-                return self._step_perfect(act)
+            # the perfect D's log-ratio needs G's and the oracle's next-token distributions before reading act
+            log_ratio = self._perfect_log_ratio(act) if self.reward_source == "perfect" else None
             self.tokens[torch.arange(self.num_envs, device=self.device), self.pos] = act
             self.pos += 1
             assert self.state is not None
@@ -318,56 +314,63 @@ class SeqGANCore:
             if self.eos_token is not None:
                 ended |= act == self.eos_token
             self.ended = ended.clone()  # reset_rows() writes into it in place
-            info: dict[str, np.ndarray] = {}
-            if self.reward_source == "prefix":  # D(y_1..t) from D's state: no rollouts
-                assert self.d_state is not None
-                self.d_state = self.reward.discriminator.advance(act, self.d_state)  # type: ignore[union-attr]
-                p = self.reward.discriminator.prob(self.d_state)  # type: ignore[union-attr]
-                q = self._d_value(p)
-                reward = {"q": q, "shaped": q - self.q_prev, "terminal": q * ended}[self.reward_mode]
-                self.q_prev = q.clone()
-                info["q"] = q.cpu().numpy()
-                if self.reward_mode == "terminal":
-                    info["q"] = reward.cpu().numpy()
-                if bool(ended.any()):
-                    info["d_score"] = (p * ended).cpu().numpy()
-                return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
-            if self.reward_mode != "terminal":
-                q = self.reward.q_rows(self.tokens, self.pos, self.state, self.torch_rng)
-                if not torch.isfinite(q).all():
-                    raise FloatingPointError(f"non-finite Q-value at step(s) {self.pos.unique().tolist()}: check D")
-                reward = q - self.q_prev if self.reward_mode == "shaped" else q
-                self.q_prev = q.clone()  # reset_rows() writes into q_prev in place
-                info["q"] = q.cpu().numpy()
+            if log_ratio is not None:
+                reward, info = self._perfect_reward(act, log_ratio, ended)
+            elif self.reward_source == "prefix":
+                reward, info = self._prefix_reward(act, ended)
             else:
-                reward = torch.zeros(self.num_envs, device=self.device)
-                if bool(ended.any()):
-                    reward[ended] = self.reward.score(self.tokens[ended]).to(reward.dtype)
-                    if not torch.isfinite(reward).all():
-                        raise FloatingPointError("non-finite discriminator score: check the discriminator")
-                    info["q"] = reward.cpu().numpy()
-            if bool(ended.any()):  # an ended row's Q is its score: D's P(real) itself with d_reward="prob"
-                info["d_score"] = info["q"] if self.reward.d_reward == "prob" else self._d_scores(ended)
+                reward, info = self._rollout_reward(ended)
         return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
 
-    def _step_perfect(self, act: torch.Tensor) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    def _rollout_reward(self, ended: torch.Tensor) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+        """Q from Monte Carlo rollouts scored by D (``"terminal"``: D's score of the ended rows, no rollouts)."""
+        info: dict[str, np.ndarray] = {}
+        if self.reward_mode != "terminal":
+            assert self.state is not None
+            q = self.reward.q_rows(self.tokens, self.pos, self.state, self.torch_rng)
+            if not torch.isfinite(q).all():
+                raise FloatingPointError(f"non-finite Q-value at step(s) {self.pos.unique().tolist()}: check D")
+            reward = q - self.q_prev if self.reward_mode == "shaped" else q
+            self.q_prev = q.clone()  # reset_rows() writes into q_prev in place
+            info["q"] = q.cpu().numpy()
+        else:
+            reward = torch.zeros(self.num_envs, device=self.device)
+            if bool(ended.any()):
+                reward[ended] = self.reward.score(self.tokens[ended]).to(reward.dtype)
+                if not torch.isfinite(reward).all():
+                    raise FloatingPointError("non-finite discriminator score: check the discriminator")
+                info["q"] = reward.cpu().numpy()
+        if bool(ended.any()):  # an ended row's Q is its score: D's P(real) itself with d_reward="prob"
+            info["d_score"] = info["q"] if self.reward.d_reward == "prob" else self._d_scores(ended)
+        return reward, info
+
+    def _prefix_reward(self, act: torch.Tensor, ended: torch.Tensor) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+        """Q_t = D(y_1..t) from the per-prefix D's state, advanced by ``act``: no rollouts."""
+        assert self.d_state is not None
+        disc = self.reward.discriminator
+        self.d_state = disc.advance(act, self.d_state)  # type: ignore[union-attr]
+        p = disc.prob(self.d_state)  # type: ignore[union-attr]
+        q = self.reward.value(p)
+        reward = {"q": q, "shaped": q - self.q_prev, "terminal": q * ended}[self.reward_mode]
+        self.q_prev = q.clone()
+        info = {"q": (reward if self.reward_mode == "terminal" else q).cpu().numpy()}
+        if bool(ended.any()):
+            info["d_score"] = (p * ended).cpu().numpy()
+        return reward, info
+
+    def _perfect_reward(
+        self, act: torch.Tensor, log_ratio: torch.Tensor, ended: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
         """The perfect discriminator's dense reward (see the env docstring): no rollouts, no D."""
         assert self.oracle is not None
-        assert self.state is not None
         assert self.oracle_state is not None
-        r = self._perfect_log_ratio(act)
-        self.tokens[torch.arange(self.num_envs, device=self.device), self.pos] = act
-        self.pos += 1
-        self.state = self.reward.policy.advance(act, self.state)
         self.oracle_state = self.oracle.advance(act, self.oracle_state)
-        self.log_ratio += r
-        ended = self.pos == self.seq_len
-        self.ended = ended.clone()
-        reward = torch.where(ended, self.log_ratio, 0.0) if self.reward_mode == "terminal" else r
+        self.log_ratio += log_ratio
+        reward = torch.where(ended, self.log_ratio, 0.0) if self.reward_mode == "terminal" else log_ratio
         info = {"q": reward.cpu().numpy()}
         if bool(ended.any()):  # D*(x) = p_O / (p_O + p_G) = sigmoid(log p_O(x) − log p_G(x))
             info["d_score"] = (torch.sigmoid(self.log_ratio) * ended).cpu().numpy()
-        return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
+        return reward, info
 
     def _d_scores(self, ended: torch.Tensor) -> np.ndarray:
         """D's P(real) ``(B,)`` of the rows that ended (0 elsewhere), for ``info["d_score"]``."""

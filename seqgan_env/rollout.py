@@ -73,7 +73,12 @@ class RolloutReward:
         """The reward of complete sequences ``(B, T)``: D's P(real), its log-odds, or 1 (see ``d_reward``)."""
         if self.d_reward == "constant":
             return torch.ones(tokens.shape[0], device=tokens.device)
-        p = check_scores(self.discriminator.score(tokens), tokens.shape[0], type(self.discriminator).__name__)
+        return self.value(
+            check_scores(self.discriminator.score(tokens), tokens.shape[0], type(self.discriminator).__name__)
+        )
+
+    def value(self, p: torch.Tensor) -> torch.Tensor:
+        """What the reward makes of D's P(real) ``p``: itself, or its log-odds (``d_reward``; not "constant")."""
         return log_odds(p) if self.d_reward == "log_odds" else p
 
     @torch.inference_mode()
