@@ -14,7 +14,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
-from seqgan_env.discriminator import Discriminator, PrefixDiscriminator, train_discriminator
+from seqgan_env.discriminator import Discriminator, PrefixDiscriminator, retrain_discriminator
 from seqgan_env.generator import Generator, mle_step
 from seqgan_env.metrics import nll_oracle, nll_test
 from seqgan_env.optim import adam
@@ -154,12 +154,10 @@ class DiscriminatorCallback(_EveryKUpdates):
     def _on_update(self, n_updates: int) -> None:
         start = time.perf_counter()
         gen = get_generator(self.model)
-        loss = 0.0
-        for _ in range(self.rounds):
-            fake = gen.sample(self.n_negatives, generator=self.rng).to(self.discriminator.device)
-            loss = train_discriminator(
-                self.discriminator, self.optimizer, self.real_data, fake, self.epochs, self.batch_size, self.rng
-            )
+        loss = retrain_discriminator(
+            self.discriminator, self.optimizer, self.real_data, gen, self.rounds, self.epochs, self.n_negatives,
+            self.batch_size, self.rng,
+        )  # fmt: skip
         get_seqgan_env(self.training_env).set_discriminator(self.discriminator)
         self.seconds += time.perf_counter() - start
         self.logger.record("discriminator/loss", loss)

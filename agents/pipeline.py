@@ -150,6 +150,25 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
     return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)), valid=valid)
 
 
+def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[str, float]:
+    """NLL-test (and NLL-valid with a validation split) and, on the oracle task, NLL-oracle, G's entropy and
+    KL(G ‖ oracle) (per token, on ``cfg.eval_samples`` samples seeded by ``cfg.seed``); on text BLEU-2…4 and
+    self-BLEU-2…4 (see :mod:`seqgan_env.metrics` for the definitions). Deterministic: the same G scores the same."""
+    metrics = {"nll_test": nll_test(gen, task.test)}
+    if task.valid is not None:
+        metrics["nll_valid"] = nll_test(gen, task.valid)
+    if task.oracle is not None:  # NLL-oracle, G's entropy and KL(G ‖ oracle) on the same samples
+        metrics.update(oracle_metrics(task.oracle, gen, cfg.eval_samples, seed=cfg.seed))
+    if task.corpus is not None:
+        n = min(cfg.eval_samples, 1000)
+        rng = torch.Generator(device=gen.device).manual_seed(cfg.seed)
+        hyps = task.corpus.sentences(gen.sample(n, generator=rng).cpu())
+        refs = task.corpus.sentences(task.test)
+        metrics.update({f"bleu{k}": v for k, v in bleu(hyps, refs, max_n=4).items()})
+        metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
+    return metrics
+
+
 def generator_config(cfg: SeqGANConfig, task: Task) -> GeneratorConfig:
     """The generator's sizes; on real text, sequences end at the corpus's ``<eos>`` (padding after it)."""
     ends = {} if task.corpus is None else task.corpus.vocab.end_tokens
@@ -358,22 +377,8 @@ class Pipeline:
         return row
 
     def evaluate(self, gen: Generator | None = None) -> dict[str, float]:
-        """NLL-test and, on the oracle task, NLL-oracle, G's entropy and KL(G ‖ oracle) (per token); on text BLEU-2…4
-        and self-BLEU-2…4."""
-        gen = gen or self.gen
-        metrics = {"nll_test": nll_test(gen, self.task.test)}
-        if self.task.valid is not None:
-            metrics["nll_valid"] = nll_test(gen, self.task.valid)
-        if self.task.oracle is not None:  # NLL-oracle, G's entropy and KL(G ‖ oracle) on the same samples
-            metrics.update(oracle_metrics(self.task.oracle, gen, self.cfg.eval_samples, seed=self.cfg.seed))
-        if self.task.corpus is not None:
-            n = min(self.cfg.eval_samples, 1000)
-            rng = torch.Generator(device=gen.device).manual_seed(self.cfg.seed)
-            hyps = self.task.corpus.sentences(gen.sample(n, generator=rng).cpu())
-            refs = self.task.corpus.sentences(self.task.test)
-            metrics.update({f"bleu{k}": v for k, v in bleu(hyps, refs, max_n=4).items()})
-            metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
-        return metrics
+        """:func:`evaluate_generator` of ``gen`` (default: this run's generator) on this run's task."""
+        return evaluate_generator(gen or self.gen, self.task, self.cfg)
 
     def d_report(self, phase: str, step: int, timesteps: int) -> dict[str, float] | None:
         """D's quality now (``--d-report-samples`` fresh G samples vs the held-out real data; see

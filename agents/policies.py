@@ -29,15 +29,6 @@ def _config_from(obs_space: spaces.Space, action_space: spaces.Space, generator_
     return cfg
 
 
-def prefix_hidden(generator: Generator, obs: torch.Tensor) -> torch.Tensor:
-    """The generator's LSTM state ``(B, H)`` after reading each observed prefix (padding = vocab_size)."""
-    tokens = obs.long()
-    vocab, seq_len = generator.config.vocab_size, generator.config.seq_len
-    t = (tokens != vocab).sum(dim=1).clamp(max=seq_len - 1)
-    hs = generator.hidden_states(torch.where(tokens == vocab, torch.zeros_like(tokens), tokens))
-    return hs[torch.arange(tokens.shape[0], device=tokens.device), t]
-
-
 class GeneratorPolicy(BasePolicy):
     """The REINFORCE policy: π(a | prefix) = G(a | prefix), plus an optional value head for a baseline.
 
@@ -73,7 +64,7 @@ class GeneratorPolicy(BasePolicy):
 
     def next_token_logits(self, obs: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, V)`` of the next token for observed prefixes ``(B, T)``."""
-        return self.generator.proj(prefix_hidden(self.generator, obs))
+        return self.generator.next_token_logits(obs)
 
     def _predict(self, observation: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         logits = self.next_token_logits(observation)
@@ -91,7 +82,7 @@ class GeneratorFeatures(BaseFeaturesExtractor):
         self.generator = Generator(cfg)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        return prefix_hidden(self.generator, observations)
+        return self.generator.prefix_hidden(observations)
 
 
 class ZeroValue(nn.Module):

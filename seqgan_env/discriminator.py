@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from seqgan_env.generator import Generator
 
 PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
 PAPER_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
@@ -170,6 +174,27 @@ def train_discriminator(
 
 
 # ------------------------------------------------------------------------------------------------ per-prefix D
+def retrain_discriminator(
+    disc: Discriminator,
+    optimizer: torch.optim.Optimizer,
+    real: torch.Tensor,
+    generator_model: Generator,
+    rounds: int = 5,
+    epochs: int = 3,
+    n_negatives: int = 10_000,
+    batch_size: int = 64,
+    generator: torch.Generator | None = None,
+) -> float:
+    """One D retraining of the adversarial loop: ``rounds`` rounds, each on ``n_negatives`` fresh samples of
+    ``generator_model`` (a :class:`~seqgan_env.Generator`) vs all of ``real``, ``epochs`` epochs per round (paper:
+    5 × 3, 10k negatives). Returns the last epoch's mean loss."""
+    loss = float("nan")
+    for _ in range(rounds):
+        fake = generator_model.sample(n_negatives, generator=generator).to(disc.device)
+        loss = train_discriminator(disc, optimizer, real, fake, epochs, batch_size, generator)
+    return loss
+
+
 @dataclass
 class PrefixDiscriminatorConfig:
     """Sizes and regularisation of a :class:`PrefixDiscriminator` (defaults: chosen on held-out data of the

@@ -132,6 +132,20 @@ class Generator(nn.Module):
         """Next-token logits ``(B, T, V)`` for every position of ``tokens`` ``(B, T)``."""
         return self.proj(self.hidden_states(tokens))
 
+    # ----------------------------------------------------------------- observed-prefix API (RL policies)
+    def prefix_hidden(self, obs: torch.Tensor) -> torch.Tensor:
+        """The LSTM state ``(B, H)`` after reading each observed prefix ``(B, T)`` (SeqGAN-v0's observation:
+        the tokens so far, then padding = ``vocab_size``); the state that predicts the next token."""
+        tokens = obs.long()
+        vocab, seq_len = self.config.vocab_size, self.config.seq_len
+        t = (tokens != vocab).sum(dim=1).clamp(max=seq_len - 1)
+        hs = self.hidden_states(torch.where(tokens == vocab, torch.zeros_like(tokens), tokens))
+        return hs[torch.arange(tokens.shape[0], device=tokens.device), t]
+
+    def next_token_logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, V)`` of the next token for observed prefixes ``(B, T)``: the policy π(· | prefix) = G."""
+        return self.proj(self.prefix_hidden(obs))
+
     def valid_mask(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` bool: positions of ``tokens`` that belong to the sequence (see :func:`valid_mask`)."""
         return valid_mask(tokens, self.config.eos_token)

@@ -1,20 +1,37 @@
-"""SeqGAN-v0 under Ray RLlib: an env creator for ``register_env`` and a callback that keeps every env
-runner's discriminator and rollout policy equal to the learner side's.
+"""SeqGAN-v0 under Ray RLlib (new API stack): the env creator, an RLModule whose policy IS the
+:class:`~seqgan_env.Generator`, and the driver-to-runner sync of the discriminator and rollout policy.
 
-RLlib builds envs on remote env-runner actors from one ``config`` dict (Gymnasium's registry does not
-reach them), so the creator rebuilds the discriminator and rollout policy from their config dicts; their
-weights are pushed to every runner with :func:`sync_parts` (``SeqGANSyncCallback`` does it after each
-training iteration when the driver has retrained D). Requires ``pip install -e ".[ray]"``.
+What runs where (``agents.rllib`` drives it; requires ``pip install -e ".[ray]"``):
+
+- **env runners** (remote actors) build SeqGAN-v0 envs with :func:`env_creator` (RLlib hands them one config
+  dict; Gymnasium's registry does not reach them). Each env holds its own copy of D and of the rollout policy and
+  computes the Monte Carlo rewards; the runner's :class:`GeneratorRLModule` (inference only: no critic) picks tokens.
+- **the learner** updates :class:`GeneratorRLModule` (actor = G, critic = a separate LSTM copy + linear head, so
+  the value loss never moves G).
+- **the driver** holds D, its optimiser, the real data and the oracle; it retrains D and pushes the weights of D
+  and of the rollout policy with :class:`PartsSync`: one ``ray.put`` per push, the runners fetch the object.
+  :class:`SeqGANCallback` (module level, so RLlib pickles nothing but its name into the runners' config) asks the
+  driver-side object attached to the algorithm (``algorithm.seqgan_driver``) to act after each training iteration
+  and to re-push both parts to env runners that RLlib recreated after a failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import ray
 import torch
+from ray.rllib.callbacks.callbacks import RLlibCallback
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, ValueFunctionAPI
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.core.rl_module.torch import TorchRLModule
+from ray.tune.registry import register_env
 
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig
 from seqgan_env.env import SeqGANEnv
@@ -22,16 +39,19 @@ from seqgan_env.generator import Generator, GeneratorConfig
 
 ENV_NAME = "SeqGAN-v0"
 ENV_KEYS = ("vocab_size", "seq_len", "n_rollouts", "reward_mode", "d_reward", "device")
+SYNC_TIMEOUT_S = 120.0
+"""Seconds a weight push waits for every env runner (never 0: RLlib skips a 0 s sync while another is in flight)."""
 
 
 def env_creator(config: dict[str, Any]) -> gym.Env:
     """Build one SeqGAN-v0 env from an RLlib ``env_config`` dict.
 
-    The observation (the padded prefix) is cast to float32, which RLlib's default encoders require.
+    The observation (the padded prefix) is cast to float32, which RLlib's connectors expect.
 
     Keys: the env kwargs ``vocab_size``, ``seq_len``, ``n_rollouts``, ``reward_mode``, ``d_reward``, ``device``, plus
     ``generator_config`` / ``discriminator_config`` (dicts of :class:`GeneratorConfig` /
-    :class:`DiscriminatorConfig` kwargs) for the rollout policy and the discriminator.
+    :class:`DiscriminatorConfig` kwargs) for the rollout policy and the discriminator. A text corpus's
+    ``<eos>``/``<pad>`` reach the env as the rollout policy's ``eos_token``/``pad_token``.
     """
     config = dict(config)
     allowed = [*ENV_KEYS, "generator_config", "discriminator_config"]
@@ -42,8 +62,8 @@ def env_creator(config: dict[str, Any]) -> gym.Env:
     vocab, seq_len = kwargs.setdefault("vocab_size", 5000), kwargs.setdefault("seq_len", 20)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        gen_cfg = {"vocab_size": vocab, "seq_len": seq_len, **config.get("generator_config", {})}
-        disc_cfg = {"vocab_size": vocab, "seq_len": seq_len, **config.get("discriminator_config", {})}
+        gen_cfg = {**config.get("generator_config", {}), "vocab_size": vocab, "seq_len": seq_len}
+        disc_cfg = {**config.get("discriminator_config", {}), "vocab_size": vocab, "seq_len": seq_len}
         if "filter_sizes" not in disc_cfg:
             paper = DiscriminatorConfig.paper(vocab, seq_len)
             disc_cfg.update(filter_sizes=paper.filter_sizes, num_filters=paper.num_filters)
@@ -55,12 +75,87 @@ def env_creator(config: dict[str, Any]) -> gym.Env:
 
 def register(name: str = ENV_NAME) -> str:
     """Register :func:`env_creator` with Ray Tune's registry under ``name``; returns the name."""
-    from ray.tune.registry import register_env
-
     register_env(name, env_creator)
     return name
 
 
+# --------------------------------------------------------------------------------------------- the RLModule
+class GeneratorRLModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
+    """RLlib's policy module for SeqGAN-v0 whose actor IS :class:`Generator`: π(· | prefix) = G(· | prefix).
+
+    ``model_config``: ``generator_config`` (a dict of :class:`GeneratorConfig` kwargs; vocab and length must
+    match the env) and ``critic`` (default True: a separate LSTM copy + linear value head, built only on the
+    learner; False: every value is 0). The counterpart of SB3's ``GeneratorActorCriticPolicy``.
+    """
+
+    def setup(self) -> None:
+        cfg = dict(self.model_config.get("generator_config") or {})
+        vocab, seq_len = int(self.action_space.n), int(self.observation_space.shape[0])
+        cfg.setdefault("vocab_size", vocab)
+        cfg.setdefault("seq_len", seq_len)
+        if (cfg["vocab_size"], cfg["seq_len"]) != (vocab, seq_len):
+            raise ValueError(
+                f"generator_config has vocab_size={cfg['vocab_size']}, seq_len={cfg['seq_len']}; the env needs "
+                f"vocab_size={vocab}, seq_len={seq_len}"
+            )
+        self.generator = Generator(GeneratorConfig(**cfg))
+        self.use_critic = bool(self.model_config.get("critic", True))
+        if self.use_critic and not self.inference_only:
+            self.critic = Generator(GeneratorConfig(**cfg))
+            self.value_head = torch.nn.Linear(self.generator.config.hidden_dim, 1)
+
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {Columns.ACTION_DIST_INPUTS: self.generator.next_token_logits(batch[Columns.OBS])}
+
+    def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
+        obs = batch[Columns.OBS]
+        if not self.use_critic:
+            return obs.new_zeros(obs.shape[0])
+        return self.value_head(self.critic.prefix_hidden(obs)).squeeze(-1)
+
+    def get_non_inference_attributes(self) -> list[str]:
+        return ["critic", "value_head"] if self.use_critic else []
+
+    def load_generator(self, state_dict: dict[str, Any]) -> None:
+        """Start the actor (and the critic's LSTM) from the same (e.g. MLE-pretrained) generator weights."""
+        state = {k: torch.as_tensor(np.asarray(v)) for k, v in state_dict.items()}
+        self.generator.load_state_dict(state)
+        if hasattr(self, "critic"):
+            self.critic.load_state_dict(state)
+
+
+def module_spec(generator_config: GeneratorConfig, critic: bool = True) -> Any:
+    """An ``RLModuleSpec`` for :class:`GeneratorRLModule` with ``generator_config``'s sizes."""
+    return RLModuleSpec(
+        module_class=GeneratorRLModule,
+        model_config={"generator_config": asdict(generator_config), "critic": critic},
+    )
+
+
+def learner_generator_state(algorithm: Any) -> dict[str, torch.Tensor]:
+    """The generator weights the (first) learner holds now: the policy being trained."""
+
+    def fetch(learner: Any) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu() for k, v in learner.module[DEFAULT_MODULE_ID].generator.state_dict().items()}
+
+    return next(iter(algorithm.learner_group.foreach_learner(fetch))).get()
+
+
+def load_learner_generator(algorithm: Any, state_dict: dict[str, torch.Tensor]) -> None:
+    """Load ``state_dict`` into every learner's generator (and critic LSTM), then push the module to every env
+    runner, waiting up to :data:`SYNC_TIMEOUT_S` (a 0 s sync can be skipped while another is in flight)."""
+    ref = ray.put({k: v.detach().cpu() for k, v in state_dict.items()})
+    results = algorithm.learner_group.foreach_learner(
+        lambda learner: learner.module[DEFAULT_MODULE_ID].load_generator(ray.get(ref))
+    )
+    for r in results:
+        r.get()  # re-raises a learner's error
+    algorithm.env_runner_group.sync_weights(
+        from_worker_or_learner_group=algorithm.learner_group, inference_only=True, timeout_seconds=SYNC_TIMEOUT_S
+    )
+
+
+# --------------------------------------------------------------------------------------------- D / rollout sync
 def _seqgan_envs(env: Any) -> Iterator[SeqGANEnv]:
     """Every SeqGANEnv inside an env runner's (vector) env."""
     stack = [env]
@@ -93,42 +188,127 @@ def set_parts_on_runner(env_runner: Any, disc_state: dict | None, policy_state: 
     return n
 
 
-def runner_discriminator_states(algorithm: Any) -> list[dict[str, np.ndarray]]:
-    """The discriminator weights held by each remote env runner (for checks)."""
+def runner_parts(algorithm: Any, local: bool = False) -> list[list[dict[str, dict[str, np.ndarray]]]]:
+    """For each env runner (remote ones; plus the local one if ``local``), for each of its SeqGAN-v0 envs, the
+    ``discriminator`` and ``rollout_policy`` weights it holds (for checks)."""
 
-    def fetch(env_runner: Any) -> dict[str, np.ndarray]:
-        env = next(_seqgan_envs(getattr(env_runner, "env", None)))
-        return {k: v.cpu().numpy() for k, v in env.core.discriminator.state_dict().items()}  # type: ignore[attr-defined]
+    def fetch(env_runner: Any) -> list[dict[str, dict[str, np.ndarray]]]:
+        return [
+            {
+                "discriminator": {k: v.cpu().numpy() for k, v in env.core.discriminator.state_dict().items()},  # type: ignore[attr-defined]
+                "rollout_policy": {k: v.cpu().numpy() for k, v in env.core.rollout_policy.state_dict().items()},
+            }
+            for env in _seqgan_envs(getattr(env_runner, "env", None))
+        ]
+
+    return algorithm.env_runner_group.foreach_env_runner(fetch, local_env_runner=local)
+
+
+def runner_modules(algorithm: Any, obs: torch.Tensor | None = None) -> list[dict[str, Any]]:
+    """For each remote env runner: its process id (``pid``), where it imported ``seqgan_env`` from (``package``),
+    its policy module's generator weights (``generator``) and, given observations ``obs``, the module's next-token
+    logits for them (``logits``); for checks."""
+    import os
+
+    import seqgan_env
+
+    def fetch(env_runner: Any) -> dict[str, Any]:
+        module = env_runner.module  # a single-agent runner holds the module itself (a learner: a MultiRLModule)
+        out: dict[str, Any] = {
+            "pid": os.getpid(),
+            "package": seqgan_env.__file__,
+            "generator": {k: v.detach().cpu() for k, v in module.generator.state_dict().items()},
+        }
+        if obs is not None:
+            with torch.no_grad():
+                out["logits"] = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+        return out
 
     return algorithm.env_runner_group.foreach_env_runner(fetch, local_env_runner=False)
 
 
-def sync_parts(
-    algorithm: Any, discriminator: torch.nn.Module | None, rollout_policy: torch.nn.Module | None
-) -> list[int]:
-    """Push D's and the rollout policy's weights to every env runner (local and remote)."""
-    disc_state = {k: v.detach().cpu() for k, v in discriminator.state_dict().items()} if discriminator else None
-    pol_state = {k: v.detach().cpu() for k, v in rollout_policy.state_dict().items()} if rollout_policy else None
-    return algorithm.env_runner_group.foreach_env_runner(
-        lambda er: set_parts_on_runner(er, disc_state, pol_state), local_env_runner=True
-    )
+def parts_match(
+    held: Sequence[Sequence[dict[str, dict[str, np.ndarray]]]],
+    discriminator: torch.nn.Module,
+    rollout_policy: torch.nn.Module,
+) -> bool:
+    """Whether every env of every runner in ``held`` (from :func:`runner_parts`) holds exactly ``discriminator``'s
+    and ``rollout_policy``'s weights. Raises ``ValueError`` when ``held`` has no runner or a runner has no env, so a
+    check over nothing cannot pass."""
+    if not held:
+        raise ValueError("no env runner to check (num_env_runners=0 checks nothing)")
+    ours = {
+        "discriminator": {k: v.detach().cpu().numpy() for k, v in discriminator.state_dict().items()},
+        "rollout_policy": {k: v.detach().cpu().numpy() for k, v in rollout_policy.state_dict().items()},
+    }
+    for i, envs in enumerate(held):
+        if not envs:
+            raise ValueError(f"env runner {i} holds no SeqGAN-v0 env")
+        for env in envs:
+            for part, weights in ours.items():
+                if env[part].keys() != weights.keys():
+                    return False
+                if not all(np.array_equal(env[part][k], w) for k, w in weights.items()):
+                    return False
+    return True
 
 
-def make_discriminator_callback(retrain: Any, every: int = 1) -> type:
-    """An RLlib callback class, the counterpart of the SB3 ``DiscriminatorCallback``: after every ``every``
-    training iterations it calls ``retrain(algorithm) -> discriminator`` on the driver (D retrained on real vs
-    fresh policy samples) and pushes D's weights to every env runner."""
-    from ray.rllib.callbacks.callbacks import RLlibCallback
+class PartsSync:
+    """Driver side: the latest weights of D and of the rollout policy, each put in Ray's object store once per
+    push; env runners fetch the object (nothing heavy travels in a closure). :meth:`restore` re-sends the latest
+    objects to recreated runners."""
 
-    if not isinstance(every, int) or every <= 0:
-        raise ValueError(f"every must be a positive int, got {every!r}")
+    def __init__(self) -> None:
+        self.refs: dict[str, Any] = {"discriminator": None, "rollout_policy": None}
+        self.pushes = 0
 
-    class SeqGANDiscriminatorCallback(RLlibCallback):
-        iterations = 0
+    def push(
+        self,
+        algorithm: Any,
+        discriminator: torch.nn.Module | None = None,
+        rollout_policy: torch.nn.Module | None = None,
+    ) -> None:
+        """Store the given parts' weights and load them into every env (local and remote runners); a part not
+        given is not re-sent (the runners keep what they hold)."""
+        given = {"discriminator": discriminator, "rollout_policy": rollout_policy}
+        for name, part in given.items():
+            if part is not None:
+                self.refs[name] = ray.put({k: v.detach().cpu() for k, v in part.state_dict().items()})
+        self.pushes += 1
+        self._send(algorithm, None, [name for name, part in given.items() if part is not None])
 
-        def on_train_result(self, *, algorithm: Any, result: dict, **kwargs: Any) -> None:
-            type(self).iterations += 1
-            if type(self).iterations % every == 0:
-                sync_parts(algorithm, retrain(algorithm), None)
+    def restore(self, algorithm: Any, runner_ids: Sequence[int]) -> None:
+        """Send the latest parts to the env runners ``runner_ids`` (recreated after a failure)."""
+        if runner_ids and any(r is not None for r in self.refs.values()):
+            self._send(algorithm, list(runner_ids), list(self.refs))
 
-    return SeqGANDiscriminatorCallback
+    def _send(self, algorithm: Any, runner_ids: list[int] | None, parts: list[str]) -> None:
+        disc_ref = self.refs["discriminator"] if "discriminator" in parts else None
+        pol_ref = self.refs["rollout_policy"] if "rollout_policy" in parts else None
+
+        def load(env_runner: Any) -> int:
+            disc = ray.get(disc_ref) if disc_ref is not None else None
+            pol = ray.get(pol_ref) if pol_ref is not None else None
+            return set_parts_on_runner(env_runner, disc, pol)
+
+        algorithm.env_runner_group.foreach_env_runner(
+            load, local_env_runner=runner_ids is None, remote_worker_ids=runner_ids, timeout_seconds=SYNC_TIMEOUT_S
+        )
+
+
+class SeqGANCallback(RLlibCallback):
+    """Hooks the driver-side SeqGAN logic (``algorithm.seqgan_driver``: anything with ``after_iteration`` and
+    ``sync``) into RLlib: it runs after every training iteration (D retraining, rollout-policy push) and re-pushes
+    D and the rollout policy to env runners recreated after a failure. Holds no state, so RLlib ships only its name."""
+
+    def on_train_result(self, *, algorithm: Any, result: dict, **kwargs: Any) -> None:
+        driver = getattr(algorithm, "seqgan_driver", None)
+        if driver is not None:
+            driver.after_iteration(algorithm, result)
+
+    def on_env_runners_recreated(
+        self, *, algorithm: Any, env_runner_group: Any, env_runner_indices: list[int], is_evaluation: bool, **kw: Any
+    ) -> None:
+        driver = getattr(algorithm, "seqgan_driver", None)
+        if driver is not None and not is_evaluation:
+            driver.sync.restore(algorithm, env_runner_indices)

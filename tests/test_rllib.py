@@ -1,28 +1,210 @@
-"""RLlib scale-out (needs the ray extra): 2 env runners, D pushed to every runner."""
+"""RLlib scale-out (needs the ray extra): the generator IS RLlib's policy, D and the rollout policy stay in sync on
+every runner (also after a runner is killed and recreated), the PPO settings map onto RLlib's, bad flags fail early."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import signal
+import time
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("ray.rllib")
 
+from agents.config import from_preset
 
-def test_rllib_two_runners_train_and_discriminator_stays_in_sync(tmp_path):
-    from agents.config import from_preset
-    from train.rllib_ppo import train
+REPO = Path(__file__).resolve().parents[1]
 
-    cfg = from_preset(
-        "quick", device="cpu", vocab_size=30, seq_len=5, n_train=128, n_test=32, gen_emb_dim=8, gen_hidden_dim=8,
+
+def tiny(tmp_path: Path, **overrides):
+    values = dict(
+        device="cpu", vocab_size=30, seq_len=5, n_train=128, n_test=32, gen_emb_dim=8, gen_hidden_dim=8,
         mle_epochs=1, disc_size="small", disc_emb_dim=8, d_negatives=64, d_pretrain_rounds=1, d_pretrain_epochs=1,
-        batch_size=8, n_rollouts=2, d_every=1, d_rounds=1, d_epochs=1, eval_samples=64, progress=False,
+        batch_size=8, n_rollouts=2, d_every=1, d_rounds=1, d_epochs=1, eval_samples=64, eval_every=1,
+        d_report_samples=32, adv_updates=2, progress=False, run_dir=str(tmp_path / "run"),
     )  # fmt: skip
-    result = train(cfg, tmp_path / "out", num_env_runners=2, iterations=2, address=None)
-    assert result["runners_d_in_sync"]
-    assert len(result["history"]) == 2
-    assert all(r["nll_oracle"] > 0 for r in result["history"])
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["num_env_runners"] == 2
+    values.update(overrides)
+    return from_preset("quick", **values)
+
+
+def test_rllib_run_trains_the_generator_and_keeps_every_runner_in_sync_even_after_a_restart(tmp_path):
+    from agents.rllib import RLlibRun
+    from seqgan_env import load_generator
+    from seqgan_env import rllib as seqgan_rllib
+
+    # d_every 100: D is never retrained, so a recreated runner can only get the driver's D from the restore hook
+    session = RLlibRun(tiny(tmp_path, d_every=100, adv_updates=4), num_env_runners=2)
+    session.start()
+    try:
+        algo = session.algo
+        pre = json.loads((tmp_path / "run" / "pretrain" / "metrics.json").read_text())
+        mle = [r for r in (pre["history"] if isinstance(pre, dict) else pre) if r["phase"] == "mle"][-1]
+        first = session.history[0]
+        assert (first["nll_oracle"], first["nll_test"]) == (mle["nll_oracle"], mle["nll_test"])  # exactly the MLE G
+
+        # the env runners' policy module IS the learner's generator, and its next-token logits are G's
+        learner = seqgan_rllib.learner_generator_state(algo)
+        obs = torch.tensor([[30.0] * 5, [3.0, 7.0, 30.0, 30.0, 30.0]])
+        runners = seqgan_rllib.runner_modules(algo, obs)
+        assert len(runners) == 2
+        assert all(torch.equal(r["generator"][k], v) for r in runners for k, v in learner.items())
+        want = session.gen.next_token_logits(obs)
+        assert all(torch.allclose(r["logits"], want, atol=1e-6) for r in runners)
+
+        session.iterate()
+        assert session.runners_in_sync()
+
+        # kill one runner; RLlib recreates it with a random D, and the restore hook gives it the driver's
+        pids = [r["pid"] for r in runners]
+        os.kill(pids[0], signal.SIGKILL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            session.iterate()
+            healthy = algo.env_runner_group.num_healthy_remote_workers()
+            if algo._counters.get("total_num_restored_workers", 0) >= 1 and healthy == 2:
+                break
+        assert algo._counters.get("total_num_restored_workers", 0) >= 1
+        new_pids = [r["pid"] for r in seqgan_rllib.runner_modules(algo)]
+        assert pids[0] not in new_pids
+        assert len(new_pids) == 2
+        assert session.runners_in_sync()
+    except BaseException:
+        session.close()
+        raise
+    result = session.finish()
+    assert result["runners_in_sync"]
+    assert result["num_env_runners"] == 2
+    assert all("nll_oracle" in r for r in result["history"])
+    gen, _ = load_generator(tmp_path / "run")
+    assert all(torch.equal(v, session.gen.state_dict()[k]) for k, v in gen.state_dict().items())
+
+
+def test_runtime_env_ships_a_package_workers_cannot_import_otherwise(tmp_path):
+    """What a remote node sees: the package exists only on the driver's disk, outside every worker's path; Ray ships
+    it through runtime_env's py_modules, the mechanism agents.rllib.runtime_env() uses for seqgan_env."""
+    import ray
+
+    from agents.rllib import runtime_env
+
+    pkg = tmp_path / "elsewhere" / "seqgan_probe_pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("WHERE = __file__\n")
+    env = runtime_env()
+    assert env["py_modules"] == [str(REPO / "seqgan_env")]
+
+    @ray.remote
+    def where() -> str:
+        import seqgan_probe_pkg  # type: ignore[import-not-found]
+
+        return seqgan_probe_pkg.WHERE
+
+    ray.init(runtime_env={"py_modules": [*env["py_modules"], str(pkg)]}, include_dashboard=False,
+             log_to_driver=False)  # fmt: skip
+    try:
+        got = ray.get(where.remote(), timeout=120)
+    finally:
+        ray.shutdown()
+    assert not got.startswith(str(tmp_path))
+    assert got.endswith("__init__.py")
+
+
+def test_rllib_sync_check_over_no_runner_fails_instead_of_passing():
+    from seqgan_env import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+    from seqgan_env.rllib import parts_match
+
+    disc = Discriminator(DiscriminatorConfig(10, 4, emb_dim=4, filter_sizes=(2,), num_filters=(3,)))
+    gen = Generator(GeneratorConfig(10, 4, emb_dim=4, hidden_dim=4))
+    with pytest.raises(ValueError, match="no env runner"):
+        parts_match([], disc, gen)
+    with pytest.raises(ValueError, match="holds no SeqGAN-v0 env"):
+        parts_match([[]], disc, gen)
+    held = [[{"discriminator": {k: v.numpy() for k, v in disc.state_dict().items()},
+              "rollout_policy": {k: v.numpy() for k, v in gen.state_dict().items()}}]]  # fmt: skip
+    assert parts_match(held, disc, gen)
+    held[0][0]["rollout_policy"]["proj.bias"] = held[0][0]["rollout_policy"]["proj.bias"] + 1
+    assert not parts_match(held, disc, gen)
+
+
+def test_rllib_module_policy_is_the_generator_and_its_critic_is_separate():
+    import gymnasium as gym
+
+    from seqgan_env import Generator, GeneratorConfig
+    from seqgan_env.rllib import module_spec
+
+    cfg = GeneratorConfig(12, 4, emb_dim=6, hidden_dim=5)
+    spec = module_spec(cfg, critic=True)
+    spec.observation_space = gym.spaces.Box(0, 12, (4,), np.float32)
+    spec.action_space = gym.spaces.Discrete(12)
+    module = spec.build()
+    gen = Generator(cfg)
+    module.load_generator(gen.state_dict())
+    obs = torch.tensor([[12.0, 12, 12, 12], [1.0, 2, 12, 12], [1.0, 2, 3, 4]])
+    out = module.forward_train({"obs": obs})
+    assert torch.allclose(out["action_dist_inputs"], gen.next_token_logits(obs))
+    values = module.compute_values({"obs": obs})
+    values.sum().backward()
+    assert all(p.grad is None for p in module.generator.parameters())  # the value loss never moves G
+    assert set(module.get_non_inference_attributes()) == {"critic", "value_head"}
+    bad = module_spec(cfg)
+    bad.observation_space, bad.action_space = spec.observation_space, gym.spaces.Discrete(13)
+    with pytest.raises(ValueError, match="the env needs vocab_size=13"):
+        bad.build()
+
+
+def test_rllib_ppo_config_maps_the_project_ppo_settings(tmp_path):
+    from agents.rllib import ppo_config
+    from seqgan_env import GeneratorConfig
+
+    cfg = tiny(tmp_path, ppo_clip_range=0.15, ent_coef=0.01, max_grad_norm=2.0, ppo_n_epochs=3, ppo_batch_size=10,
+               ppo_lr=3e-4, lr_schedule="linear", adv_updates=7)  # fmt: skip
+    config = ppo_config(cfg, {"vocab_size": 30, "seq_len": 5}, GeneratorConfig(30, 5, emb_dim=8, hidden_dim=8), 2)
+    assert (config.clip_param, config.entropy_coeff, config.grad_clip, config.grad_clip_by) == (
+        0.15,
+        0.01,
+        2.0,
+        "global_norm",
+    )
+    assert (config.num_epochs, config.minibatch_size, config.train_batch_size_per_learner) == (3, 10, 40)
+    assert (config.gamma, config.lambda_, config.use_kl_loss, config.vf_loss_coeff) == (1.0, 1.0, False, 0.5)
+    assert config.vf_clip_param == float("inf")
+    assert config.lr == [[0, 3e-4], [7 * 40, 0.0]]
+    assert config.num_env_runners == 2
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "match"),
+    [
+        ("kl_coef", 0.1, "--kl-coef: a REINFORCE setting"),
+        ("ppo_target_kl", 0.05, "--ppo-target-kl: RLlib's PPO has no KL early stop"),
+        ("reward_source", "prefix", "--reward-source"),
+        ("resume", "runs/x", "--resume"),
+        ("checkpoint_every", 3, "--checkpoint-every"),
+    ],
+)
+def test_rllib_refuses_flags_it_cannot_honour_before_any_work(tmp_path, flag, value, match):
+    from agents.rllib import RLlibRun
+
+    cfg = dataclasses.replace(tiny(tmp_path), **{flag: value})
+    with pytest.raises(ValueError, match=match):
+        RLlibRun(cfg, num_env_runners=1)
+    assert not (tmp_path / "run").exists()  # nothing was pretrained or written
+
+
+def test_rllib_script_bad_input_is_one_line(tmp_path, capsys):
+    from train.rllib_ppo import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--num-env-runners", "-1", "--run-dir", str(tmp_path / "r")])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: --num-env-runners must be an int >= 0, got -1"
+    with pytest.raises(SystemExit):
+        main(["--ppo-advantage", "q", "--ppo-reward-mode", "q", "--run-dir", str(tmp_path / "r")])
+    assert "RLlib always standardises advantages" in capsys.readouterr().err
 
 
 def test_rllib_env_creator_rejects_unknown_keys():
@@ -32,10 +214,12 @@ def test_rllib_env_creator_rejects_unknown_keys():
         env_creator({"vocab_size": 10, "colour": "red"})
 
 
-def test_rllib_env_creator_passes_env_kwargs():
+def test_rllib_env_creator_passes_env_kwargs_and_a_corpus_end_tokens():
     from seqgan_env.rllib import env_creator
 
     env = env_creator({"vocab_size": 10, "seq_len": 4, "n_rollouts": 2, "reward_mode": "q", "d_reward": "log_odds"})
     core = env.unwrapped.core
     assert (core.vocab_size, core.seq_len, core.n_rollouts, core.reward_mode) == (10, 4, 2, "q")
     assert core.reward.d_reward == "log_odds"
+    env = env_creator({"vocab_size": 10, "seq_len": 4, "generator_config": {"eos_token": 2, "pad_token": 0}})
+    assert (env.unwrapped.core.eos_token, env.unwrapped.core.pad_token) == (2, 0)

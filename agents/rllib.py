@@ -1,0 +1,314 @@
+"""SeqGAN on Ray RLlib: PPO trains SeqGAN's own generator (:class:`seqgan_env.rllib.GeneratorRLModule`) on env
+runners, while the driver retrains D and keeps every runner's D and rollout policy in sync.
+
+What runs where: the **driver** (this process) holds the task (real data, oracle), D and its optimiser, a copy of
+G for evaluation and D's negatives, and the rollout policy; after every training iteration it pulls the learner's
+generator, retrains D every ``d_every`` iterations (fresh negatives every round) and pushes D and the rollout
+policy to every env runner through the object store. The **learner** (local to the driver unless RLlib is told
+otherwise) runs PPO. The **env runners** step SeqGAN-v0 envs and compute Monte Carlo rewards. D retraining runs
+inside ``algo.train()`` (``on_train_result``): the runners wait for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from agents.checkpoint import atomic_write_json, save_checkpoint
+from agents.config import SeqGANConfig, from_preset, ppo_sizes, to_dict
+from agents.pipeline import (
+    REINFORCE_ONLY,
+    Task,
+    agent_config,
+    build_task,
+    discriminator_config,
+    evaluate_generator,
+    generator_config,
+    load_pretrained,
+    run,
+    seed_everything,
+)
+from seqgan_env.discriminator import Discriminator, retrain_discriminator
+from seqgan_env.env import resolve_device
+from seqgan_env.generator import Generator
+from seqgan_env.metrics import discriminator_report
+from seqgan_env.optim import adam
+
+NOT_ON_RLLIB = {
+    **{k: "a REINFORCE setting (this is PPO)" for k in REINFORCE_ONLY},
+    "resume": "RLlib runs are not resumable here; start again from --pretrained",
+    "reward_source": "the RLlib env builds the rollout reward's CNN D only",
+    "match_mle_diversity": "end-of-run tempering is implemented by the SB3 pipeline only",
+    "mle_steps": "interleaved MLE steps are implemented by the SB3 pipeline only",
+    "ppo_target_kl": "RLlib's PPO has no KL early stop (its KL settings are a loss term, kept off)",
+    "ppo_advantage": "RLlib always standardises advantages, so the paper's un-centred Q_t weights cannot be expressed",
+    "checkpoint_every": "an RLlib run saves its generator at the end only",
+}
+"""SeqGANConfig fields an RLlib run cannot honour, and why (set away from the preset: one error before any work)."""
+
+
+def check_rllib_config(cfg: SeqGANConfig, num_env_runners: int) -> None:
+    """Refuse, before any work, flags an RLlib run would ignore and a bad ``num_env_runners``."""
+    if isinstance(num_env_runners, bool) or not isinstance(num_env_runners, int) or num_env_runners < 0:
+        raise ValueError(f"--num-env-runners must be an int >= 0, got {num_env_runners!r}")
+    preset = from_preset(cfg.preset)
+    bad = [k for k in NOT_ON_RLLIB if getattr(cfg, k) != getattr(preset, k)]
+    if bad:
+        raise ValueError(
+            "; ".join(f"--{k.replace('_', '-')}: {NOT_ON_RLLIB[k]}" for k in bad) + " (drop the flag for an RLlib run)"
+        )
+
+
+def runtime_env() -> dict[str, Any]:
+    """Ray's ``runtime_env`` that ships the ``seqgan_env`` package (all that env runners and learners import) to
+    every worker, so remote nodes need only Ray and the dependencies installed."""
+    import seqgan_env
+
+    return {"py_modules": [str(Path(seqgan_env.__file__).parent)]}
+
+
+def ppo_config(cfg: SeqGANConfig, env_config: dict[str, Any], gen_config: Any, num_env_runners: int) -> Any:
+    """RLlib ``PPOConfig`` with the project's PPO settings (what SB3's ``agents.ppo.make_ppo`` uses):
+
+    ============================  =============================================================
+    project flag                  RLlib setting
+    ============================  =============================================================
+    ``--ppo-lr`` (+ schedule)     ``lr`` (``--lr-schedule linear``: to 0 over the run's env steps)
+    ``--ppo-clip-range``          ``clip_param``
+    ``--ent-coef``                ``entropy_coeff``
+    ``--max-grad-norm``           ``grad_clip`` by global norm
+    ``--ppo-n-epochs``            ``num_epochs``
+    ``--ppo-batch-size``          ``minibatch_size``
+    ``--ppo-n-steps × --batch-size``  ``train_batch_size_per_learner`` (one iteration = one SB3 update)
+    γ = λ = 1, SB3's vf_coef 0.5  ``gamma``, ``lambda_``, ``vf_loss_coeff``
+    ============================  =============================================================
+
+    Turned off because the SB3 run has no such thing: the KL loss (``use_kl_loss=False``) and the value-loss
+    clipping (``vf_clip_param=inf``). One difference stays: RLlib standardises advantages over the whole train
+    batch, SB3 per minibatch.
+    """
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from seqgan_env import rllib as seqgan_rllib
+
+    n_steps, minibatch = ppo_sizes(cfg)
+    batch = n_steps * cfg.batch_size
+    lr: Any = cfg.ppo_lr
+    if cfg.lr_schedule == "linear":
+        lr = [[0, cfg.ppo_lr], [cfg.adv_updates * batch, 0.0]]
+    device = resolve_device(cfg.device)
+    return (
+        PPOConfig()
+        .environment(seqgan_rllib.register(), env_config=env_config)
+        .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=1)
+        .learners(num_gpus_per_learner=1 if device.type == "cuda" else 0)
+        .rl_module(rl_module_spec=seqgan_rllib.module_spec(gen_config, critic=True))
+        .training(
+            gamma=1.0,
+            lambda_=1.0,
+            lr=lr,
+            clip_param=cfg.ppo_clip_range,
+            entropy_coeff=cfg.ent_coef,
+            grad_clip=cfg.max_grad_norm,
+            grad_clip_by="global_norm",
+            num_epochs=cfg.ppo_n_epochs,
+            minibatch_size=minibatch,
+            train_batch_size_per_learner=batch,
+            use_kl_loss=False,
+            kl_coeff=0.0,
+            vf_loss_coeff=0.5,
+            vf_clip_param=float("inf"),
+        )
+        .fault_tolerance(restart_failed_env_runners=True)
+        .callbacks(seqgan_rllib.SeqGANCallback)
+        .debugging(seed=cfg.seed)
+    )
+
+
+class RLlibDriver:
+    """The driver side of an RLlib SeqGAN run (attached as ``algorithm.seqgan_driver``; see
+    :class:`seqgan_env.rllib.SeqGANCallback`): D retraining and the push of D and the rollout policy."""
+
+    def __init__(self, cfg: SeqGANConfig, task: Task, gen: Generator, disc: Discriminator) -> None:
+        from seqgan_env.rllib import PartsSync
+
+        self.cfg, self.task, self.gen, self.disc = cfg, task, gen, disc
+        self.d_opt = adam(disc.parameters(), lr=cfg.disc_lr)
+        self.rollout = copy.deepcopy(gen).requires_grad_(False).eval()
+        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.sync = PartsSync()
+        self.iteration = 0
+        self.d_rows: list[dict[str, Any]] = []
+
+    def start(self, algorithm: Any) -> None:
+        """Attach to ``algorithm``, start the learner's (and runners') generator from ``self.gen`` and push D and
+        the rollout policy to every runner."""
+        from seqgan_env.rllib import load_learner_generator
+
+        algorithm.seqgan_driver = self
+        load_learner_generator(algorithm, self.gen.state_dict())
+        self.sync.push(algorithm, self.disc, self.rollout)
+
+    def after_iteration(self, algorithm: Any, result: dict[str, Any]) -> None:
+        """Pull the learner's G; every ``d_every`` iterations retrain D; update the rollout policy
+        (θ_r ← β·θ_r + (1 − β)·θ); push both. Timings go to ``result["seqgan"]``."""
+        from seqgan_env.rllib import learner_generator_state
+
+        self.iteration += 1
+        t0 = time.perf_counter()
+        self.gen.load_state_dict(learner_generator_state(algorithm))
+        retrain = self.iteration % self.cfg.d_every == 0
+        d_s = 0.0
+        if retrain:
+            t_d = time.perf_counter()
+            retrain_discriminator(
+                self.disc, self.d_opt, self.task.train, self.gen, self.cfg.d_rounds, self.cfg.d_epochs,
+                self.cfg.d_negatives, self.cfg.disc_batch_size, self.rng,
+            )  # fmt: skip
+            d_s = time.perf_counter() - t_d
+            if self.cfg.d_report_samples:
+                report = discriminator_report(
+                    self.disc, self.gen, self.task.oracle, self.task.test, self.cfg.d_report_samples,
+                    seed=self.cfg.seed + 7_919 * self.iteration,
+                )  # fmt: skip
+                self.d_rows.append({"iteration": self.iteration, **{f"d_{k}": v for k, v in report.items()}})
+        beta = self.cfg.rollout_beta
+        with torch.no_grad():
+            for p_r, p in zip(self.rollout.parameters(), self.gen.parameters()):
+                p_r.mul_(beta).add_(p, alpha=1.0 - beta)
+        self.sync.push(algorithm, self.disc if retrain else None, self.rollout)
+        result["seqgan"] = {"d_retrained": retrain, "d_retrain_s": d_s, "driver_s": time.perf_counter() - t0}
+
+
+class RLlibRun:
+    """One RLlib SeqGAN run, step by step: ``RLlibRun(cfg, …)`` checks the flags, pretrains (or loads
+    ``--pretrained``) and builds the task, G, D and the driver; :meth:`start` starts Ray and the algorithm;
+    :meth:`iterate` runs one PPO iteration; :meth:`finish` writes the results and stops Ray. :func:`train` runs it
+    end to end."""
+
+    def __init__(self, cfg: SeqGANConfig, num_env_runners: int = 2, address: str | None = None) -> None:
+        check_rllib_config(cfg, num_env_runners)
+        self.num_env_runners, self.address = num_env_runners, address
+        self.out = Path(cfg.run_dir or f"runs/rllib_ppo__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}")
+        if self.out.exists() and any(p.name != "pretrain" for p in self.out.iterdir()):
+            raise FileExistsError(f"run directory {self.out} already exists and is not empty: choose another --run-dir")
+        device = resolve_device(cfg.device)
+        self.pre_dir = Path(cfg.pretrained) if cfg.pretrained else self.out / "pretrain"
+        if not cfg.pretrained:
+            pre_cfg = dataclasses.replace(cfg, adv_updates=0, run_dir=str(self.pre_dir))
+            run(agent_config(pre_cfg, "reinforce"), "reinforce")
+        self.cfg = cfg = dataclasses.replace(cfg, pretrained=str(self.pre_dir))
+        ckpt = load_pretrained(cfg)  # checked against cfg's task and sizes
+        seed_everything(cfg.seed)
+        self.task = task = build_task(cfg, device)
+        gen = Generator(generator_config(cfg, task)).to(device)
+        gen.load_state_dict(ckpt["generator"])
+        disc = Discriminator(discriminator_config(cfg, task.vocab_size)).to(device)  # type: ignore[arg-type]
+        disc.load_state_dict(ckpt["discriminator"])
+        self.gen, self.disc = gen, disc
+        self.driver = RLlibDriver(cfg, task, gen, disc)
+        d_cfg = dataclasses.asdict(disc.config)
+        self.env_config = {
+            "vocab_size": task.vocab_size, "seq_len": cfg.seq_len, "n_rollouts": cfg.n_rollouts,
+            "reward_mode": cfg.ppo_reward_mode, "d_reward": cfg.d_reward,
+            "generator_config": dataclasses.asdict(gen.config),  # carries a corpus's <eos>/<pad> to the runners
+            "discriminator_config": {k: d_cfg[k] for k in ("emb_dim", "filter_sizes", "num_filters", "dropout")},
+        }  # fmt: skip
+        self.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(
+            self.out / "config.json", {**to_dict(cfg), "agent": "rllib_ppo", "num_env_runners": num_env_runners}
+        )
+        self.algo: Any = None
+        self.history: list[dict[str, Any]] = []
+
+    def start(self) -> None:
+        """Start (or join) Ray with :func:`runtime_env`, build the algorithm, start the learner's generator from the
+        pretrained G, push D and the rollout policy, and evaluate (iteration 0)."""
+        import ray
+
+        ray.init(address=self.address, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False,
+                 ignore_reinit_error=True)  # fmt: skip
+        self.algo = ppo_config(self.cfg, self.env_config, self.gen.config, self.num_env_runners).build_algo()
+        self.driver.start(self.algo)
+        self.history = [{"iteration": 0, "timesteps": 0, **evaluate_generator(self.gen, self.task, self.cfg)}]
+        self._t0 = time.perf_counter()
+
+    def iterate(self) -> dict[str, Any]:
+        """One PPO iteration (sampling, learning, the driver's D retraining and pushes); evaluated every
+        ``eval_every`` iterations and at the last."""
+        t_it = time.perf_counter()
+        result = self.algo.train()
+        it = self.driver.iteration
+        row: dict[str, Any] = {
+            "iteration": it,
+            "timesteps": int(result.get("num_env_steps_sampled_lifetime", 0)),
+            "iteration_s": time.perf_counter() - t_it,
+            **result["seqgan"],
+            "wall_s": time.perf_counter() - self._t0,
+        }
+        if it % self.cfg.eval_every == 0 or it == self.cfg.adv_updates:
+            row.update(evaluate_generator(self.gen, self.task, self.cfg))
+        self.history.append(row)
+        return row
+
+    def runners_in_sync(self) -> bool:
+        """Whether every env of every env runner holds the driver's D and rollout policy (an error over no runner)."""
+        from seqgan_env import rllib as seqgan_rllib
+
+        held = seqgan_rllib.runner_parts(self.algo, local=self.num_env_runners == 0)
+        return seqgan_rllib.parts_match(held, self.disc, self.driver.rollout)
+
+    def finish(self) -> dict[str, Any]:
+        """Check the runners' sync, stop the algorithm and Ray, write metrics.json and the final generator."""
+        import ray
+
+        try:
+            in_sync = self.runners_in_sync()
+        finally:
+            self.algo.stop()
+            ray.shutdown()
+        timed = [r for r in self.history if "iteration_s" in r]
+        it_s = sum(r["iteration_s"] for r in timed) / max(len(timed), 1)
+        d_s = sum(r["d_retrain_s"] for r in timed) / max(len(timed), 1)
+        out = {
+            "num_env_runners": self.num_env_runners, "pretrained": str(self.pre_dir), "history": self.history,
+            "d_reports": self.driver.d_rows, "runners_in_sync": in_sync, "mean_iteration_s": it_s,
+            "mean_d_retrain_s": d_s, "d_share": d_s / it_s if it_s else 0.0,
+        }  # fmt: skip
+        atomic_write_json(self.out / "metrics.json", out)
+        vocab = self.task.corpus.vocab.tokens if self.task.corpus is not None else None
+        state = {"config": to_dict(self.cfg), "generator": self.gen.state_dict(), "vocab": vocab}
+        save_checkpoint(self.out / "checkpoints" / "latest.pt", state)
+        return out
+
+    def close(self) -> None:
+        """Stop the algorithm and Ray without writing results (after an error)."""
+        import ray
+
+        if self.algo is not None:
+            self.algo.stop()
+        ray.shutdown()
+
+
+def train(cfg: SeqGANConfig, num_env_runners: int = 2, address: str | None = None) -> dict[str, Any]:
+    """Pretrain (or load ``--pretrained``), then ``cfg.adv_updates`` RLlib PPO iterations of the generator with D
+    retrained on the driver; evaluations every ``eval_every`` iterations (and at 0 and the end) from the learner's
+    generator. Writes ``config.json``, ``metrics.json`` and ``checkpoints/latest.pt`` (the final generator, for
+    ``seqgan_env.load_generator``) into the run directory and returns the metrics."""
+    session = RLlibRun(cfg, num_env_runners, address)
+    session.start()
+    try:
+        bar = tqdm(range(cfg.adv_updates), desc="RLlib PPO", disable=not cfg.progress)
+        for _ in bar:
+            row = session.iterate()
+            bar.set_postfix({k: f"{row[k]:.3f}" for k in ("nll_oracle", "nll_test") if k in row})
+    except BaseException:
+        session.close()
+        raise
+    return session.finish()
