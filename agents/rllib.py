@@ -40,29 +40,42 @@ from seqgan_env.generator import Generator
 from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam
 
-NOT_ON_RLLIB = {
+UNUSED_BY_PPO = {
     **{k: "a REINFORCE setting (this is PPO)" for k in REINFORCE_ONLY},
-    "resume": "RLlib runs are not resumable here; start again from --pretrained",
-    "reward_source": "the RLlib env builds the rollout reward's CNN D only",
-    "match_mle_diversity": "end-of-run tempering is implemented by the SB3 pipeline only",
-    "mle_steps": "interleaved MLE steps are implemented by the SB3 pipeline only",
-    "ppo_target_kl": "RLlib's PPO has no KL early stop (its KL settings are a loss term, kept off)",
-    "ppo_advantage": "RLlib always standardises advantages, so the paper's un-centred Q_t weights cannot be expressed",
     "checkpoint_every": "an RLlib run saves its generator at the end only",
 }
-"""SeqGANConfig fields an RLlib run cannot honour, and why (set away from the preset: one error before any work)."""
+"""Settings an RLlib PPO run does not read: refused when set away from the preset's value (as in the SB3 runs)."""
+
+NOT_ON_RLLIB = {
+    "resume": (None, "RLlib runs are not resumable here; start again from --pretrained"),
+    "reward_source": ("rollout", "the RLlib env builds the rollout reward's CNN D only"),
+    "match_mle_diversity": (False, "end-of-run tempering is implemented by the SB3 pipeline only"),
+    "mle_steps": (0, "interleaved MLE steps are implemented by the SB3 pipeline only"),
+    "ppo_target_kl": (None, "RLlib's PPO has no KL early stop (its KL settings are a loss term, kept off)"),
+    "ppo_advantage": ("critic", "RLlib always standardises advantages: the paper's un-centred Q_t weights cannot be "
+                      "expressed (pass --ppo-advantage critic --ppo-reward-mode shaped)"),
+}  # fmt: skip
+"""Behaviour an RLlib run cannot honour: the only accepted value of each, and why. Refused whatever set it, a flag
+or the preset (``--preset fast`` asks for ``--ppo-advantage q`` and end-of-run tempering)."""
 
 
 def check_rllib_config(cfg: SeqGANConfig, num_env_runners: int) -> None:
-    """Refuse, before any work, flags an RLlib run would ignore and a bad ``num_env_runners``."""
+    """Refuse, before any work, what an RLlib run would ignore and a bad ``num_env_runners``."""
     if isinstance(num_env_runners, bool) or not isinstance(num_env_runners, int) or num_env_runners < 0:
         raise ValueError(f"--num-env-runners must be an int >= 0, got {num_env_runners!r}")
     preset = from_preset(cfg.preset)
-    bad = [k for k in NOT_ON_RLLIB if getattr(cfg, k) != getattr(preset, k)]
+    bad = [
+        f"--{k.replace('_', '-')}: {why}" for k, why in UNUSED_BY_PPO.items() if getattr(cfg, k) != getattr(preset, k)
+    ]
+    bad += [
+        f"--{k.replace('_', '-')} {getattr(cfg, k)}"
+        + (f" (from --preset {cfg.preset})" if getattr(cfg, k) == getattr(preset, k) else "")
+        + f": {why}"
+        for k, (ok, why) in NOT_ON_RLLIB.items()
+        if getattr(cfg, k) != ok
+    ]
     if bad:
-        raise ValueError(
-            "; ".join(f"--{k.replace('_', '-')}: {NOT_ON_RLLIB[k]}" for k in bad) + " (drop the flag for an RLlib run)"
-        )
+        raise ValueError("; ".join(bad) + " — not possible in an RLlib run")
 
 
 def runtime_env() -> dict[str, Any]:

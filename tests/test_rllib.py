@@ -180,7 +180,7 @@ def test_rllib_ppo_config_maps_the_project_ppo_settings(tmp_path):
     ("flag", "value", "match"),
     [
         ("kl_coef", 0.1, "--kl-coef: a REINFORCE setting"),
-        ("ppo_target_kl", 0.05, "--ppo-target-kl: RLlib's PPO has no KL early stop"),
+        ("ppo_target_kl", 0.05, "--ppo-target-kl 0.05: RLlib's PPO has no KL early stop"),
         ("reward_source", "prefix", "--reward-source"),
         ("resume", "runs/x", "--resume"),
         ("checkpoint_every", 3, "--checkpoint-every"),
@@ -193,6 +193,17 @@ def test_rllib_refuses_flags_it_cannot_honour_before_any_work(tmp_path, flag, va
     with pytest.raises(ValueError, match=match):
         RLlibRun(cfg, num_env_runners=1)
     assert not (tmp_path / "run").exists()  # nothing was pretrained or written
+
+
+def test_rllib_refuses_what_a_preset_asks_for_and_rllib_cannot_do(tmp_path):
+    from agents.rllib import check_rllib_config
+
+    preset_says = r"--match-mle-diversity True \(from --preset fast\).*--ppo-advantage q \(from --preset fast\)"
+    with pytest.raises(ValueError, match=preset_says):
+        check_rllib_config(from_preset("fast"), 1)
+    check_rllib_config(
+        from_preset("fast", ppo_advantage="critic", ppo_reward_mode="shaped", match_mle_diversity=False), 1
+    )
 
 
 def test_rllib_script_bad_input_is_one_line(tmp_path, capsys):
