@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,23 @@ def get_seqgan_env(env: Any) -> Any:
             return env
         env = getattr(env, "venv", None)
     raise TypeError(f"{type(seen).__name__} does not wrap a SeqGAN-v0 env (SB3VecEnv / SeqGANVectorEnv)")
+
+
+def warn_if_discounted(model: BaseAlgorithm) -> None:
+    """Warn when ``model`` discounts (γ ≠ 1) rewards whose meaning assumes γ = 1: the env's ``"shaped"`` return
+    telescopes to D(final) − Q_0 only undiscounted, and ``"terminal"`` puts D's score at the last step only. SB3's
+    default is γ = 0.99; pass ``gamma=1.0``. (``"q"`` is a per-step weight, so any γ is the user's choice there.)"""
+    gamma = getattr(model, "gamma", None)
+    if gamma is None or gamma == 1.0 or model.env is None:
+        return
+    mode = get_seqgan_env(model.env).core.reward_mode
+    if mode in ("shaped", "terminal"):
+        warnings.warn(
+            f"{type(model).__name__} has gamma={gamma}, but SeqGAN-v0's {mode!r} rewards assume γ = 1 (the shaped "
+            "return telescopes to D(final) − Q_0 only undiscounted); pass gamma=1.0",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def timesteps_per_update(model: BaseAlgorithm) -> int:
@@ -185,6 +203,7 @@ class RolloutPolicyCallback(_EveryKUpdates):
         self.restored_state: dict[str, torch.Tensor] | None = None  # set when resuming a run
 
     def _init_callback(self) -> None:
+        warn_if_discounted(self.model)
         gen = get_generator(self.model)
         self.rollout_policy = copy.deepcopy(gen).requires_grad_(False).eval()
         if self.restored_state is not None:

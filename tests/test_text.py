@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import gymnasium
 import pytest
 import torch
@@ -154,3 +156,42 @@ def test_oracle_diagnostics_refuse_a_text_run_with_one_line(tmp_path, corpus_fil
         with pytest.raises(SystemExit):
             script.main([str(tmp_path / "text")])
         assert "is a real-text run" in capsys.readouterr().err
+
+
+FORTUNE_FIXTURE = (
+    "\x1b[32m《山居》\x1b[m\n\x1b[33m作者：无名\x1b[m\n空山新雨后，天气晚来秋。\n明月松间照，清泉石上流。\n%\n"
+    "\x1b[32m《七言》\x1b[m\n\x1b[33m作者：某人\x1b[m\n一二三四五六七，七六五四三二一。\n%\n"
+    "\x1b[32m《杂》\x1b[m\n\x1b[33m作者：他人\x1b[m\n白日依山尽，黄河入海流\n欲穷千里目！更上一层楼。\n"
+)  # the fortunes-zh format, written by this project: coloured title, author, verse; entries separated by %
+
+
+def test_parse_poems_keeps_the_five_character_lines_of_each_entry():
+    from seqgan_env.text import parse_poems
+
+    assert parse_poems(FORTUNE_FIXTURE) == [
+        "空山新雨后", "天气晚来秋", "明月松间照", "清泉石上流", "白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼",
+    ]  # fmt: skip
+
+
+def test_poems_dataset_reads_fortunes_at_run_time_and_needs_char_level(tmp_path, monkeypatch):
+    (tmp_path / "tang300").write_text(FORTUNE_FIXTURE, encoding="utf-8")
+    (tmp_path / "song100").write_text(FORTUNE_FIXTURE.split("%")[0], encoding="utf-8")
+    monkeypatch.setenv("SEQGAN_FORTUNES_DIR", str(tmp_path))
+    c = load_corpus(CorpusConfig(source="poems:all", seq_len=6, level="char"))
+    assert c.stats["sentences"] == 12
+    assert set(c.decode(torch.cat([c.train, c.test]))) >= {"空山新雨后", "更上一层楼"}
+    with pytest.raises(ValueError, match="pass --text-level char"):
+        load_corpus(CorpusConfig(source="poems:tang300", seq_len=6))
+    monkeypatch.setenv("SEQGAN_FORTUNES_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="apt-get install fortunes-zh"):
+        load_corpus(CorpusConfig(source="poems:tang300", seq_len=6, level="char"))
+
+
+def test_poems_dataset_loads_the_installed_fortunes_zh():
+    from seqgan_env.text import FORTUNES_DIRS
+
+    if not any(os.path.isfile(os.path.join(d, "tang300")) for d in FORTUNES_DIRS):
+        pytest.skip("Debian's fortunes-zh is not installed (.ci/run installs it)")
+    c = load_corpus(CorpusConfig(source="poems:tang300", seq_len=6, level="char"))
+    assert c.stats["sentences"] == 1356
+    assert all(len(s) == 5 for s in c.decode(c.train[:50]))
