@@ -166,6 +166,12 @@ def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[st
         refs = task.corpus.sentences(task.test)
         metrics.update({f"bleu{k}": v for k, v in bleu(hyps, refs, max_n=4).items()})
         metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
+        if task.corpus.config.source == "music:folk":  # the paper's second music metric (definition: nearest_mse)
+            from seqgan_env.music import nearest_mse
+
+            vocab = task.corpus.vocab
+            metrics["mse"] = nearest_mse([[vocab.tokens[i] for i in h] for h in hyps],
+                                         [[vocab.tokens[i] for i in r] for r in refs])  # fmt: skip
     return metrics
 
 

@@ -28,6 +28,7 @@ DATASETS = {
     "poems:tang300": "five-character lines of the 300 Tang poems (Debian fortunes-zh; 1,356 lines; char level)",
     "poems:song100": "five-character lines of the 100 Song poems (Debian fortunes-zh; 107 lines; char level)",
     "poems:all": "five-character lines of both collections (1,463 lines; char level)",
+    "music:folk": "folk dance tunes from music21's corpus as 32 pitch tokens each (--seq-len 33; the music extra)",
 }
 CHAR_DATASETS = ("poems:tang300", "poems:song100", "poems:all")
 """Datasets whose unit is the character (Chinese): they need ``level="char"`` (``--text-level char``)."""
@@ -224,6 +225,10 @@ def dataset_lines(name: str) -> list[str]:
     """Sentences of a built-in dataset (read from an installed package's files, no download)."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; built-in datasets: {sorted(DATASETS)} (or pass a file path)")
+    if name == "music:folk":
+        from seqgan_env.music import folk_lines
+
+        return folk_lines()
     if name in CHAR_DATASETS:
         root_dir = fortunes_dir()
         files = ("tang300", "song100") if name == "poems:all" else (name.split(":")[1],)

@@ -1,0 +1,158 @@
+"""Folk tunes as pitch-token sequences (the paper's music task), from music21's bundled corpus, and the paper's
+music metric.
+
+The paper trains on Nottingham folk tunes: "88 pitches sampled every 0.4 s, length 32". Nottingham does not install
+offline; music21 bundles tunes of the same genre (reels, jigs, hornpipes, strathspeys) in ABC:
+``ryansMammoth`` (Ryan's Mammoth Collection, 1,059 tunes) and ``oneills1850`` (O'Neill's 1850 tunes). Each tune
+becomes one sequence: its melody (the first part; a chord counts as its top note) sampled on a fixed grid of
+:data:`STEP` quarter notes from the start, one token per step — ``p<MIDI pitch>`` for the note sounding then, ``rest``
+for silence — the first :data:`LENGTH` steps. An eighth-note grid (``STEP = 0.5``) because these dance tunes move in
+eighth notes, so a step is about one note (the paper's 0.4 s is a time step of recorded MIDI, which ABC has not);
+32 steps are 4 bars of a reel, 5⅓ of a jig. Tunes shorter than that are dropped.
+
+Parsing the ABC corpus takes minutes, so the token file is cached in the user's cache directory
+(``$XDG_CACHE_HOME/seqgan_env`` or ``~/.cache/seqgan_env``), written atomically; requires ``pip install -e
+".[music]"``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+STEP = 0.5
+"""Sampling step, in quarter notes (an eighth note)."""
+LENGTH = 32
+"""Tokens per tune (the paper's length); a run needs ``--seq-len 33`` (the tokens and ``<eos>``)."""
+COLLECTIONS = ("ryansMammoth", "oneills1850")
+REST = "rest"
+CACHE_VERSION = 1
+
+
+def _music21() -> Any:
+    try:
+        import music21
+    except ModuleNotFoundError:
+        raise ValueError(
+            "the music:folk dataset needs music21 (its bundled corpus): pip install -e '.[music]'"
+        ) from None
+    return music21
+
+
+def tune_tokens(score: Any, step: float = STEP, length: int = LENGTH) -> list[str] | None:
+    """The first ``length`` tokens of ``score``'s melody sampled every ``step`` quarter notes (``p<midi>`` or
+    ``rest``), or None when the tune is shorter."""
+    parts = getattr(score, "parts", None)
+    melody = parts[0] if parts is not None and len(parts) else score
+    events = []
+    for el in melody.flatten().notesAndRests:
+        start, end = float(el.offset), float(el.offset + el.quarterLength)
+        if end <= start:  # grace notes take no time
+            continue
+        if el.isRest:
+            token = REST
+        elif el.isChord:
+            token = f"p{max(p.midi for p in el.pitches)}"
+        else:
+            token = f"p{el.pitch.midi}"
+        events.append((start, end, token))
+    if not events or events[-1][1] < step * length:
+        return None
+    tokens, i = [], 0
+    for k in range(length):
+        t = k * step
+        while i < len(events) and events[i][1] <= t:
+            i += 1
+        tokens.append(events[i][2] if i < len(events) and events[i][0] <= t else REST)
+    return tokens
+
+
+def _scores(parsed: Any) -> Iterable[Any]:
+    return parsed.scores if hasattr(parsed, "scores") else [parsed]
+
+
+def parse_tunes(paths: Sequence[str | os.PathLike[str]], progress: bool = True) -> list[list[str]]:
+    """Token sequences of every tune in the ABC files ``paths`` (a file may hold many tunes)."""
+    music21 = _music21()
+    from tqdm.auto import tqdm
+
+    out = []
+    for path in tqdm(paths, desc="parsing ABC tunes", disable=not progress, unit="file"):
+        for score in _scores(music21.converter.parse(str(path))):
+            tokens = tune_tokens(score)
+            if tokens is not None:
+                out.append(tokens)
+    return out
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/seqgan_env``, else ``~/.cache/seqgan_env``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "seqgan_env"
+
+
+def folk_lines(progress: bool = True) -> list[str]:
+    """The folk tunes as lines of space-separated tokens, read from the cache or parsed once and cached."""
+    music21 = _music21()
+    path = cache_dir() / f"music_folk_v{CACHE_VERSION}_{music21.__version__}.txt"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").splitlines()
+    corpus_paths = sorted(p for p in music21.corpus.getCorePaths() if any(f"/{c}/" in str(p) for c in COLLECTIONS))
+    lines = [" ".join(t) for t in parse_tunes(corpus_paths, progress)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as f:
+        f.write("\n".join(lines) + "\n")
+        tmp = f.name
+    os.replace(tmp, path)
+    return lines
+
+
+def pitches(tokens: Sequence[str]) -> list[float]:
+    """MIDI pitch per step, a rest holding the previous pitch (a leading rest takes the first pitch; all rests: 0)."""
+    values = [float(t[1:]) if t.startswith("p") and t[1:].isdigit() else None for t in tokens]
+    first = next((v for v in values if v is not None), 0.0)
+    out, last = [], first
+    for v in values:
+        last = v if v is not None else last
+        out.append(last)
+    return out
+
+
+def nearest_mse(generated: Sequence[Sequence[str]], references: Sequence[Sequence[str]], length: int = LENGTH) -> float:
+    """The paper's music "MSE", which it reports without a formula; our definition: for each generated tune, the
+    mean squared difference in MIDI pitch (semitones², per step, rests holding the previous pitch; :func:`pitches`)
+    to its nearest held-out tune, averaged over the generated tunes. The held-out set plays the part it plays in
+    BLEU (references); sequences are padded or cut to ``length`` steps with their last pitch."""
+
+    def matrix(rows: Sequence[Sequence[str]]) -> torch.Tensor:
+        out = torch.zeros(len(rows), length, dtype=torch.float64)
+        for i, row in enumerate(rows):
+            p = pitches(row)[:length] or [0.0]
+            out[i] = torch.tensor(p + [p[-1]] * (length - len(p)), dtype=torch.float64)
+        return out
+
+    if not generated or not references:
+        raise ValueError("nearest_mse needs at least one generated and one reference sequence")
+    g, r = matrix(generated), matrix(references)
+    d2 = torch.cdist(g, r).pow(2) / length  # (n_gen, n_ref) mean squared difference per step
+    return float(d2.min(dim=1).values.mean())
+
+
+def write_midi(tunes: Sequence[Sequence[str]], path: str | os.PathLike[str], step: float = STEP) -> Path:
+    """Write ``tunes`` (token sequences) one after another, a bar of rest apart, as a MIDI file."""
+    music21 = _music21()
+    stream = music21.stream.Stream()
+    for tokens in tunes:
+        for t in tokens:
+            el = music21.note.Note(int(t[1:])) if t.startswith("p") and t[1:].isdigit() else music21.note.Rest()
+            el.quarterLength = step
+            stream.append(el)
+        stream.append(music21.note.Rest(quarterLength=4.0))
+    path = Path(path)
+    stream.write("midi", fp=str(path))
+    return path
