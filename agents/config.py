@@ -62,7 +62,8 @@ class SeqGANConfig:
     data_seed: int | None = None
     """Seed of the oracle's train/test sample (default: --seed)."""
     n_valid: int = 0
-    """Held-out oracle sequences (drawn apart from train and test) for --match-mle-diversity; 0: none."""
+    """Validation sequences (for early stopping, --match-mle-diversity and temperatures; never the test set): on the
+    oracle task drawn apart from train and test, on text the last N sentences of the training split; 0: none."""
 
     # ---- generator and MLE pretraining
     gen_emb_dim: int = 32
@@ -279,13 +280,8 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
         raise ValueError(f"--rollout-beta must be in [0, 1), got {cfg.rollout_beta}")
     if cfg.ppo_n_steps is not None and (cfg.ppo_n_steps <= 0 or cfg.ppo_n_steps % cfg.seq_len):
         raise ValueError(f"--ppo-n-steps must be a positive multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
-    if cfg.n_valid and cfg.data is not None:
-        raise ValueError(
-            f"--n-valid draws held-out oracle sequences; it cannot be used with --data {cfg.data} "
-            "(pass --n-valid 0 --no-match-mle-diversity)"
-        )
     if cfg.match_mle_diversity and not cfg.n_valid:
-        raise ValueError("--match-mle-diversity needs --n-valid > 0 held-out oracle sequences to choose T on")
+        raise ValueError("--match-mle-diversity needs --n-valid > 0 validation sequences to choose T on")
     if cfg.ppo_advantage == "q" and cfg.ppo_reward_mode != "q":
         raise ValueError(
             f"--ppo-advantage q needs --ppo-reward-mode q (its Q_t are the weights), got {cfg.ppo_reward_mode!r}; "

@@ -133,7 +133,15 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
                          max_vocab=cfg.max_vocab, min_freq=cfg.min_freq, long=cfg.long_sentences, seed=data_seed),
             min_sentences=max(cfg.batch_size, cfg.mle_batch_size) + 1,
         )  # fmt: skip
-        return Task(corpus.train, corpus.test, len(corpus.vocab), corpus=corpus)
+        train, valid = corpus.train, None
+        if cfg.n_valid:  # validation sentences come out of the training split; the test split is untouched
+            if cfg.n_valid > len(train) // 2:
+                raise ValueError(
+                    f"--n-valid {cfg.n_valid}: the corpus has {len(train)} training sentences; at most half of them "
+                    f"({len(train) // 2}) can be held out for validation"
+                )
+            train, valid = train[: -cfg.n_valid], train[-cfg.n_valid :]
+        return Task(train, corpus.test, len(corpus.vocab), corpus=corpus, valid=valid)
     if cfg.oracle_params is not None:
         oracle = Oracle.from_params(cfg.oracle_params, seq_len=cfg.seq_len)
     else:

@@ -130,8 +130,6 @@ def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_n
         run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=6, **kw), "ppo")
     with pytest.raises(ValueError, match="--match-mle-diversity needs --n-valid"):
         from_preset("quick", match_mle_diversity=True)
-    with pytest.raises(ValueError, match=r"--n-valid draws held-out oracle sequences; it cannot be used with --data"):
-        from_preset("quick", n_valid=10, data="corpus.txt")
 
 
 def test_matching_temperature_finds_the_crossing_and_folding_equals_sampling_hot():

@@ -126,6 +126,21 @@ def test_pipeline_on_a_text_file_reports_bleu(tmp_path, corpus_file):
     assert any(any(ch.isalpha() for ch in line) for line in samples)
 
 
+def test_text_validation_split_comes_out_of_training_and_leaves_test_alone(tmp_path, corpus_file):
+    from agents.pipeline import build_task
+
+    small = {"data": str(corpus_file), "seq_len": 10, "batch_size": 4, "mle_batch_size": 4}
+    base = build_task(tiny_run_config(tmp_path / "a", **small), torch.device("cpu"))
+    cfg = tiny_run_config(tmp_path / "b", n_valid=3, **small)
+    task = build_task(cfg, torch.device("cpu"))
+    assert torch.equal(task.test, base.test)
+    assert torch.equal(torch.cat([task.train, task.valid]), base.train)
+    summary = run(cfg, "reinforce")
+    assert "final_nll_valid" in summary
+    with pytest.raises(ValueError, match="at most half of them"):
+        build_task(tiny_run_config(tmp_path / "c", n_valid=10_000, **small), torch.device("cpu"))
+
+
 def test_pipeline_corpus_smaller_than_a_batch_is_one_clear_error(tmp_path, corpus_file):
     with pytest.raises(ValueError, match="usable sentence"):
         run(tiny_run_config(tmp_path / "run", data=str(corpus_file), seq_len=10, batch_size=64), "reinforce")
