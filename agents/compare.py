@@ -15,10 +15,20 @@ import torch
 
 from agents.checkpoint import atomic_save_figure, atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import SeqGANConfig
-from agents.pipeline import AGENTS, Task, agent_config, build_task, check_agent, generator_config, run
+from agents.pipeline import (
+    AGENTS,
+    RunDir,
+    Task,
+    agent_config,
+    build_task,
+    check_agent,
+    generator_config,
+    run,
+    text_metrics,
+)
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
-from seqgan_env.metrics import bleu, nll_test, oracle_metrics, self_bleu
+from seqgan_env.metrics import nll_test, oracle_metrics
 
 DEFAULT_TEMPERATURES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 
@@ -56,6 +66,71 @@ class Axes:
 
 ORACLE_AXES = Axes("nll_oracle", "NLL-oracle", True, "nll_test", "NLL-test")
 TEXT_AXES = Axes("bleu4", "BLEU-4", False, "self_bleu4", "self-BLEU-4")
+POEM_AXES = Axes("bleu2", "BLEU-2", False, "self_bleu2", "self-BLEU-2")
+
+PAPER_REAL_DATA = {
+    "poems": {"bleu2": (0.6670, 0.7389)},
+    "sotu": {"bleu3": (0.519, 0.556), "bleu4": (0.416, 0.427)},
+    "music": {"bleu4": (0.9210, 0.9406), "mse": (22.38, 20.62)},
+}
+"""The paper's real-data results (Yu et al., 2017, Tables 3–5): task → metric → (MLE, SeqGAN)."""
+
+
+def task_family(source: str | None) -> str | None:
+    """Which of the paper's real-data tasks a ``--data`` source is: ``poems``, ``sotu`` (speeches), ``music``."""
+    if source is None:
+        return None
+    return next((f for f in ("poems", "sotu", "music") if source.startswith(f + ":")), None)
+
+
+def text_axes(source: str | None) -> Axes:
+    """The paper's metric of a real-data task on the y axis (BLEU-2 for poems, BLEU-4 otherwise), its self-BLEU."""
+    return POEM_AXES if task_family(source) == "poems" else TEXT_AXES
+
+
+def paper_metrics(source: str | None) -> list[str]:
+    """The metrics the paper reports for the task (BLEU-4 for a corpus of your own)."""
+    family = task_family(source)
+    return list(PAPER_REAL_DATA[family]) if family else ["bleu4"]
+
+
+def tuned_mle(
+    pre_dir: Path,
+    cfg: SeqGANConfig,
+    task: Task,
+    device: torch.device,
+    temperatures: tuple[float, ...],
+    target_self_bleu: float | None,
+    n: int,
+) -> dict[str, Any]:
+    """Tuned MLE on real data (Caccia et al., 2018), chosen without the test set: the kept MLE checkpoint
+    (``--mle-keep-every``, plus the final one) with the lowest NLL on the validation split (early stopping), sampled
+    at the temperature whose self-BLEU-``n`` is closest to ``target_self_bleu`` (a SeqGAN run's: the same diversity;
+    self-BLEU reads samples only), or at T = 1 without a target. Returns the choice and the test metrics."""
+    if task.valid is None:
+        raise ValueError("tuned MLE needs a validation split: pass --n-valid N")
+    run_dir = RunDir(pre_dir)
+    epochs = sorted({int(p.stem.removeprefix("mle_epoch")) for p in (pre_dir / "checkpoints").glob("mle_epoch*.pt")})
+    candidates = [(e, run_dir.mle_epoch(e)) for e in epochs if e != cfg.mle_epochs]
+    candidates.append((cfg.mle_epochs, run_dir.pretrained))
+    best: tuple[float, int, Generator] | None = None
+    for epoch, path in candidates:
+        gen = Generator(generator_config(cfg, task)).to(device)
+        gen.load_state_dict(load_checkpoint(path)["generator"])
+        nll_valid = nll_test(gen.eval(), task.valid)
+        if best is None or nll_valid < best[0]:
+            best = (nll_valid, epoch, gen)
+    assert best is not None
+    nll_valid, epoch, gen = best
+    n_samples = min(cfg.eval_samples, 1000)
+    temperature = 1.0
+    if target_self_bleu is not None:
+        diversity = {t: text_metrics(task, gen, n_samples, cfg.seed, t)[f"self_bleu{n}"] for t in temperatures}
+        temperature = min(diversity, key=lambda t: abs(diversity[t] - target_self_bleu))
+    metrics = text_metrics(task, gen, n_samples, cfg.seed, temperature)
+    return {"epoch": epoch, "epochs_kept": [e for e, _ in candidates], "nll_valid": nll_valid,
+            "temperature": temperature, "nll_test": nll_test(gen, task.test, temperature=temperature), **metrics,
+            "generator": gen}  # fmt: skip
 
 
 def temperature_sweep(
@@ -63,18 +138,14 @@ def temperature_sweep(
 ) -> list[dict[str, float]]:
     """Quality and diversity of ``gen`` at each softmax temperature (Caccia et al., 2018): NLL-oracle and
     NLL-test (with G's entropy and KL(G ‖ oracle), see :func:`~seqgan_env.metrics.oracle_metrics`) on the oracle
-    task, BLEU-4 against the test sentences and self-BLEU-4 on text."""
+    task; on text BLEU-2…4 against the test sentences, self-BLEU-2…4 (and the music MSE; ``text_metrics``)."""
     points = []
     for t in temperatures:
         point = {"temperature": t, "nll_test": nll_test(gen, task.test, temperature=t)}
         if task.oracle is not None:
             point.update(oracle_metrics(task.oracle, gen, n_samples, temperature=t, seed=seed))
         else:
-            assert task.corpus is not None
-            rng = torch.Generator(device=gen.device).manual_seed(seed)
-            hyps = task.corpus.sentences(gen.sample(min(n_samples, 1000), temperature=t, generator=rng).cpu())
-            point["bleu4"] = bleu(hyps, task.corpus.sentences(task.test), max_n=4)[4]
-            point["self_bleu4"] = self_bleu(hyps, max_n=4)[4]
+            point.update(text_metrics(task, gen, min(n_samples, 1000), seed, t))
         points.append(point)
     return points
 
@@ -160,18 +231,31 @@ def compare(
     device = resolve_device(cfg.device)
     task = build_task(base, device)
     sweeps: dict[str, list[dict[str, float]]] = {}
-    axes = ORACLE_AXES if task.oracle is not None else TEXT_AXES
-    sweeps["MLE"] = temperature_sweep(task, load_generator(pre_dir, base, task, device), temperatures,
-                                      cfg.eval_samples, cfg.seed)  # fmt: skip
-    for agent in agents:
-        gen = load_generator(Path(runs[agent][0]["run_dir"]), base, task, device)
-        sweeps[agent] = temperature_sweep(task, gen, temperatures, cfg.eval_samples, cfg.seed)
+    axes = ORACLE_AXES if task.oracle is not None else text_axes(cfg.data)
+    generators = {"MLE": load_generator(pre_dir, base, task, device)}
+    generators.update({agent: load_generator(Path(runs[agent][0]["run_dir"]), base, task, device) for agent in agents})
+    for name, gen in generators.items():
+        sweeps[name] = temperature_sweep(task, gen, temperatures, cfg.eval_samples, cfg.seed)
 
     pre_rows = json.loads((pre_dir / "metrics.json").read_text())["history"]
     mle = [r for r in pre_rows if r["phase"] == "mle"][-1]
-    table = _table(runs, mle, seeds, axes)
+    tuned = None
+    if task.corpus is None:
+        table = _table(runs, mle, seeds, axes)
+    else:
+        n = int(axes.quality.removeprefix("bleu"))
+        target = (
+            statistics.mean(r["rows"][-1][f"self_bleu{n}"] for r in runs["reinforce"]) if "reinforce" in runs else None
+        )
+        if task.valid is not None:
+            tuned = tuned_mle(pre_dir, base, task, device, temperatures, target, n)
+            generators[f"tuned MLE (epoch {tuned['epoch']}, T = {tuned['temperature']:g})"] = tuned.pop("generator")
+        table = _text_table(runs, mle, tuned, seeds, cfg.data, n)
+        table += "\n" + _samples(task, generators, cfg.seed, tuned)
+        if task_family(cfg.data) == "music":
+            _write_midi(task, generators, out, cfg.seed, tuned)
     result = {"config": dataclasses.asdict(base), "seeds": list(seeds), "mle": mle, "runs": runs, "sweeps": sweeps,
-              "table": table}  # fmt: skip
+              "tuned_mle": tuned, "table": table}  # fmt: skip
     atomic_write_json(out / "compare.json", result)
     atomic_write_text(out / "compare.md", table)
     _plot_curves(runs, mle, out / "compare_nll.png", axes)
@@ -206,6 +290,75 @@ def _table(
                  f"generates the same number of tokens ({runs[next(iter(runs))][0]['tokens']}) under the same D "
                  "schedule. Wall time and tokens/s cover the adversarial phase, evaluations included.")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _text_table(
+    runs: dict[str, list[dict[str, Any]]],
+    mle: dict[str, Any],
+    tuned: dict[str, Any] | None,
+    seeds: tuple[int, ...],
+    source: str | None,
+    n: int,
+) -> str:
+    """The real-data table: the paper's metrics, self-BLEU-``n`` (diversity) and NLL-test for MLE, tuned MLE and each
+    agent (mean ± std over seeds), beside the paper's MLE and SeqGAN."""
+    metrics = paper_metrics(source)
+    cols = [*metrics, f"self_bleu{n}", "nll_test"]
+    label = {"nll_test": "NLL-test", "mse": "MSE", **{f"bleu{k}": f"BLEU-{k}" for k in (2, 3, 4)},
+             **{f"self_bleu{k}": f"self-BLEU-{k}" for k in (2, 3, 4)}}  # fmt: skip
+    lines = ["| generator | " + " | ".join(label[c] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines.append("| MLE (pretrained, shared) | " + " | ".join(f"{mle[c]:.3f}" for c in cols) + " |")
+    if tuned is not None:
+        name = f"tuned MLE (epoch {tuned['epoch']} by NLL-valid, T = {tuned['temperature']:g})"
+        lines.append(f"| {name} | " + " | ".join(f"{tuned[c]:.3f}" for c in cols) + " |")
+    for agent, rs in runs.items():
+        cells = [_mean_std([r["rows"][-1][c] for r in rs]) for c in cols]
+        lines.append(f"| {agent} ({len(rs)} seeds) | " + " | ".join(cells) + " |")
+    family = task_family(source)
+    if family:
+        paper = PAPER_REAL_DATA[family]
+        for i, who in enumerate(("MLE", "SeqGAN")):
+            lines.append(
+                f"| paper: {who} | " + " | ".join(f"{paper[c][i]:g}" if c in paper else "–" for c in cols) + " |"
+            )
+    lines.append("")
+    lines.append(
+        f"Mean ± sample std over seeds {list(seeds)}; BLEU against the test split (the paper's protocol), self-BLEU "
+        "among the same samples (higher = less diverse). Tuned MLE is chosen without the test set: the kept MLE epoch "
+        "with the lowest validation NLL, at the temperature whose self-BLEU matches REINFORCE's (equal diversity)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _sample_rows(task: Task, gen: Generator, n: int, seed: int, temperature: float) -> torch.Tensor:
+    rng = torch.Generator(device=gen.device).manual_seed(seed)
+    return gen.sample(n, temperature=temperature, generator=rng).cpu()
+
+
+def _samples(task: Task, generators: dict[str, Generator], seed: int, tuned: dict[str, Any] | None, n: int = 10) -> str:
+    """``n`` samples of each generator (the first seed's run for the agents), as Markdown."""
+    assert task.corpus is not None
+    out = []
+    for name, gen in generators.items():
+        t = tuned["temperature"] if tuned is not None and name.startswith("tuned MLE") else 1.0
+        out.append(f"**{name}**\n")
+        out.extend(f"    {line}" for line in task.corpus.decode(_sample_rows(task, gen, n, seed, t)))
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _write_midi(
+    task: Task, generators: dict[str, Generator], out: Path, seed: int, tuned: dict[str, Any] | None
+) -> None:
+    """Four samples of each generator as ``OUT/samples_<name>.mid`` (music task)."""
+    from seqgan_env.music import write_midi
+
+    assert task.corpus is not None
+    for name, gen in generators.items():
+        t = tuned["temperature"] if tuned is not None and name.startswith("tuned MLE") else 1.0
+        rows = [task.corpus.decode(r[None])[0].split() for r in _sample_rows(task, gen, 4, seed, t)]
+        slug = name.split(" (")[0].replace(" ", "_")
+        write_midi(rows, out / f"samples_{slug}.mid")
 
 
 def _plot_curves(

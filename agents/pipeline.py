@@ -158,6 +158,26 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
     return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)), valid=valid)
 
 
+def text_metrics(
+    task: Task, gen: Generator, n_samples: int, seed: int, temperature: float = 1.0, refs: torch.Tensor | None = None
+) -> dict[str, float]:
+    """BLEU-2…4 of ``n_samples`` samples of ``gen`` at ``temperature`` against the references (default: the test
+    split, as in the paper), self-BLEU-2…4 among them, and on the music task the paper's MSE
+    (:func:`seqgan_env.music.nearest_mse`)."""
+    assert task.corpus is not None
+    rng = torch.Generator(device=gen.device).manual_seed(seed)
+    hyps = task.corpus.sentences(gen.sample(n_samples, temperature=temperature, generator=rng).cpu())
+    ref_rows = task.corpus.sentences(task.test if refs is None else refs)
+    metrics = {f"bleu{k}": v for k, v in bleu(hyps, ref_rows, max_n=4).items()}
+    metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
+    if task.corpus.config.source == "music:folk":  # the paper's second music metric
+        from seqgan_env.music import nearest_mse
+
+        tokens = task.corpus.vocab.tokens
+        metrics["mse"] = nearest_mse([[tokens[i] for i in h] for h in hyps], [[tokens[i] for i in r] for r in ref_rows])
+    return metrics
+
+
 def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[str, float]:
     """NLL-test (and NLL-valid with a validation split) and, on the oracle task, NLL-oracle, G's entropy and
     KL(G ‖ oracle) (per token, on ``cfg.eval_samples`` samples seeded by ``cfg.seed``); on text BLEU-2…4 and
@@ -168,18 +188,7 @@ def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[st
     if task.oracle is not None:  # NLL-oracle, G's entropy and KL(G ‖ oracle) on the same samples
         metrics.update(oracle_metrics(task.oracle, gen, cfg.eval_samples, seed=cfg.seed))
     if task.corpus is not None:
-        n = min(cfg.eval_samples, 1000)
-        rng = torch.Generator(device=gen.device).manual_seed(cfg.seed)
-        hyps = task.corpus.sentences(gen.sample(n, generator=rng).cpu())
-        refs = task.corpus.sentences(task.test)
-        metrics.update({f"bleu{k}": v for k, v in bleu(hyps, refs, max_n=4).items()})
-        metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
-        if task.corpus.config.source == "music:folk":  # the paper's second music metric (definition: nearest_mse)
-            from seqgan_env.music import nearest_mse
-
-            vocab = task.corpus.vocab
-            metrics["mse"] = nearest_mse([[vocab.tokens[i] for i in h] for h in hyps],
-                                         [[vocab.tokens[i] for i in r] for r in refs])  # fmt: skip
+        metrics.update(text_metrics(task, gen, min(cfg.eval_samples, 1000), seed=cfg.seed))
     return metrics
 
 
