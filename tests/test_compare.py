@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -128,3 +129,42 @@ def test_time_to_quality_and_quality_diversity_scripts(tmp_path, capsys):
     with pytest.raises(SystemExit):
         time_to_quality.main([str(tmp_path / "missing")])
     assert "error:" in capsys.readouterr().err
+
+
+def test_compare_on_poems_reports_the_papers_metric_tuned_mle_and_samples(tmp_path, monkeypatch):
+    import random
+
+    import torch
+
+    from agents.compare import tuned_mle
+    from agents.pipeline import build_task
+
+    rng = random.Random(0)  # a fortunes-zh-format fixture written by this project: 40 poems of 4 five-character lines
+    chars = "山水风月花春秋云雨雪江河天地人心夜日长空"
+    poems = []
+    for i in range(40):
+        lines = ["".join(rng.choice(chars) for _ in range(5)) for _ in range(4)]
+        poems.append(
+            f"\x1b[32m《题{i}》\x1b[m\n\x1b[33m作者：某\x1b[m\n{lines[0]}，{lines[1]}。\n{lines[2]}，{lines[3]}。\n"
+        )
+    (tmp_path / "tang300").write_text("%\n".join(poems), encoding="utf-8")
+    monkeypatch.setenv("SEQGAN_FORTUNES_DIR", str(tmp_path))
+    cfg = tiny_run_config(tmp_path / "unused", data="poems:tang300", text_level="char", n_valid=20, mle_keep_every=1,
+                          mle_epochs=3, mle_batch_size=16)  # fmt: skip
+    result = compare(cfg, tmp_path / "cmp", seeds=(0, 1), temperatures=(0.8, 1.0, 1.2))
+    table = result["table"]
+    assert table.startswith("| generator | BLEU-2 | self-BLEU-2 | NLL-test |")  # the paper's poem metric
+    assert "| paper: SeqGAN | 0.7389 |" in table
+    tuned = result["tuned_mle"]
+    assert tuned["epochs_kept"] == [1, 2, 3]
+    assert tuned["temperature"] in (0.8, 1.0, 1.2)
+    assert "| reinforce (2 seeds) |" in table
+    assert "**tuned MLE (epoch" in table  # its samples
+    # the epoch is the one with the lowest validation NLL, whatever the test set says
+    task = build_task(dataclasses.replace(cfg, data_seed=cfg.seed), torch.device("cpu"))
+    again = tuned_mle(tmp_path / "cmp" / "pretrain", cfg, task, torch.device("cpu"), (1.0,), None, 2)
+    assert again["epoch"] == tuned["epoch"]
+    assert again["temperature"] == 1.0  # no diversity target: T = 1
+    with pytest.raises(ValueError, match="--n-valid"):
+        tuned_mle(tmp_path / "cmp" / "pretrain", cfg, dataclasses.replace(task, valid=None), torch.device("cpu"),
+                  (1.0,), None, 2)  # fmt: skip
