@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,19 +95,39 @@ def paper_metrics(source: str | None) -> list[str]:
     return list(PAPER_REAL_DATA[family]) if family else ["bleu4"]
 
 
+def matching_self_bleu_temperature(
+    task: Task, gen: Generator, n_samples: int, seed: int, n: int, target: float, lo: float = 0.1, hi: float = 3.0
+) -> float:
+    """The softmax temperature in [``lo``, ``hi``] at which ``gen``'s samples have self-BLEU-``n`` ``target``, by
+    bisection on log T (self-BLEU falls as T rises); an end of the range when the target lies beyond it. Reads samples
+    only: no reference data."""
+
+    def self_bleu_at(t: float) -> float:
+        return text_metrics(task, gen, n_samples, seed, t)[f"self_bleu{n}"]
+
+    if self_bleu_at(hi) >= target:
+        return hi
+    if self_bleu_at(lo) <= target:
+        return lo
+    for _ in range(12):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if self_bleu_at(mid) > target else (lo, mid)
+    return round(math.sqrt(lo * hi), 3)
+
+
 def tuned_mle(
     pre_dir: Path,
     cfg: SeqGANConfig,
     task: Task,
     device: torch.device,
-    temperatures: tuple[float, ...],
     target_self_bleu: float | None,
     n: int,
 ) -> dict[str, Any]:
     """Tuned MLE on real data (Caccia et al., 2018), chosen without the test set: the kept MLE checkpoint
     (``--mle-keep-every``, plus the final one) with the lowest NLL on the validation split (early stopping), sampled
-    at the temperature whose self-BLEU-``n`` is closest to ``target_self_bleu`` (a SeqGAN run's: the same diversity;
-    self-BLEU reads samples only), or at T = 1 without a target. Returns the choice and the test metrics."""
+    at the temperature whose self-BLEU-``n`` is ``target_self_bleu`` (a SeqGAN run's: the same diversity; self-BLEU
+    reads samples only; :func:`matching_self_bleu_temperature`), or at T = 1 without a target. Returns the choice and
+    the test metrics."""
     if task.valid is None:
         raise ValueError("tuned MLE needs a validation split: pass --n-valid N")
     run_dir = RunDir(pre_dir)
@@ -125,8 +146,7 @@ def tuned_mle(
     n_samples = min(cfg.eval_samples, 1000)
     temperature = 1.0
     if target_self_bleu is not None:
-        diversity = {t: text_metrics(task, gen, n_samples, cfg.seed, t)[f"self_bleu{n}"] for t in temperatures}
-        temperature = min(diversity, key=lambda t: abs(diversity[t] - target_self_bleu))
+        temperature = matching_self_bleu_temperature(task, gen, n_samples, cfg.seed, n, target_self_bleu)
     metrics = text_metrics(task, gen, n_samples, cfg.seed, temperature)
     return {"epoch": epoch, "epochs_kept": [e for e, _ in candidates], "nll_valid": nll_valid,
             "temperature": temperature, "nll_test": nll_test(gen, task.test, temperature=temperature), **metrics,
@@ -248,7 +268,7 @@ def compare(
             statistics.mean(r["rows"][-1][f"self_bleu{n}"] for r in runs["reinforce"]) if "reinforce" in runs else None
         )
         if task.valid is not None:
-            tuned = tuned_mle(pre_dir, base, task, device, temperatures, target, n)
+            tuned = tuned_mle(pre_dir, base, task, device, target, n)
             generators[f"tuned MLE (epoch {tuned['epoch']}, T = {tuned['temperature']:g})"] = tuned.pop("generator")
         table = _text_table(runs, mle, tuned, seeds, cfg.data, n)
         table += "\n" + _samples(task, generators, cfg.seed, tuned)
