@@ -119,3 +119,17 @@ def test_disc_diagnostic_script_reports_each_round(tmp_path, capsys):
     with pytest.raises(SystemExit):
         disc_diagnostic.main([str(tmp_path / "run"), "--samples", "1"])
     assert "--samples must be >= 2, got 1" in capsys.readouterr().err
+    # a fresh per-prefix D, reported on fresh validation sequences: its settings are checked, never ignored
+    fresh = disc_diagnostic.main([str(tmp_path / "run"), "--fresh", "prefix", "--prefix-d-dropout", "0.1",
+                                  "--prefix-d-hidden-dim", "16", "--valid", "32", "--samples", "32"])  # fmt: skip
+    assert [r["round"] for r in fresh] == [0]
+    capsys.readouterr()
+    for bad, message in (
+        (["--fresh", "prefix", "--prefix-d-dropout", "1.0"], "--prefix-d-dropout must be in [0, 1), got 1.0"),
+        (["--prefix-d-dropout", "0.1"], "--prefix-d-dropout set(s) the fresh per-prefix D: pass --fresh prefix"),
+        (["--fresh", "cnn", "--prefix-d-lr", "0.01"], "--prefix-d-lr set(s) the fresh per-prefix D"),
+        (["--valid", "1"], "--valid must be >= 2, got 1"),
+    ):
+        with pytest.raises(SystemExit):
+            disc_diagnostic.main([str(tmp_path / "run"), *bad])
+        assert message in capsys.readouterr().err, bad

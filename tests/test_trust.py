@@ -22,6 +22,8 @@ from tests.conftest import VOCAB, tiny_env_kwargs, tiny_run_config
         (["--kl-coef", "inf"], "--kl-coef must be a finite number, got inf"),
         (["--seed", "-1"], r"--seed must be an integer in \[0, 2\*\*63\), got -1"),
         (["--ppo-target-kl", "-1"], "--ppo-target-kl must be > 0"),
+        (["--prefix-d-dropout", "1.0"], r"--prefix-d-dropout must be in \[0, 1\), got 1.0"),
+        (["--prefix-d-dropout", "-0.1"], r"--prefix-d-dropout must be in \[0, 1\), got -0.1"),
     ],
 )
 def test_bad_numbers_are_one_cli_error(argv, message, capsys):

@@ -55,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         value = getattr(args, name)
         if value is not None and value < minimum:
             p.error(f"--{name} must be >= {minimum}, got {value}")
+    given = [f"--prefix-d-{k.replace('_', '-')}" for k in ("hidden_dim", "dropout", "l2", "lr")
+             if getattr(args, f"prefix_d_{k}") is not None]  # fmt: skip
+    if given and args.fresh != "prefix":
+        p.error(f"{', '.join(given)} set(s) the fresh per-prefix D: pass --fresh prefix (or drop the flag)")
     seed_everything(args.seed)
     ckpt, cfg, task = oracle_run_or_exit(p, args.run)
     gen = Generator(generator_config(cfg, task))
