@@ -1,12 +1,12 @@
 """Agents that train the SeqGAN generator: the paper's REINFORCE and a PPO baseline on stable-baselines3."""
 
 from agents.callbacks import (
-    CheckpointCallback,
     DiscriminatorCallback,
-    EvalCallback,
+    EvalEveryKUpdates,
     MLECallback,
     OracleEvalCallback,
     RolloutPolicyCallback,
+    SaveEveryKUpdates,
     get_generator,
     get_seqgan_env,
 )
@@ -14,15 +14,15 @@ from agents.policies import GeneratorActorCriticPolicy, GeneratorPolicy
 from agents.reinforce import Reinforce
 
 __all__ = [
-    "CheckpointCallback",
     "DiscriminatorCallback",
-    "EvalCallback",
+    "EvalEveryKUpdates",
     "GeneratorActorCriticPolicy",
     "GeneratorPolicy",
     "MLECallback",
     "OracleEvalCallback",
     "Reinforce",
     "RolloutPolicyCallback",
+    "SaveEveryKUpdates",
     "get_generator",
     "get_seqgan_env",
 ]

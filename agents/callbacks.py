@@ -219,7 +219,7 @@ class RolloutPolicyCallback(_EveryKUpdates):
         get_seqgan_env(self.training_env).set_rollout_policy(self.rollout_policy)
 
 
-class EvalCallback(_EveryKUpdates):
+class EvalEveryKUpdates(_EveryKUpdates):
     """Evaluate the generator with ``evaluate(generator) -> {metric: value}`` every ``every`` updates and at
     the end; each row is logged under ``eval/``, appended to ``history`` and passed to ``on_eval``."""
 
@@ -253,7 +253,7 @@ class EvalCallback(_EveryKUpdates):
             self.on_eval(row)
 
 
-class OracleEvalCallback(EvalCallback):
+class OracleEvalCallback(EvalEveryKUpdates):
     """Log NLL-oracle and NLL-test (see :mod:`seqgan_env.metrics`) every ``every`` updates and at the end."""
 
     def __init__(
@@ -327,7 +327,7 @@ class MLECallback(_EveryKUpdates):
         self.logger.record("train/interleaved_mle_loss", total / self.steps)
 
 
-class CheckpointCallback(_EveryKUpdates):
+class SaveEveryKUpdates(_EveryKUpdates):
     """Call ``save_fn(model)`` (which writes an atomic checkpoint) every ``every`` updates and at the end."""
 
     def __init__(self, save_fn: Callable[[BaseAlgorithm], None], every: int = 10, verbose: int = 0) -> None:

@@ -28,11 +28,11 @@ from stable_baselines3.common.vec_env import VecMonitor
 from tqdm.auto import tqdm
 
 from agents.callbacks import (
-    CheckpointCallback,
     DiscriminatorCallback,
-    EvalCallback,
+    EvalEveryKUpdates,
     MLECallback,
     RolloutPolicyCallback,
+    SaveEveryKUpdates,
     get_seqgan_env,
     timesteps_per_update,
 )
@@ -737,8 +737,8 @@ def adversarial(pipe: Pipeline, ckpt: dict[str, Any] | None) -> None:
 
     stopper = _StopOnInterrupt(pipe, save_now)
     pipe.rollout_callback = RolloutPolicyCallback(beta=cfg.rollout_beta)
-    evaluator = EvalCallback(pipe.evaluate, every=cfg.eval_every, eval_at_start=False, on_eval=on_eval)
-    saver = CheckpointCallback(save, every=cfg.checkpoint_every)
+    evaluator = EvalEveryKUpdates(pipe.evaluate, every=cfg.eval_every, eval_at_start=False, on_eval=on_eval)
+    saver = SaveEveryKUpdates(save, every=cfg.checkpoint_every)
     callbacks = pipe.callbacks = [pipe.rollout_callback, evaluator, saver]
     if uses_discriminator(cfg):  # the perfect and the constant reward read no D: it is not retrained
         pipe.d_callback = DiscriminatorCallback(

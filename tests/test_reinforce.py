@@ -11,11 +11,11 @@ import torch
 from stable_baselines3.common.vec_env import VecMonitor
 
 from agents import (
-    CheckpointCallback,
     DiscriminatorCallback,
     OracleEvalCallback,
     Reinforce,
     RolloutPolicyCallback,
+    SaveEveryKUpdates,
     get_generator,
 )
 from agents.checkpoint import load_checkpoint, save_checkpoint
@@ -177,7 +177,7 @@ def test_oracle_eval_callback_logs_history(tiny_oracle):
 
 def test_checkpoint_callback_calls_save_every_k(tmp_path):
     calls = []
-    cb = CheckpointCallback(lambda m: calls.append(m.num_timesteps), every=2)
+    cb = SaveEveryKUpdates(lambda m: calls.append(m.num_timesteps), every=2)
     make_agent().learn(4 * SEQ_LEN * 3, callback=cb)
     assert calls == [4 * SEQ_LEN * 2, 4 * SEQ_LEN * 3]  # after update 2, and at the end
 

@@ -17,19 +17,17 @@ import torch
 pytest.importorskip("ray.rllib")
 
 from agents.config import from_preset
+from tests.conftest import tiny_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny(tmp_path: Path, **overrides):
-    values = dict(
-        device="cpu", vocab_size=30, seq_len=5, n_train=128, n_test=32, gen_emb_dim=8, gen_hidden_dim=8,
-        mle_epochs=1, disc_size="small", disc_emb_dim=8, d_negatives=64, d_pretrain_rounds=1, d_pretrain_epochs=1,
-        batch_size=8, n_rollouts=2, d_every=1, d_rounds=1, d_epochs=1, eval_samples=64, eval_every=1,
-        d_report_samples=32, adv_updates=2, progress=False, run_dir=str(tmp_path / "run"),
-    )  # fmt: skip
-    values.update(overrides)
-    return from_preset("quick", **values)
+    """The suite's tiny run (tests/conftest.py) at vocab 30, length 5, evaluated every iteration."""
+    kw = {"vocab_size": 30, "seq_len": 5, "n_train": 128, "n_test": 32, "mle_epochs": 1, "d_negatives": 64,
+          "d_every": 1, "eval_every": 1, "eval_samples": 64, "d_report_samples": 32, "adv_updates": 2,
+          "checkpoint_every": 10, **overrides}  # fmt: skip
+    return tiny_run_config(tmp_path / "run", **kw)
 
 
 def test_rllib_run_trains_the_generator_and_keeps_every_runner_in_sync_even_after_a_restart(tmp_path):
