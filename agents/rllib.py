@@ -116,10 +116,16 @@ def ppo_config(cfg: SeqGANConfig, env_config: dict[str, Any], gen_config: Any, n
     if cfg.lr_schedule == "linear":
         lr = [[0, cfg.ppo_lr], [cfg.adv_updates * batch, 0.0]]
     device = resolve_device(cfg.device)
+    # the run's --batch-size sequences at a time, split over the runners; one SeqGANVectorEnv per runner (batched
+    # rollouts) when every episode ends together, else Gymnasium's sync vector env over single envs (text corpora)
+    envs_per_runner = -(-cfg.batch_size // max(num_env_runners, 1))
+    vectorize = "vector_entry_point" if gen_config.eos_token is None else "sync"
     return (
         PPOConfig()
         .environment(seqgan_rllib.register(), env_config=env_config)
-        .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=1)
+        .env_runners(
+            num_env_runners=num_env_runners, num_envs_per_env_runner=envs_per_runner, gym_env_vectorize_mode=vectorize
+        )
         .learners(num_gpus_per_learner=1 if device.type == "cuda" else 0)
         .rl_module(rl_module_spec=seqgan_rllib.module_spec(gen_config, critic=True))
         .training(

@@ -412,6 +412,9 @@ _DOC_ARGS = """
 """
 
 
+AUTORESET_MODES = ("same_step", "next_step")
+
+
 def _corpus_vocab(corpus: Any, vocab_size: int | None, seq_len: int) -> tuple[int, Any]:
     """Resolve the ``corpus`` kwarg: its vocabulary fixes ``vocab_size`` (and ``<eos>`` ends episodes)."""
     if corpus is None:
@@ -572,8 +575,14 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     episode lasts ``seq_len`` steps, so all of them end together; with one, each ends at its own
     ``<eos>``.
 
+    ``autoreset_mode="next_step"`` gives Gymnasium's default semantics instead (what Ray RLlib's env runners
+    expect): the step that ends the episodes returns their last observation, and the next ``step()`` ignores its
+    actions and returns the first observation of new episodes, reward 0. Offered where it is cheap, when all
+    episodes end together: without a corpus and without ``eos_token``, and without a partial ``reset_mask``.
+
     ## Arguments
     * ``num_envs`` (int): number of sequences per batch.
+    * ``autoreset_mode`` (str): ``"same_step"`` (default) or ``"next_step"``.
     {_DOC_ARGS}
     """
 
@@ -598,8 +607,11 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         d_reward: str = "prob",
         reward_source: str = "rollout",
         oracle: Generator | None = None,
+        autoreset_mode: str = "same_step",
     ) -> None:
         _check_render_mode(render_mode, self.metadata["render_modes"])
+        if autoreset_mode not in AUTORESET_MODES:
+            raise ValueError(f"autoreset_mode must be one of {AUTORESET_MODES}, got {autoreset_mode!r}")
         vocab_size, self.corpus = _corpus_vocab(corpus, vocab_size, seq_len)
         self.core = SeqGANCore(
             num_envs, vocab_size, seq_len, n_rollouts, reward_mode, discriminator, rollout_policy, device,
@@ -611,6 +623,17 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         self.single_observation_space = spaces.Box(0, self.core.vocab_size, (self.core.seq_len,), dtype=np.int64)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        if autoreset_mode == "next_step" and self.core.eos_token is not None:
+            raise ValueError(
+                "autoreset_mode='next_step' needs episodes that all end together: not with a corpus or an eos_token "
+                "(use the default 'same_step')"
+            )
+        self.autoreset_mode = autoreset_mode
+        mode = (
+            gym.vector.AutoresetMode.NEXT_STEP if autoreset_mode == "next_step" else gym.vector.AutoresetMode.SAME_STEP
+        )
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
+        self._reset_next = False  # next_step mode: the episodes ended on the last step
 
     def set_discriminator(self, discriminator: SequenceScorer) -> None:
         """Plug in a (re)trained discriminator for every sequence."""
@@ -642,18 +665,28 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
                 raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {mask!r}")
         if mask is None or mask.all():
             info = self.core.reset(int(self.np_random.integers(2**62)))
+            self._reset_next = False
+        elif self.autoreset_mode == "next_step":
+            raise ValueError("autoreset_mode='next_step' keeps every episode in step: reset_mask must be all True")
         else:
             info = self.core.reset_rows(torch.as_tensor(mask, device=self.core.device))
         return self.core.observation(), self._info(info)
 
     def step(self, actions: Any):  # type: ignore[override]
+        if self._reset_next:  # next_step mode: this step starts new episodes; its actions are ignored
+            self._reset_next = False
+            info = self._info(self.core.reset(int(self.np_random.integers(2**62))))
+            done = np.zeros(self.num_envs, dtype=bool)
+            return self.core.observation(), np.zeros(self.num_envs), done, done.copy(), info
         reward, ended, info = self.core.step(actions)
         obs = self.core.observation()
         infos: dict[str, Any] = {}
         only_ended = {"d_score", "q"} if self.core.reward_mode == "terminal" else {"d_score"}
         for k, v in info.items():
             infos[k], infos[f"_{k}"] = v, (ended.copy() if k in only_ended else np.ones(self.num_envs, dtype=bool))
-        if ended.any():
+        if ended.any() and self.autoreset_mode == "next_step":  # all ended together (checked at construction)
+            self._reset_next = True
+        elif ended.any():
             final_info = dict(infos)
             if ended.all():  # every episode ended (always so without a corpus): a fresh batch, reseeded
                 reset_info = self.core.reset(int(self.np_random.integers(2**62)))

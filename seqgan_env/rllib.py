@@ -34,7 +34,7 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.tune.registry import register_env
 
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig
-from seqgan_env.env import SeqGANEnv
+from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
 from seqgan_env.generator import Generator, GeneratorConfig
 
 ENV_NAME = "SeqGAN-v0"
@@ -51,10 +51,12 @@ def env_creator(config: dict[str, Any]) -> gym.Env:
     Keys: the env kwargs ``vocab_size``, ``seq_len``, ``n_rollouts``, ``reward_mode``, ``d_reward``, ``device``, plus
     ``generator_config`` / ``discriminator_config`` (dicts of :class:`GeneratorConfig` /
     :class:`DiscriminatorConfig` kwargs) for the rollout policy and the discriminator. A text corpus's
-    ``<eos>``/``<pad>`` reach the env as the rollout policy's ``eos_token``/``pad_token``.
+    ``<eos>``/``<pad>`` reach the env as the rollout policy's ``eos_token``/``pad_token``. With ``num_envs`` (what
+    RLlib passes with ``gym_env_vectorize_mode="vector_entry_point"``) it builds one :class:`SeqGANVectorEnv` of that
+    many sequences, whose rollouts are batched, with RLlib's next-step autoreset.
     """
     config = dict(config)
-    allowed = [*ENV_KEYS, "generator_config", "discriminator_config"]
+    allowed = [*ENV_KEYS, "generator_config", "discriminator_config", "num_envs"]
     unknown = sorted(set(config) - set(allowed))
     if unknown:
         raise ValueError(f"unknown SeqGAN-v0 env_config keys {unknown}; allowed: {allowed}")
@@ -69,6 +71,12 @@ def env_creator(config: dict[str, Any]) -> gym.Env:
             disc_cfg.update(filter_sizes=paper.filter_sizes, num_filters=paper.num_filters)
         policy = Generator(GeneratorConfig(**gen_cfg))
         disc = Discriminator(DiscriminatorConfig(**disc_cfg))
+    if "num_envs" in config:
+        venv = SeqGANVectorEnv(
+            num_envs=int(config["num_envs"]), discriminator=disc, rollout_policy=policy, autoreset_mode="next_step",
+            **kwargs,
+        )  # fmt: skip
+        return gym.wrappers.vector.DtypeObservation(venv, np.float32)
     env = SeqGANEnv(discriminator=disc, rollout_policy=policy, **kwargs)
     return gym.wrappers.DtypeObservation(env, np.float32)
 
@@ -156,12 +164,12 @@ def load_learner_generator(algorithm: Any, state_dict: dict[str, torch.Tensor]) 
 
 
 # --------------------------------------------------------------------------------------------- D / rollout sync
-def _seqgan_envs(env: Any) -> Iterator[SeqGANEnv]:
-    """Every SeqGANEnv inside an env runner's (vector) env."""
+def _seqgan_envs(env: Any) -> Iterator[SeqGANEnv | SeqGANVectorEnv]:
+    """Every SeqGAN-v0 env (single or vector) inside an env runner's env."""
     stack = [env]
     while stack:
         e = stack.pop()
-        if isinstance(e, SeqGANEnv):
+        if isinstance(e, (SeqGANEnv, SeqGANVectorEnv)):
             yield e
             continue
         for attr in ("envs", "env", "unwrapped"):

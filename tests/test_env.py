@@ -12,6 +12,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import seqgan_env
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
+from seqgan_env.generator import Generator, GeneratorConfig
 from seqgan_env.sb3 import SB3VecEnv
 from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_env_kwargs, tiny_generator
 
@@ -151,6 +152,37 @@ def test_vector_env_autoresets_on_the_last_step():
     assert np.all(obs == VOCAB)  # first observation of the next episodes
     assert np.array_equal(info["final_obs"][:, 0], [1, 2, 3])
     assert "d_score" in info["final_info"]
+
+
+def test_vector_env_next_step_autoreset_matches_gymnasiums_sync_vector_env():
+    kw = tiny_env_kwargs(reward_mode="shaped")
+    ours = SeqGANVectorEnv(num_envs=3, autoreset_mode="next_step", **kw)
+    theirs = gymnasium.make_vec("SeqGAN-v0", 3, vectorization_mode="sync", **kw)  # Gymnasium's default: next step
+    assert (
+        ours.metadata["autoreset_mode"] == theirs.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.NEXT_STEP
+    )
+    a, _ = ours.reset(seed=0)
+    b, _ = theirs.reset(seed=0)
+    assert np.array_equal(a, b)
+    for t in range(2 * SEQ_LEN + 3):
+        actions = np.array([1, 2, 3]) + t % 4
+        a, ra, ta, _, ia = ours.step(actions)
+        b, rb, tb, _, ib = theirs.step(actions)
+        assert np.array_equal(a, b), t  # the same observations: the last one of an episode, then a fresh start
+        assert np.array_equal(ta, tb), t
+        if t in (SEQ_LEN, 2 * SEQ_LEN + 1):  # the reset steps: actions ignored, reward 0
+            assert np.all(ra == 0)
+            assert np.all(rb == 0)
+            assert np.all(a == VOCAB)
+            assert "q" in ia  # Q_0 of the new episodes, as at reset()
+        assert ra.dtype == rb.dtype == np.float64
+    with pytest.raises(ValueError, match="reset_mask must be all True"):
+        ours.reset(options={"reset_mask": np.array([True, False, True])})
+    eos = Generator(GeneratorConfig(vocab_size=VOCAB, seq_len=SEQ_LEN, emb_dim=8, hidden_dim=8, eos_token=1))
+    with pytest.raises(ValueError, match="needs episodes that all end together"):
+        SeqGANVectorEnv(num_envs=2, autoreset_mode="next_step", **tiny_env_kwargs(rollout_policy=eos))
+    with pytest.raises(ValueError, match="autoreset_mode must be one of"):
+        SeqGANVectorEnv(num_envs=2, autoreset_mode="sometimes", **kw)
 
 
 def test_sb3_adapter_steps_all_envs_and_reports_terminal_observation():

@@ -172,6 +172,9 @@ def test_rllib_ppo_config_maps_the_project_ppo_settings(tmp_path):
     assert config.vf_clip_param == float("inf")
     assert config.lr == [[0, 3e-4], [7 * 40, 0.0]]
     assert config.num_env_runners == 2
+    assert (config.num_envs_per_env_runner, config.gym_env_vectorize_mode) == (4, "vector_entry_point")  # 8 / 2
+    text = ppo_config(cfg, {}, GeneratorConfig(30, 5, emb_dim=8, hidden_dim=8, eos_token=1, pad_token=0), 3)
+    assert (text.num_envs_per_env_runner, text.gym_env_vectorize_mode) == (3, "sync")  # ceil(8 / 3)
 
 
 @pytest.mark.parametrize(
