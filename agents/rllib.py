@@ -274,6 +274,7 @@ class RLlibRun:
         if it % self.cfg.eval_every == 0 or it == self.cfg.adv_updates:
             row.update(evaluate_generator(self.gen, self.task, self.cfg))
         self.history.append(row)
+        atomic_write_json(self.out / "metrics.json", {"history": self.history, "finished": False})  # progress so far
         return row
 
     def runners_in_sync(self) -> bool:
@@ -298,7 +299,7 @@ class RLlibRun:
         out = {
             "num_env_runners": self.num_env_runners, "pretrained": str(self.pre_dir), "history": self.history,
             "d_reports": self.driver.d_rows, "runners_in_sync": in_sync, "mean_iteration_s": it_s,
-            "mean_d_retrain_s": d_s, "d_share": d_s / it_s if it_s else 0.0,
+            "mean_d_retrain_s": d_s, "d_share": d_s / it_s if it_s else 0.0, "finished": True,
         }  # fmt: skip
         atomic_write_json(self.out / "metrics.json", out)
         vocab = self.task.corpus.vocab.tokens if self.task.corpus is not None else None
