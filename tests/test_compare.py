@@ -75,8 +75,9 @@ def test_compare_on_text_uses_bleu_and_self_bleu(tmp_path):
     corpus.write_text("\n".join(SENTENCES * 2) + "\n", encoding="utf-8")
     cfg = tiny_run_config(tmp_path / "unused", data=str(corpus), seq_len=10, batch_size=4, mle_batch_size=4)
     result = compare(cfg, tmp_path / "cmp", seeds=(0,), temperatures=(1.0,))
-    assert "BLEU-4 (final)" in result["table"]
-    assert "self-BLEU-4 (final)" in result["table"]
+    assert result["table"].startswith("| generator | BLEU-4 | self-BLEU-4 | NLL-test |")  # a corpus of one's own
+    assert "tuned MLE" not in result["table"]  # no validation split (--n-valid): no tuned MLE, never on test data
+    assert "**reinforce**" in result["table"]  # samples of each generator
     assert {"bleu4", "self_bleu4"} <= set(result["sweeps"]["MLE"][0])
     assert (tmp_path / "cmp" / "quality_diversity.png").is_file()
 
