@@ -236,3 +236,47 @@ def test_native_and_gymnasium_sync_vector_envs_agree_with_same_step_autoreset():
         np.testing.assert_array_equal(oa, ob)
         np.testing.assert_array_equal(da, db)
         assert ra.dtype == rb.dtype == np.float64
+
+
+def test_a_disk_full_mid_run_is_one_line_and_the_run_resumes_to_the_same_metrics(tmp_path, capsys, monkeypatch):
+    """ENOSPC while writing a checkpoint in the adversarial phase: one line naming the file and the cause, exit 2,
+    the last good checkpoint intact, and --resume ends exactly where an uninterrupted run does."""
+    import errno
+    import io
+    import json
+
+    from agents import checkpoint
+    from agents.cli import main_for
+
+    flags = ["--vocab-size", "40", "--seq-len", "5", "--n-train", "128", "--n-test", "32", "--gen-emb-dim", "8",
+             "--gen-hidden-dim", "8", "--mle-epochs", "2", "--disc-size", "small", "--disc-emb-dim", "8",
+             "--d-negatives", "64", "--d-pretrain-rounds", "1", "--d-pretrain-epochs", "1", "--adv-updates", "6",
+             "--batch-size", "8", "--n-rollouts", "2", "--eval-every", "2", "--eval-samples", "64",
+             "--checkpoint-every", "1", "--device", "cpu", "--no-progress"]  # fmt: skip
+    main_for("reinforce", [*flags, "--run-dir", str(tmp_path / "ref")], "")
+    real_write, calls = checkpoint.atomic_write_bytes, {"n": 0}
+
+    def full_disk(path, data):
+        phase = (
+            torch.load(io.BytesIO(data), weights_only=True).get("phase") if str(path).endswith("latest.pt") else None
+        )
+        if phase == "adversarial":
+            calls["n"] += 1
+            if calls["n"] == 3:  # adversarial checkpoints at updates 0, 1, then 2 fails: mid-run
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(path, data)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", full_disk)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main_for("reinforce", [*flags, "--run-dir", str(tmp_path / "run")], "")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err == f"error: {tmp_path / 'run' / 'checkpoints' / 'latest.pt'}: No space left on device"
+    assert checkpoint.load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["step"] == 1  # the last good one
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", real_write)  # space freed
+    main_for("reinforce", [*flags, "--resume", str(tmp_path / "run")], "")
+    ref = json.loads((tmp_path / "ref" / "metrics.json").read_text())["summary"]
+    got = json.loads((tmp_path / "run" / "metrics.json").read_text())["summary"]
+    assert (got["final_nll_oracle"], got["final_nll_test"]) == (ref["final_nll_oracle"], ref["final_nll_test"])
