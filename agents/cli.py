@@ -11,7 +11,9 @@ from typing import Any
 import torch
 
 from agents.config import SeqGANConfig, parse_args
-from agents.pipeline import Task, build_task, checkpoint_at, run, saved_config
+from agents.pipeline import run
+from agents.rundir import checkpoint_at, saved_config
+from agents.task import Task, build_task
 
 
 def main_for(agent: str, argv: Sequence[str] | None, description: str) -> dict[str, Any]:

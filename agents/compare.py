@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -15,18 +14,10 @@ from typing import Any
 import torch
 
 from agents.checkpoint import atomic_save_figure, atomic_write_json, atomic_write_text, load_checkpoint
-from agents.config import SeqGANConfig
-from agents.pipeline import (
-    AGENTS,
-    RunDir,
-    Task,
-    agent_config,
-    build_task,
-    check_agent,
-    generator_config,
-    run,
-    text_metrics,
-)
+from agents.config import AGENTS, SeqGANConfig, agent_config, check_agent
+from agents.pipeline import run
+from agents.rundir import RunDir
+from agents.task import Task, build_task, make_generator, text_metrics
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import nll_test, oracle_metrics
@@ -43,15 +34,12 @@ def _mean_std(values: list[float]) -> str:
 
 def adversarial_rows(run_dir: Path) -> list[dict[str, Any]]:
     """The adversarial-phase evaluations of a run directory."""
-    hist = json.loads((run_dir / "metrics.json").read_text())["history"]
-    return [r for r in hist if r["phase"] == "adversarial"]
+    return RunDir(run_dir).rows("adversarial")
 
 
 def load_generator(run_dir: Path, cfg: SeqGANConfig, task: Task, device: torch.device) -> Generator:
     """The generator saved in a run directory's ``latest.pt``."""
-    gen = Generator(generator_config(cfg, task)).to(device)
-    gen.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "latest.pt")["generator"])
-    return gen.eval()
+    return make_generator(cfg, task, load_checkpoint(RunDir(run_dir).latest)["generator"], device)
 
 
 @dataclass(frozen=True)
@@ -132,13 +120,12 @@ def tuned_mle(
         raise ValueError("tuned MLE needs a validation split: pass --n-valid N")
     run_dir = RunDir(pre_dir)
     epochs = sorted({int(p.stem.removeprefix("mle_epoch")) for p in (pre_dir / "checkpoints").glob("mle_epoch*.pt")})
-    candidates = [(e, run_dir.mle_epoch(e)) for e in epochs if e != cfg.mle_epochs]
+    candidates = [(e, run_dir.mle_epoch_path(e)) for e in epochs if e != cfg.mle_epochs]
     candidates.append((cfg.mle_epochs, run_dir.pretrained))
     best: tuple[float, int, Generator] | None = None
     for epoch, path in candidates:
-        gen = Generator(generator_config(cfg, task)).to(device)
-        gen.load_state_dict(load_checkpoint(path)["generator"])
-        nll_valid = nll_test(gen.eval(), task.valid)
+        gen = make_generator(cfg, task, load_checkpoint(path)["generator"], device)
+        nll_valid = nll_test(gen, task.valid)
         if best is None or nll_valid < best[0]:
             best = (nll_valid, epoch, gen)
     assert best is not None
@@ -257,8 +244,7 @@ def compare(
     for name, gen in generators.items():
         sweeps[name] = temperature_sweep(task, gen, temperatures, cfg.eval_samples, cfg.seed)
 
-    pre_rows = json.loads((pre_dir / "metrics.json").read_text())["history"]
-    mle = [r for r in pre_rows if r["phase"] == "mle"][-1]
+    mle = RunDir(pre_dir).rows("mle")[-1]
     tuned = None
     if task.corpus is None:
         table = _table(runs, mle, seeds, axes)

@@ -421,3 +421,45 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> SeqG
 def to_dict(cfg: SeqGANConfig) -> dict[str, Any]:
     """JSON-ready dict of the config."""
     return dataclasses.asdict(cfg)
+
+
+# ------------------------------------------------------------------------------------ which agent reads what
+AGENTS = ("reinforce", "ppo", "reference")
+"""``reference`` is the exact per-step KL trainer (:mod:`agents.reference`): a yardstick on the perfect reward."""
+
+REINFORCE_ONLY = ("baseline", "kl_coef", "loss_reduction", "reward_mode")
+PPO_ONLY = ("ppo_lr", "ppo_reward_mode", "ppo_n_steps", "ppo_n_epochs", "ppo_batch_size", "ppo_clip_range",
+            "ppo_target_kl", "ppo_advantage")  # fmt: skip
+ORACLE_ONLY = ("oracle_params", "oracle_seed", "vocab_size", "n_train", "n_test")
+PRETRAIN_ONLY = ("mle_epochs", "mle_batch_size", "mle_keep_every")
+
+
+def _ignored_by(agent: str) -> tuple[str, ...]:
+    return {"ppo": REINFORCE_ONLY, "reinforce": PPO_ONLY,
+            "reference": (*PPO_ONLY, *REINFORCE_ONLY, "ent_coef", "mle_steps")}[agent]  # fmt: skip
+
+
+def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
+    """``cfg`` with the fields ``agent`` does not read put back to the preset's values (for a comparison that runs
+    several agents from one command line, so that each run's config.json holds only what it used)."""
+    preset = from_preset(cfg.preset)
+    return dataclasses.replace(cfg, **{k: getattr(preset, k) for k in _ignored_by(agent)})
+
+
+def check_agent(cfg: SeqGANConfig, agent: str) -> None:
+    """Refuse, before any work, an unknown agent and flags that ``agent`` would ignore (set away from the preset's
+    value): REINFORCE's under PPO, PPO's under REINFORCE or the reference trainer."""
+    if agent not in AGENTS:
+        raise ValueError(f"agent must be one of {AGENTS}, got {agent!r}")
+    if agent == "reference" and cfg.reward_source != "perfect":
+        raise ValueError(
+            "the reference trainer is the exact per-step yardstick of the perfect reward: it needs the oracle task and "
+            f"--reward-source perfect, got --reward-source {cfg.reward_source}"
+        )
+    preset = from_preset(cfg.preset)
+    changed = [k for k in _ignored_by(agent) if getattr(cfg, k) != getattr(preset, k)]
+    if cfg.data is not None:  # the oracle's settings mean nothing on real text
+        changed += [k for k in ORACLE_ONLY if getattr(cfg, k) != getattr(preset, k)]
+    if changed:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
+        raise ValueError(f"{flags}: not used by this {agent} run (it would be ignored); drop it")

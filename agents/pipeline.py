@@ -4,11 +4,7 @@ checkpoints and ``--resume``. ``train/*.py`` scripts are thin wrappers around :f
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
 import math
-import os
 import random
 import signal
 import sys
@@ -37,277 +33,34 @@ from agents.callbacks import (
     timesteps_per_update,
 )
 from agents.checkpoint import (
-    atomic_save_figure,
     atomic_write_json,
     atomic_write_text,
     load_checkpoint,
     save_checkpoint,
 )
-from agents.config import SeqGANConfig, from_preset, to_dict, uses_discriminator
+from agents.config import PRETRAIN_ONLY, SeqGANConfig, check_agent, from_preset, to_dict, uses_discriminator
 from agents.reference import PerStepKLReference
 from agents.reinforce import Reinforce
+from agents.report import plot_curve, summarize, write_samples
+from agents.rundir import RunDir, checkpoint_at, require_run_keys, saved_config
+from agents.task import Task, build_discriminator, build_task, evaluate_generator, generator_config, seed_everything
 from seqgan_env.discriminator import (
     Discriminator,
-    DiscriminatorConfig,
-    PrefixDiscriminator,
-    PrefixDiscriminatorConfig,
     train_discriminator,
 )
 from seqgan_env.env import SeqGANVectorEnv, resolve_device
-from seqgan_env.generator import Generator, GeneratorConfig, mle_step
+from seqgan_env.generator import Generator, mle_step
 from seqgan_env.metrics import (
-    bleu,
     discriminator_report,
     fold_temperature,
     matching_temperature,
-    nll_test,
-    oracle_metrics,
     per_sequence_nll,
-    self_bleu,
 )
 from seqgan_env.optim import adam
-from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.sb3 import SB3VecEnv
-from seqgan_env.text import Corpus, CorpusConfig, load_corpus
 
-AGENTS = ("reinforce", "ppo", "reference")
-"""``reference`` is the exact per-step KL trainer (:mod:`agents.reference`): a yardstick on the perfect reward."""
-EVAL_PHASES = ("mle", "adversarial", "calibrated")
-"""History rows that evaluate G; ``d_pretrain`` / ``d_round`` rows report D's quality (``d_*`` keys)."""
-# The official run's log (NLL-oracle, official oracle; PAPER_NOTES.md): (epoch, value), MLE then adversarial.
-OFFICIAL_MLE_LOG = [(0, 10.17), (5, 9.43), (115, 9.07)]
-OFFICIAL_ADV_LOG = [(0, 9.08), (25, 8.93), (65, 8.78), (85, 8.72), (100, 8.70), (150, 8.68)]
-OFFICIAL_MLE_EPOCHS = 120
 # Fields that may differ when resuming (they do not change what is computed).
 RESUME_FREE = {"resume", "progress", "device", "run_dir", "adv_updates"}
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global RNG and torch's (CPU and CUDA) from one ``seed``."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002  (the legacy global RNG that user code may draw from)
-    torch.manual_seed(seed)
-
-
-# ------------------------------------------------------------------------------------------------ parts
-@dataclass
-class Task:
-    """What G learns: training and held-out sequences, from the synthetic oracle or from a text corpus."""
-
-    train: torch.Tensor
-    test: torch.Tensor
-    vocab_size: int
-    oracle: Oracle | None = None
-    corpus: Corpus | None = None
-    random_nll_oracle: float = field(default=float("nan"))
-    valid: torch.Tensor | None = None
-    _digest: str | None = field(default=None, init=False, repr=False)
-
-    def digest(self) -> str:
-        """SHA-256 of the training and test sequences: a run resumes only on the very same split. Computed once (the
-        split never changes), though every checkpoint records it."""
-        if self._digest is None:
-            import hashlib
-
-            h = hashlib.sha256()
-            for part in (self.train, self.test):
-                h.update(part.cpu().contiguous().numpy().tobytes())
-            self._digest = h.hexdigest()
-        return self._digest
-
-    def decode(self, tokens: torch.Tensor) -> list[str]:
-        if self.corpus is not None:
-            return self.corpus.decode(tokens.cpu())
-        return [" ".join(str(int(t)) for t in row) for row in tokens.cpu()]
-
-
-VALID_SEED = 1_000_003  # offset of the validation sample's seed from the data seed
-
-
-def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
-    """Build the oracle (official parameters or seeded random) and sample its train/test sets, or read the corpus."""
-    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
-    if cfg.data is not None:
-        corpus = load_corpus(
-            CorpusConfig(source=cfg.data, seq_len=cfg.seq_len, level=cfg.text_level, lowercase=cfg.lowercase,
-                         max_vocab=cfg.max_vocab, min_freq=cfg.min_freq, long=cfg.long_sentences, seed=data_seed),
-            min_sentences=max(cfg.batch_size, cfg.mle_batch_size) + 1,
-        )  # fmt: skip
-        train, valid = corpus.train, None
-        if cfg.n_valid:  # validation sentences come out of the training split; the test split is untouched
-            if cfg.n_valid > len(train) // 2:
-                raise ValueError(
-                    f"--n-valid {cfg.n_valid}: the corpus has {len(train)} training sentences; at most half of them "
-                    f"({len(train) // 2}) can be held out for validation"
-                )
-            train, valid = train[: -cfg.n_valid], train[-cfg.n_valid :]
-        return Task(train, corpus.test, len(corpus.vocab), corpus=corpus, valid=valid)
-    if cfg.oracle_params is not None:
-        oracle = Oracle.from_params(cfg.oracle_params, seq_len=cfg.seq_len)
-    else:
-        oracle = Oracle(OracleConfig(vocab_size=cfg.vocab_size, seq_len=cfg.seq_len, seed=cfg.oracle_seed))
-    oracle.to(device)
-    train, test = oracle.make_data(cfg.n_train, cfg.n_test, seed=data_seed)
-    vocab = oracle.config.vocab_size
-    uniform = torch.randint(
-        0, vocab, (cfg.eval_samples, cfg.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
-    )
-    valid = None
-    if cfg.n_valid:  # its own stream, so train and test are those of a run without it
-        valid = oracle.sample(cfg.n_valid, generator=torch.Generator(device=device).manual_seed(data_seed + VALID_SEED))
-    return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)), valid=valid)
-
-
-def text_metrics(
-    task: Task, gen: Generator, n_samples: int, seed: int, temperature: float = 1.0, refs: torch.Tensor | None = None
-) -> dict[str, float]:
-    """BLEU-2…4 of ``n_samples`` samples of ``gen`` at ``temperature`` against the references (default: the test
-    split, as in the paper), self-BLEU-2…4 among them, and on the music task the paper's MSE
-    (:func:`seqgan_env.music.nearest_mse`)."""
-    assert task.corpus is not None
-    rng = torch.Generator(device=gen.device).manual_seed(seed)
-    hyps = task.corpus.sentences(gen.sample(n_samples, temperature=temperature, generator=rng).cpu())
-    ref_rows = task.corpus.sentences(task.test if refs is None else refs)
-    metrics = {f"bleu{k}": v for k, v in bleu(hyps, ref_rows, max_n=4).items()}
-    metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
-    if task.corpus.config.source == "music:folk":  # the paper's second music metric
-        from seqgan_env.music import nearest_mse
-
-        tokens = task.corpus.vocab.tokens
-        metrics["mse"] = nearest_mse([[tokens[i] for i in h] for h in hyps], [[tokens[i] for i in r] for r in ref_rows])
-    return metrics
-
-
-def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[str, float]:
-    """NLL-test (and NLL-valid with a validation split) and, on the oracle task, NLL-oracle, G's entropy and
-    KL(G ‖ oracle) (per token, on ``cfg.eval_samples`` samples seeded by ``cfg.seed``); on text BLEU-2…4 and
-    self-BLEU-2…4 (see :mod:`seqgan_env.metrics` for the definitions). Deterministic: the same G scores the same."""
-    metrics = {"nll_test": nll_test(gen, task.test)}
-    if task.valid is not None:
-        metrics["nll_valid"] = nll_test(gen, task.valid)
-    if task.oracle is not None:  # NLL-oracle, G's entropy and KL(G ‖ oracle) on the same samples
-        metrics.update(oracle_metrics(task.oracle, gen, cfg.eval_samples, seed=cfg.seed))
-    if task.corpus is not None:
-        metrics.update(text_metrics(task, gen, min(cfg.eval_samples, 1000), seed=cfg.seed))
-    return metrics
-
-
-def generator_config(cfg: SeqGANConfig, task: Task) -> GeneratorConfig:
-    """The generator's sizes; on real text, sequences end at the corpus's ``<eos>`` (padding after it)."""
-    ends = {} if task.corpus is None else task.corpus.vocab.end_tokens
-    return GeneratorConfig(
-        vocab_size=task.vocab_size, seq_len=cfg.seq_len, emb_dim=cfg.gen_emb_dim, hidden_dim=cfg.gen_hidden_dim,
-        **ends,
-    )  # fmt: skip
-
-
-def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig | PrefixDiscriminatorConfig:
-    """D's sizes: the per-prefix LSTM D with ``--reward-source prefix``, else the CNN (``--disc-size``)."""
-    if cfg.reward_source == "prefix":
-        return PrefixDiscriminatorConfig(
-            vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, hidden_dim=cfg.prefix_d_hidden_dim,
-            dropout=cfg.prefix_d_dropout, l2_reg=cfg.prefix_d_l2, lr=cfg.prefix_d_lr,
-        )  # fmt: skip
-    make = DiscriminatorConfig.paper if cfg.disc_size == "paper" else DiscriminatorConfig.small
-    return make(vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, lr=cfg.disc_lr)
-
-
-def build_discriminator(cfg: SeqGANConfig, vocab_size: int) -> Discriminator | PrefixDiscriminator:
-    """An untrained D of the kind ``cfg`` uses (see :func:`discriminator_config`)."""
-    config = discriminator_config(cfg, vocab_size)
-    if isinstance(config, PrefixDiscriminatorConfig):
-        return PrefixDiscriminator(config)
-    return Discriminator(config)
-
-
-# ------------------------------------------------------------------------------------------------ run dir
-class RunDir:
-    """A run directory: config.json, checkpoints/, tb/, metrics.json/.csv, samples.txt, curve.png."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    @property
-    def latest(self) -> Path:
-        return self.path / "checkpoints" / "latest.pt"
-
-    def mle_epoch(self, epoch: int) -> Path:
-        """Where ``--mle-keep-every`` keeps G after MLE epoch ``epoch``."""
-        return self.path / "checkpoints" / f"mle_epoch{epoch:03d}.pt"
-
-    @property
-    def pretrained(self) -> Path:
-        return self.path / "checkpoints" / "pretrained.pt"
-
-    @classmethod
-    def create(cls, cfg: SeqGANConfig, agent: str) -> RunDir:
-        name = cfg.run_dir or f"runs/{agent}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
-        path = Path(name)
-        if path.exists() and any(path.iterdir()):
-            raise FileExistsError(f"run directory {path} already exists: pass --resume {path} to continue it")
-        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
-        return cls(path)
-
-    def lock(self) -> None:
-        """Hold an exclusive lock on the run directory until :meth:`unlock` (or the process ends); a second process
-        that tries gets one clear error instead of writing into the same run."""
-        import fcntl
-
-        self._lock = open(self.path / ".lock", "a+")  # noqa: SIM115  (held open for the run's lifetime)
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock.seek(0)
-            holder = self._lock.read().strip() or "another process"
-            self._lock.close()
-            raise FileExistsError(
-                f"run directory {self.path} is in use by {holder}; wait for it to finish (or stop it), then --resume"
-            ) from None
-        self._lock.seek(0)
-        self._lock.truncate()
-        self._lock.write(f"process {os.getpid()}\n")
-        self._lock.flush()
-
-    def unlock(self) -> None:
-        if getattr(self, "_lock", None) is not None:
-            self._lock.close()
-            self._lock = None
-
-    def write_metrics(self, history: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> None:
-        atomic_write_json(self.path / "metrics.json", {"history": history, "summary": summary or {}})
-        keys = list(dict.fromkeys(k for row in history for k in row))
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(history)
-        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
-
-
-RUN_KEYS = ("config", "agent", "phase", "step", "wall", "history", "generator", "gen_optimizer", "discriminator",
-            "disc_optimizer", "rng", "torch_rng", "numpy_rng", "python_rng")  # fmt: skip
-
-
-def require_run_keys(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
-    """``ckpt`` if it holds everything a run checkpoint has; else one error naming what is missing."""
-    missing = [k for k in RUN_KEYS if k not in ckpt]
-    if missing:
-        raise ValueError(f"checkpoint {path} lacks {missing}: it is not a complete run checkpoint of this project")
-    return ckpt
-
-
-def checkpoint_at(path: str | Path, name: str = "latest.pt") -> dict[str, Any]:
-    """The run checkpoint ``path`` names: a checkpoint file, or a run directory's ``checkpoints/{name}``."""
-    p = Path(path)
-    file = p / "checkpoints" / name if p.is_dir() else p
-    return require_run_keys(load_checkpoint(file), file)
-
-
-def saved_config(ckpt: dict[str, Any]) -> SeqGANConfig:
-    """The config a checkpoint was written with. Fields this version does not know are left out; fields added
-    since take the class default (the behaviour the run had), not the preset's current value."""
-    saved = {k: v for k, v in ckpt["config"].items() if k in SeqGANConfig.__dataclass_fields__}
-    added = {k: v for k, v in to_dict(SeqGANConfig()).items() if k not in saved and k != "preset"}
-    return from_preset(**{**added, **saved})
 
 
 def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
@@ -475,44 +228,6 @@ class Pipeline:
 
 
 # Flags that only one kind of agent reads: set under another agent they would be silently ignored, so they are refused.
-REINFORCE_ONLY = ("baseline", "kl_coef", "loss_reduction", "reward_mode")
-PPO_ONLY = ("ppo_lr", "ppo_reward_mode", "ppo_n_steps", "ppo_n_epochs", "ppo_batch_size", "ppo_clip_range",
-            "ppo_target_kl", "ppo_advantage")  # fmt: skip
-ORACLE_ONLY = ("oracle_params", "oracle_seed", "vocab_size", "n_train", "n_test")
-PRETRAIN_ONLY = ("mle_epochs", "mle_batch_size", "mle_keep_every")
-
-
-def _ignored_by(agent: str) -> tuple[str, ...]:
-    return {"ppo": REINFORCE_ONLY, "reinforce": PPO_ONLY,
-            "reference": (*PPO_ONLY, *REINFORCE_ONLY, "ent_coef", "mle_steps")}[agent]  # fmt: skip
-
-
-def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
-    """``cfg`` with the fields ``agent`` does not read put back to the preset's values (for a comparison that runs
-    several agents from one command line, so that each run's config.json holds only what it used)."""
-    preset = from_preset(cfg.preset)
-    return dataclasses.replace(cfg, **{k: getattr(preset, k) for k in _ignored_by(agent)})
-
-
-def check_agent(cfg: SeqGANConfig, agent: str) -> None:
-    """Refuse, before any work, an unknown agent and flags that ``agent`` would ignore (set away from the preset's
-    value): REINFORCE's under PPO, PPO's under REINFORCE or the reference trainer."""
-    if agent not in AGENTS:
-        raise ValueError(f"agent must be one of {AGENTS}, got {agent!r}")
-    if agent == "reference" and cfg.reward_source != "perfect":
-        raise ValueError(
-            "the reference trainer is the exact per-step yardstick of the perfect reward: it needs the oracle task and "
-            f"--reward-source perfect, got --reward-source {cfg.reward_source}"
-        )
-    preset = from_preset(cfg.preset)
-    changed = [k for k in _ignored_by(agent) if getattr(cfg, k) != getattr(preset, k)]
-    if cfg.data is not None:  # the oracle's settings mean nothing on real text
-        changed += [k for k in ORACLE_ONLY if getattr(cfg, k) != getattr(preset, k)]
-    if changed:
-        flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
-        raise ValueError(f"{flags}: not used by this {agent} run (it would be ignored); drop it")
-
-
 def build_pipeline(cfg: SeqGANConfig, agent: str, ckpt: dict[str, Any] | None = None) -> Pipeline:
     """Create (or restore from ``ckpt``) every part of a run (``agent`` and ``cfg`` checked by :func:`run`)."""
     device = resolve_device(cfg.device)
@@ -623,7 +338,7 @@ def pretrain_generator(pipe: Pipeline) -> None:
             bar.set_postfix(loss=f"{loss:.3f}", nll_test=f"{row['nll_test']:.3f}")
             pipe.checkpoint()
         if cfg.mle_keep_every and pipe.step % cfg.mle_keep_every == 0:
-            save_checkpoint(pipe.run.mle_epoch(pipe.step), pipe.state())
+            save_checkpoint(pipe.run.mle_epoch_path(pipe.step), pipe.state())
         pipe.stop_if_interrupted()
     pipe.phase, pipe.step = "disc", 0
     pipe.checkpoint()
@@ -860,95 +575,6 @@ def _restore_adversarial(pipe: Pipeline, adv: dict[str, Any]) -> int:
     if adv.get("kl_reference") is not None and (ref := getattr(model, "reference", None)) is not None:
         ref.load_state_dict(adv["kl_reference"])
     return adv["num_timesteps"] // timesteps_per_update(model)
-
-
-# ------------------------------------------------------------------------------------------------ outputs
-def summarize(pipe: Pipeline) -> dict[str, Any]:
-    """Random / MLE / adversarial (final and best) metrics, and wall time."""
-    hist = pipe.history
-    mle = [r for r in hist if r["phase"].endswith("mle")]
-    adv = [r for r in hist if r["phase"] == "adversarial"]
-    evals = [r for r in hist if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
-    d_rows = [r for r in hist if r["phase"] in ("d_pretrain", "d_round")]
-    last = evals[-1] if evals else {}
-    metric_keys = [k for k in last if k not in ("phase", "step", "timesteps", "wall_s")]
-    summary: dict[str, Any] = {
-        "agent": pipe.agent,
-        "preset": pipe.cfg.preset,
-        "task": pipe.cfg.data or pipe.cfg.oracle_params or f"random oracle (seed {pipe.cfg.oracle_seed})",
-        "wall_s": round(pipe.elapsed(), 1),
-    }
-    if pipe.task.oracle is not None:
-        summary["random_nll_oracle"] = pipe.task.random_nll_oracle
-    if pipe.task.corpus is not None:
-        summary["corpus"] = pipe.task.corpus.stats
-    if mle:
-        summary.update({f"mle_{k}": mle[-1][k] for k in metric_keys if k in mle[-1]})
-    if adv:
-        final = pipe.tempered() or adv[-1]
-        summary.update({f"final_{k}": final[k] for k in metric_keys if k in final})
-        key = "nll_oracle" if "nll_oracle" in adv[-1] else "nll_test"
-        best = min(adv, key=lambda r: r[key])
-        summary.update({f"best_{key}": best[key], "best_update": best["step"]})
-    if d_rows:  # D's quality at its last report, and averaged over the adversarial phase's reports
-        summary.update({f"last_{k}": v for k, v in d_rows[-1].items() if k.startswith("d_")})
-        rounds = [r for r in d_rows if r["phase"] == "d_round"]
-        for k in (k for k in (rounds[-1] if rounds else {}) if k.startswith("d_")):
-            summary[f"mean_adv_{k}"] = sum(r[k] for r in rounds) / len(rounds)
-    return summary
-
-
-def write_samples(pipe: Pipeline, n: int = 100) -> None:
-    samples = pipe.gen.sample(n, generator=torch.Generator(device=pipe.device).manual_seed(pipe.cfg.seed))
-    lines = pipe.task.decode(samples)
-    atomic_write_text(pipe.run.path / "samples.txt", "\n".join(lines) + "\n")
-
-
-def plot_curve(pipe: Pipeline) -> Path:
-    """PNG learning curve over MLE epochs then adversarial updates: NLL-oracle and NLL-test (oracle task), or NLL-test
-    with BLEU-4 and self-BLEU-4 (real text)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cfg = pipe.cfg
-    mle_epochs = cfg.mle_epochs
-    text = pipe.task.corpus is not None  # real text: NLL-test, and BLEU-4 / self-BLEU-4 on a second axis
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    labels = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "bleu4": "BLEU-4", "self_bleu4": "self-BLEU-4"}
-
-    def curve(axis: Any, key: str, style: str) -> None:
-        rows = [r for r in pipe.history if key in r and r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
-        if rows:
-            xs = [r["step"] if r["phase"].endswith("mle") else mle_epochs + r["step"] for r in rows]
-            axis.plot(xs, [r[key] for r in rows], style, marker=".", label=f"this run: {labels[key]}")
-
-    curve(ax, "nll_test", "--")
-    if not text:
-        curve(ax, "nll_oracle", "-")
-    else:
-        ax2 = ax.twinx()
-        curve(ax2, "bleu4", "-")
-        curve(ax2, "self_bleu4", ":")
-        ax2.set_ylabel("BLEU-4 / self-BLEU-4 (vs the test sentences / its own samples)")
-        ax2.legend(fontsize=8, loc="lower right")
-    ax.axvline(mle_epochs, color="grey", lw=0.8)
-    ax.text(mle_epochs, ax.get_ylim()[1], " adversarial →", va="top", fontsize=8, color="grey")
-    if cfg.oracle_params:
-        ox = [e * mle_epochs / OFFICIAL_MLE_EPOCHS for e, _ in OFFICIAL_MLE_LOG] + [
-            mle_epochs + e for e, _ in OFFICIAL_ADV_LOG
-        ]
-        oy = [v for _, v in OFFICIAL_MLE_LOG] + [v for _, v in OFFICIAL_ADV_LOG]
-        ax.plot(ox, oy, "k^", ms=5, label="official run's log (NLL-oracle; MLE epochs rescaled)")
-        ax.axhline(8.736, color="k", lw=0.6, ls=":", label="published SeqGAN 8.736")
-    ax.set_xlabel(f"MLE epoch (0–{mle_epochs}), then adversarial generator update")
-    ax.set_ylabel("NLL (nats / token)")
-    ax.set_title(f"SeqGAN {pipe.agent} — preset {cfg.preset}, seed {cfg.seed}")
-    ax.legend(fontsize=8)
-    path = pipe.run.path / "curve.png"
-    atomic_save_figure(fig, path)
-    return path
 
 
 def run(cfg: SeqGANConfig, agent: str = "reinforce") -> dict[str, Any]:

@@ -21,19 +21,9 @@ import torch
 from tqdm.auto import tqdm
 
 from agents.checkpoint import atomic_write_json, save_checkpoint
-from agents.config import SeqGANConfig, from_preset, ppo_sizes, to_dict
-from agents.pipeline import (
-    REINFORCE_ONLY,
-    Task,
-    agent_config,
-    build_task,
-    discriminator_config,
-    evaluate_generator,
-    generator_config,
-    load_pretrained,
-    run,
-    seed_everything,
-)
+from agents.config import REINFORCE_ONLY, SeqGANConfig, agent_config, from_preset, ppo_sizes, to_dict
+from agents.pipeline import load_pretrained, run
+from agents.task import Task, build_task, discriminator_config, evaluate_generator, make_generator, seed_everything
 from seqgan_env.discriminator import Discriminator, retrain_discriminator
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
@@ -226,8 +216,7 @@ class RLlibRun:
         ckpt = load_pretrained(cfg)  # checked against cfg's task and sizes
         seed_everything(cfg.seed)
         self.task = task = build_task(cfg, device)
-        gen = Generator(generator_config(cfg, task)).to(device)
-        gen.load_state_dict(ckpt["generator"])
+        gen = make_generator(cfg, task, ckpt["generator"], device)
         disc = Discriminator(discriminator_config(cfg, task.vocab_size)).to(device)  # type: ignore[arg-type]
         disc.load_state_dict(ckpt["discriminator"])
         self.gen, self.disc = gen, disc

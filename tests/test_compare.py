@@ -138,7 +138,7 @@ def test_compare_on_poems_reports_the_papers_metric_tuned_mle_and_samples(tmp_pa
     import torch
 
     from agents.compare import tuned_mle
-    from agents.pipeline import build_task
+    from agents.task import build_task
 
     rng = random.Random(0)  # a fortunes-zh-format fixture written by this project: 40 poems of 4 five-character lines
     chars = "山水风月花春秋云雨雪江河天地人心夜日长空"

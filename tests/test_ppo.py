@@ -102,7 +102,8 @@ def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_n
     import pytest
 
     from agents.checkpoint import load_checkpoint
-    from agents.pipeline import build_task, generator_config, saved_config
+    from agents.rundir import saved_config
+    from agents.task import build_task, generator_config
     from seqgan_env.generator import Generator
     from seqgan_env.metrics import nll_test
 

@@ -257,7 +257,8 @@ def test_pipeline_resume_after_crash_mid_mle_matches_uninterrupted_run(tmp_path,
 
 def test_mle_keep_every_keeps_the_generator_of_those_epochs(tmp_path):
     """--mle-keep-every N keeps G after every N-th MLE epoch; each file reproduces that epoch's NLL-test."""
-    from agents.pipeline import build_task, generator_config, saved_config
+    from agents.rundir import saved_config
+    from agents.task import build_task, generator_config
     from seqgan_env.generator import Generator
     from seqgan_env.metrics import nll_test
 
@@ -365,7 +366,7 @@ def test_saved_config_of_an_older_checkpoint_keeps_the_behaviour_it_was_written_
     """A field added after a checkpoint was written takes the class default (the old behaviour), not the
     preset's current value: an old `fast` run (shaped PPO rewards, before --ppo-advantage) still loads."""
     from agents.config import to_dict
-    from agents.pipeline import saved_config
+    from agents.rundir import saved_config
 
     old = to_dict(from_preset("fast"))
     old.update(ppo_reward_mode="shaped", ppo_lr=1e-3)

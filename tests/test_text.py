@@ -127,7 +127,7 @@ def test_pipeline_on_a_text_file_reports_bleu(tmp_path, corpus_file):
 
 
 def test_text_validation_split_comes_out_of_training_and_leaves_test_alone(tmp_path, corpus_file):
-    from agents.pipeline import build_task
+    from agents.task import build_task
 
     small = {"data": str(corpus_file), "seq_len": 10, "batch_size": 4, "mle_batch_size": 4}
     base = build_task(tiny_run_config(tmp_path / "a", **small), torch.device("cpu"))

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from agents.config import parse_args
-from agents.pipeline import RunDir, run
+from agents.pipeline import run
+from agents.rundir import RunDir
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
 from tests.conftest import VOCAB, tiny_env_kwargs, tiny_run_config
 
@@ -185,7 +186,7 @@ def test_sb3_adapter_keeps_q0_in_reset_infos():
 
 def test_more_bad_inputs_get_one_clear_error(tmp_path):
     from agents.checkpoint import save_checkpoint
-    from agents.pipeline import checkpoint_at
+    from agents.rundir import checkpoint_at
     from seqgan_env.env import resolve_device
     from seqgan_env.text import read_lines
 

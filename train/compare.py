@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents.compare import DEFAULT_TEMPERATURES, compare
-from agents.config import parse_args
-from agents.pipeline import AGENTS
+from agents.config import AGENTS, parse_args
 
 # The comparison's own defaults for the quick preset: a shorter adversarial phase, smaller evaluations.
 QUICK_COMPARE = {"adv_updates": 20, "eval_samples": 2_000}

@@ -26,9 +26,8 @@ import torch
 
 from agents.cli import oracle_run_or_exit
 from agents.config import validate
-from agents.pipeline import build_discriminator, generator_config, seed_everything
+from agents.task import build_discriminator, make_generator, seed_everything
 from seqgan_env.discriminator import train_discriminator
-from seqgan_env.generator import Generator
 from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam
 
@@ -61,8 +60,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         p.error(f"{', '.join(given)} set(s) the fresh per-prefix D: pass --fresh prefix (or drop the flag)")
     seed_everything(args.seed)
     ckpt, cfg, task = oracle_run_or_exit(p, args.run)
-    gen = Generator(generator_config(cfg, task))
-    gen.load_state_dict(ckpt["generator"])
+    gen = make_generator(cfg, task, ckpt["generator"])
     if args.fresh is not None:
         overrides = {f"prefix_d_{k}": getattr(args, f"prefix_d_{k}") for k in ("hidden_dim", "dropout", "l2", "lr")}
         overrides = {k: v for k, v in overrides.items() if v is not None}

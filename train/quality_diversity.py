@@ -37,8 +37,8 @@ from agents.compare import (
     plot_sweeps,
     temperature_sweep,
 )
-from agents.pipeline import build_task, checkpoint_at, generator_config, saved_config
-from seqgan_env.generator import Generator
+from agents.rundir import checkpoint_at, saved_config
+from agents.task import build_task, make_generator
 
 
 def _load(spec: str) -> tuple[str, dict[str, Any]]:
@@ -74,17 +74,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     task = build_task(cfg, torch.device("cpu"))
     sweeps = {}
     for label, ckpt in loaded:
-        gen = Generator(generator_config(cfg, task))
-        gen.load_state_dict(ckpt["generator"])
-        sweeps[label] = temperature_sweep(task, gen.eval(), tuple(args.temperatures), args.samples, cfg.seed)
+        gen = make_generator(cfg, task, ckpt["generator"])
+        sweeps[label] = temperature_sweep(task, gen, tuple(args.temperatures), args.samples, cfg.seed)
         print(label, json.dumps([{k: round(v, 3) for k, v in pt.items()} for pt in sweeps[label]]))
     axes = ORACLE_AXES if task.oracle is not None else TEXT_AXES
     result: dict[str, Any] = {"sweeps": sweeps}
     if mle_epochs:
         frontier = {}
         for path in tqdm(mle_epochs, desc="tuned-MLE frontier", unit="checkpoint"):
-            gen = Generator(generator_config(cfg, task))
-            gen.load_state_dict(load_checkpoint(path)["generator"])
+            gen = make_generator(cfg, task, load_checkpoint(path)["generator"])
             temps = tuple(args.frontier_temperatures or args.temperatures)
             frontier[path.stem] = temperature_sweep(task, gen.eval(), temps, args.samples, cfg.seed)
         curves = list(frontier.values())

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from agents.cli import oracle_run_or_exit
-from agents.pipeline import generator_config, seed_everything
 from agents.self_imitation import OPTIMIZERS, self_imitation
+from agents.task import make_generator, seed_everything
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import nll_oracle, nll_test
 
@@ -61,9 +61,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         return row
 
     def start() -> Generator:
-        gen = Generator(generator_config(cfg, task))
-        gen.load_state_dict(ckpt["generator"])
-        return gen.eval()
+        return make_generator(cfg, task, ckpt["generator"])
 
     rows = [report({"variant": "start"}, start())]
     for optimizer, lr, batch in args.variants:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.checkpoint import atomic_save_figure
-from agents.pipeline import OFFICIAL_ADV_LOG, OFFICIAL_MLE_EPOCHS, OFFICIAL_MLE_LOG
+from agents.report import OFFICIAL_ADV_LOG, OFFICIAL_MLE_EPOCHS, OFFICIAL_MLE_LOG
+from agents.rundir import RunDir
 
 THRESHOLDS = (9.0, 8.8, 8.68)
 OFFICIAL_MLE_EPOCH_S, OFFICIAL_ADV_BATCH_S = 13.2, 469.0
@@ -46,11 +47,7 @@ def nll_test_check(run_dir: Path) -> tuple[float, float]:
 
 def run_rows(run_dir: Path) -> tuple[str, list[dict[str, Any]]]:
     """(label, evaluation rows with NLL-oracle) of a run directory's metrics.json."""
-    path = run_dir / "metrics.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: is {run_dir} a finished run directory?")
-    data = json.loads(path.read_text())
-    rows = [r for r in data["history"] if "nll_oracle" in r]
+    rows = [r for r in RunDir(run_dir).history() if "nll_oracle" in r]
     if not rows:
         raise ValueError(f"{run_dir} has no NLL-oracle evaluations (a text run?)")
     config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}

@@ -1,0 +1,119 @@
+"""A run directory and the one place that knows its layout: config.json, checkpoints/ (latest, pretrained, kept MLE
+epochs), tb/, metrics.json/.csv, samples.txt, curve.png; the checks a run checkpoint must pass; the readers other
+modules use (history rows by phase, the generator a checkpoint holds)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
+from agents.config import SeqGANConfig, from_preset, to_dict
+
+EVAL_PHASES = ("mle", "adversarial", "calibrated")
+"""History rows that evaluate G; ``d_pretrain`` / ``d_round`` rows report D's quality (``d_*`` keys)."""
+
+
+class RunDir:
+    """A run directory: config.json, checkpoints/, tb/, metrics.json/.csv, samples.txt, curve.png."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def latest(self) -> Path:
+        return self.path / "checkpoints" / "latest.pt"
+
+    def mle_epoch_path(self, epoch: int) -> Path:
+        """Where ``--mle-keep-every`` keeps G after MLE epoch ``epoch``."""
+        return self.path / "checkpoints" / f"mle_epoch{epoch:03d}.pt"
+
+    @property
+    def pretrained(self) -> Path:
+        return self.path / "checkpoints" / "pretrained.pt"
+
+    @classmethod
+    def create(cls, cfg: SeqGANConfig, agent: str) -> RunDir:
+        name = cfg.run_dir or f"runs/{agent}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+        path = Path(name)
+        if path.exists() and any(path.iterdir()):
+            raise FileExistsError(f"run directory {path} already exists: pass --resume {path} to continue it")
+        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    def lock(self) -> None:
+        """Hold an exclusive lock on the run directory until :meth:`unlock` (or the process ends); a second process
+        that tries gets one clear error instead of writing into the same run."""
+        import fcntl
+
+        self._lock = open(self.path / ".lock", "a+")  # noqa: SIM115  (held open for the run's lifetime)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.seek(0)
+            holder = self._lock.read().strip() or "another process"
+            self._lock.close()
+            raise FileExistsError(
+                f"run directory {self.path} is in use by {holder}; wait for it to finish (or stop it), then --resume"
+            ) from None
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write(f"process {os.getpid()}\n")
+        self._lock.flush()
+
+    def unlock(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            self._lock.close()
+            self._lock = None
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every evaluation row of ``metrics.json`` (one clear error when the run has written none)."""
+        path = self.path / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.path} has no metrics.json: the run wrote no evaluation yet")
+        return json.loads(path.read_text())["history"]
+
+    def rows(self, *phases: str) -> list[dict[str, Any]]:
+        """The history rows of the given phases (``"mle"``, ``"adversarial"``, ``"calibrated"``, ``"d_round"``, …)."""
+        return [r for r in self.history() if r["phase"] in phases]
+
+    def write_metrics(self, history: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> None:
+        atomic_write_json(self.path / "metrics.json", {"history": history, "summary": summary or {}})
+        keys = list(dict.fromkeys(k for row in history for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(history)
+        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
+
+
+RUN_KEYS = ("config", "agent", "phase", "step", "wall", "history", "generator", "gen_optimizer", "discriminator",
+            "disc_optimizer", "rng", "torch_rng", "numpy_rng", "python_rng")  # fmt: skip
+
+
+def require_run_keys(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """``ckpt`` if it holds everything a run checkpoint has; else one error naming what is missing."""
+    missing = [k for k in RUN_KEYS if k not in ckpt]
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {missing}: it is not a complete run checkpoint of this project")
+    return ckpt
+
+
+def checkpoint_at(path: str | Path, name: str = "latest.pt") -> dict[str, Any]:
+    """The run checkpoint ``path`` names: a checkpoint file, or a run directory's ``checkpoints/{name}``."""
+    p = Path(path)
+    file = p / "checkpoints" / name if p.is_dir() else p
+    return require_run_keys(load_checkpoint(file), file)
+
+
+def saved_config(ckpt: dict[str, Any]) -> SeqGANConfig:
+    """The config a checkpoint was written with. Fields this version does not know are left out; fields added
+    since take the class default (the behaviour the run had), not the preset's current value."""
+    saved = {k: v for k, v in ckpt["config"].items() if k in SeqGANConfig.__dataclass_fields__}
+    added = {k: v for k, v in to_dict(SeqGANConfig()).items() if k not in saved and k != "preset"}
+    return from_preset(**{**added, **saved})

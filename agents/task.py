@@ -1,0 +1,174 @@
+"""What G learns and how it is scored: the task (oracle data or a text corpus, with its splits), the model sizes a
+config asks for, and the evaluation every run records (NLL-oracle, NLL-test, entropy, KL; BLEU, self-BLEU, MSE)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from agents.config import SeqGANConfig
+from seqgan_env.discriminator import (
+    Discriminator,
+    DiscriminatorConfig,
+    PrefixDiscriminator,
+    PrefixDiscriminatorConfig,
+)
+from seqgan_env.generator import Generator, GeneratorConfig
+from seqgan_env.metrics import bleu, nll_test, oracle_metrics, self_bleu
+from seqgan_env.oracle import Oracle, OracleConfig
+from seqgan_env.text import Corpus, CorpusConfig, load_corpus
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global RNG and torch's (CPU and CUDA) from one ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (the legacy global RNG that user code may draw from)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------------ parts
+@dataclass
+class Task:
+    """What G learns: training and held-out sequences, from the synthetic oracle or from a text corpus."""
+
+    train: torch.Tensor
+    test: torch.Tensor
+    vocab_size: int
+    oracle: Oracle | None = None
+    corpus: Corpus | None = None
+    random_nll_oracle: float = field(default=float("nan"))
+    valid: torch.Tensor | None = None
+    _digest: str | None = field(default=None, init=False, repr=False)
+
+    def digest(self) -> str:
+        """SHA-256 of the training and test sequences: a run resumes only on the very same split. Computed once (the
+        split never changes), though every checkpoint records it."""
+        if self._digest is None:
+            import hashlib
+
+            h = hashlib.sha256()
+            for part in (self.train, self.test):
+                h.update(part.cpu().contiguous().numpy().tobytes())
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def decode(self, tokens: torch.Tensor) -> list[str]:
+        if self.corpus is not None:
+            return self.corpus.decode(tokens.cpu())
+        return [" ".join(str(int(t)) for t in row) for row in tokens.cpu()]
+
+
+VALID_SEED = 1_000_003  # offset of the validation sample's seed from the data seed
+
+
+def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
+    """Build the oracle (official parameters or seeded random) and sample its train/test sets, or read the corpus."""
+    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
+    if cfg.data is not None:
+        corpus = load_corpus(
+            CorpusConfig(source=cfg.data, seq_len=cfg.seq_len, level=cfg.text_level, lowercase=cfg.lowercase,
+                         max_vocab=cfg.max_vocab, min_freq=cfg.min_freq, long=cfg.long_sentences, seed=data_seed),
+            min_sentences=max(cfg.batch_size, cfg.mle_batch_size) + 1,
+        )  # fmt: skip
+        train, valid = corpus.train, None
+        if cfg.n_valid:  # validation sentences come out of the training split; the test split is untouched
+            if cfg.n_valid > len(train) // 2:
+                raise ValueError(
+                    f"--n-valid {cfg.n_valid}: the corpus has {len(train)} training sentences; at most half of them "
+                    f"({len(train) // 2}) can be held out for validation"
+                )
+            train, valid = train[: -cfg.n_valid], train[-cfg.n_valid :]
+        return Task(train, corpus.test, len(corpus.vocab), corpus=corpus, valid=valid)
+    if cfg.oracle_params is not None:
+        oracle = Oracle.from_params(cfg.oracle_params, seq_len=cfg.seq_len)
+    else:
+        oracle = Oracle(OracleConfig(vocab_size=cfg.vocab_size, seq_len=cfg.seq_len, seed=cfg.oracle_seed))
+    oracle.to(device)
+    train, test = oracle.make_data(cfg.n_train, cfg.n_test, seed=data_seed)
+    vocab = oracle.config.vocab_size
+    uniform = torch.randint(
+        0, vocab, (cfg.eval_samples, cfg.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
+    )
+    valid = None
+    if cfg.n_valid:  # its own stream, so train and test are those of a run without it
+        valid = oracle.sample(cfg.n_valid, generator=torch.Generator(device=device).manual_seed(data_seed + VALID_SEED))
+    return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)), valid=valid)
+
+
+def text_metrics(
+    task: Task, gen: Generator, n_samples: int, seed: int, temperature: float = 1.0, refs: torch.Tensor | None = None
+) -> dict[str, float]:
+    """BLEU-2…4 of ``n_samples`` samples of ``gen`` at ``temperature`` against the references (default: the test
+    split, as in the paper), self-BLEU-2…4 among them, and on the music task the paper's MSE
+    (:func:`seqgan_env.music.nearest_mse`)."""
+    assert task.corpus is not None
+    rng = torch.Generator(device=gen.device).manual_seed(seed)
+    hyps = task.corpus.sentences(gen.sample(n_samples, temperature=temperature, generator=rng).cpu())
+    ref_rows = task.corpus.sentences(task.test if refs is None else refs)
+    metrics = {f"bleu{k}": v for k, v in bleu(hyps, ref_rows, max_n=4).items()}
+    metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
+    if task.corpus.config.source == "music:folk":  # the paper's second music metric
+        from seqgan_env.music import nearest_mse
+
+        tokens = task.corpus.vocab.tokens
+        metrics["mse"] = nearest_mse([[tokens[i] for i in h] for h in hyps], [[tokens[i] for i in r] for r in ref_rows])
+    return metrics
+
+
+def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[str, float]:
+    """NLL-test (and NLL-valid with a validation split) and, on the oracle task, NLL-oracle, G's entropy and
+    KL(G ‖ oracle) (per token, on ``cfg.eval_samples`` samples seeded by ``cfg.seed``); on text BLEU-2…4 and
+    self-BLEU-2…4 (see :mod:`seqgan_env.metrics` for the definitions). Deterministic: the same G scores the same."""
+    metrics = {"nll_test": nll_test(gen, task.test)}
+    if task.valid is not None:
+        metrics["nll_valid"] = nll_test(gen, task.valid)
+    if task.oracle is not None:  # NLL-oracle, G's entropy and KL(G ‖ oracle) on the same samples
+        metrics.update(oracle_metrics(task.oracle, gen, cfg.eval_samples, seed=cfg.seed))
+    if task.corpus is not None:
+        metrics.update(text_metrics(task, gen, min(cfg.eval_samples, 1000), seed=cfg.seed))
+    return metrics
+
+
+def generator_config(cfg: SeqGANConfig, task: Task) -> GeneratorConfig:
+    """The generator's sizes; on real text, sequences end at the corpus's ``<eos>`` (padding after it)."""
+    ends = {} if task.corpus is None else task.corpus.vocab.end_tokens
+    return GeneratorConfig(
+        vocab_size=task.vocab_size, seq_len=cfg.seq_len, emb_dim=cfg.gen_emb_dim, hidden_dim=cfg.gen_hidden_dim,
+        **ends,
+    )  # fmt: skip
+
+
+def make_generator(
+    cfg: SeqGANConfig, task: Task, state: dict[str, torch.Tensor] | None = None, device: torch.device | str = "cpu"
+) -> Generator:
+    """The run's generator (sizes from ``cfg`` and the task) on ``device``, holding ``state`` (e.g. a checkpoint's
+    ``"generator"``) when given; in eval mode."""
+    gen = Generator(generator_config(cfg, task)).to(device)
+    if state is not None:
+        gen.load_state_dict(state)
+    return gen.eval()
+
+
+def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig | PrefixDiscriminatorConfig:
+    """D's sizes: the per-prefix LSTM D with ``--reward-source prefix``, else the CNN (``--disc-size``)."""
+    if cfg.reward_source == "prefix":
+        return PrefixDiscriminatorConfig(
+            vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, hidden_dim=cfg.prefix_d_hidden_dim,
+            dropout=cfg.prefix_d_dropout, l2_reg=cfg.prefix_d_l2, lr=cfg.prefix_d_lr,
+        )  # fmt: skip
+    make = DiscriminatorConfig.paper if cfg.disc_size == "paper" else DiscriminatorConfig.small
+    return make(vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, lr=cfg.disc_lr)
+
+
+def build_discriminator(cfg: SeqGANConfig, vocab_size: int) -> Discriminator | PrefixDiscriminator:
+    """An untrained D of the kind ``cfg`` uses (see :func:`discriminator_config`)."""
+    config = discriminator_config(cfg, vocab_size)
+    if isinstance(config, PrefixDiscriminatorConfig):
+        return PrefixDiscriminator(config)
+    return Discriminator(config)
+
+
+# ------------------------------------------------------------------------------------------------ run dir
