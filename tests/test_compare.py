@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.compare import compare
-from tests.conftest import tiny_run_config
+from tests.conftest import SENTENCES, tiny_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,8 +69,6 @@ def test_compare_script_subprocess_smoke(tmp_path):
 
 
 def test_compare_on_text_uses_bleu_and_self_bleu(tmp_path):
-    from tests.test_text import SENTENCES
-
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(SENTENCES * 2) + "\n", encoding="utf-8")
     cfg = tiny_run_config(tmp_path / "unused", data=str(corpus), seq_len=10, batch_size=4, mle_batch_size=4)

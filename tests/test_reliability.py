@@ -17,13 +17,10 @@ from hypothesis import strategies as st
 
 from seqgan_env import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
+from tests.conftest import tiny_run_flags
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--vocab-size", "60", "--seq-len", "6", "--n-train", "256", "--n-test", "64", "--gen-emb-dim", "8",
-        "--gen-hidden-dim", "8", "--mle-epochs", "2", "--disc-size", "small", "--disc-emb-dim", "8",
-        "--d-negatives", "128", "--d-pretrain-rounds", "1", "--d-pretrain-epochs", "1", "--batch-size", "8",
-        "--n-rollouts", "2", "--d-every", "2", "--d-rounds", "1", "--d-epochs", "1", "--eval-every", "2",
-        "--eval-samples", "128", "--checkpoint-every", "1", "--no-progress", "--device", "cpu"]  # fmt: skip
+TINY = tiny_run_flags()
 
 
 def script(run_dir: Path, *extra: str) -> list[str]:

@@ -9,15 +9,7 @@ import torch
 import seqgan_env  # noqa: F401
 from agents.pipeline import run
 from seqgan_env.text import CorpusConfig, Vocabulary, load_corpus, tokenize
-from tests.conftest import tiny_run_config
-
-SENTENCES = [
-    "The cat sat on the mat.",
-    "A dog ran in the park!",
-    "The cat and the dog are friends.",
-    "We love our country.",
-    "This sentence is far too long to fit in a short sequence of only a few tokens at all.",
-] * 6
+from tests.conftest import SENTENCES, tiny_run_config
 
 
 @pytest.fixture

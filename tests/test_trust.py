@@ -11,7 +11,7 @@ from agents.config import parse_args
 from agents.pipeline import run
 from agents.rundir import RunDir
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
-from tests.conftest import VOCAB, tiny_env_kwargs, tiny_run_config
+from tests.conftest import VOCAB, tiny_env_kwargs, tiny_run_config, tiny_run_flags
 
 
 @pytest.mark.parametrize(
@@ -249,11 +249,7 @@ def test_a_disk_full_mid_run_is_one_line_and_the_run_resumes_to_the_same_metrics
     from agents import checkpoint
     from agents.cli import main_for
 
-    flags = ["--vocab-size", "40", "--seq-len", "5", "--n-train", "128", "--n-test", "32", "--gen-emb-dim", "8",
-             "--gen-hidden-dim", "8", "--mle-epochs", "2", "--disc-size", "small", "--disc-emb-dim", "8",
-             "--d-negatives", "64", "--d-pretrain-rounds", "1", "--d-pretrain-epochs", "1", "--adv-updates", "6",
-             "--batch-size", "8", "--n-rollouts", "2", "--eval-every", "2", "--eval-samples", "64",
-             "--checkpoint-every", "1", "--device", "cpu", "--no-progress"]  # fmt: skip
+    flags = tiny_run_flags(adv_updates=6)
     main_for("reinforce", [*flags, "--run-dir", str(tmp_path / "ref")], "")
     real_write, calls = checkpoint.atomic_write_bytes, {"n": 0}
 
