@@ -30,16 +30,7 @@ from seqgan_env.sb3 import SB3VecEnv
 
 
 def steps_per_s_single(mode: str, episodes: int, n_rollouts: int) -> float:
-    env = gymnasium.make("SeqGAN-v0", reward_mode=mode, n_rollouts=n_rollouts)
-    rng = np.random.default_rng(0)
-    env.reset(seed=0)
-    t0, steps = time.perf_counter(), 0
-    for _ in range(episodes):
-        env.reset()
-        for _ in range(20):
-            env.step(int(rng.integers(5000)))
-            steps += 1
-    return steps / (time.perf_counter() - t0)
+    return steps_per_s_choice({"reward_mode": mode, "n_rollouts": n_rollouts}, episodes)
 
 
 def steps_per_s_vec(mode: str, episodes: int, n_rollouts: int, sb3: bool, num_envs: int) -> float:
@@ -74,6 +65,7 @@ def steps_per_s_source(source: str, episodes: int, n_rollouts: int, num_envs: in
 
 
 def steps_per_s_choice(kwargs: dict, episodes: int) -> float:
+    """Steps/s of one ``gymnasium.make("SeqGAN-v0", **kwargs)`` env over ``episodes`` episodes of random tokens."""
     env = gymnasium.make("SeqGAN-v0", **kwargs)
     rng = np.random.default_rng(0)
     env.reset(seed=0)
