@@ -61,6 +61,13 @@ def warn_if_discounted(model: BaseAlgorithm) -> None:
         )
 
 
+@torch.no_grad()
+def delay_update(rollout_policy: Generator, generator: Generator, beta: float) -> None:
+    """The rollout policy's delayed copy of G: ``θ_rollout ← β·θ_rollout + (1 − β)·θ`` (β = 0: a plain copy)."""
+    for p_r, p in zip(rollout_policy.parameters(), generator.parameters()):
+        p_r.mul_(beta).add_(p.detach().to(p_r.device), alpha=1.0 - beta)
+
+
 def timesteps_per_update(model: BaseAlgorithm) -> int:
     """Env steps of one generator update: ``n_steps × num_envs`` for PPO, ``seq_len × num_envs`` otherwise."""
     assert model.env is not None
@@ -212,10 +219,7 @@ class RolloutPolicyCallback(_EveryKUpdates):
 
     def _on_update(self, n_updates: int) -> None:
         assert self.rollout_policy is not None
-        gen = get_generator(self.model)
-        with torch.no_grad():
-            for p_r, p in zip(self.rollout_policy.parameters(), gen.parameters()):
-                p_r.mul_(self.beta).add_(p.detach().to(p_r.device), alpha=1.0 - self.beta)
+        delay_update(self.rollout_policy, get_generator(self.model), self.beta)
         get_seqgan_env(self.training_env).set_rollout_policy(self.rollout_policy)
 
 

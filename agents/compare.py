@@ -257,9 +257,10 @@ def compare(
             tuned = tuned_mle(pre_dir, base, task, device, target, n)
             generators[f"tuned MLE (epoch {tuned['epoch']}, T = {tuned['temperature']:g})"] = tuned.pop("generator")
         table = _text_table(runs, mle, tuned, seeds, cfg.data, n)
-        table += "\n" + _samples(task, generators, cfg.seed, tuned)
+        at = {name: tuned["temperature"] if tuned and name.startswith("tuned MLE") else 1.0 for name in generators}
+        table += "\n" + _samples(task, generators, at, cfg.seed)
         if task_family(cfg.data) == "music":
-            _write_midi(task, generators, out, cfg.seed, tuned)
+            _write_midi(task, generators, at, out, cfg.seed)
     result = {"config": dataclasses.asdict(base), "seeds": list(seeds), "mle": mle, "runs": runs, "sweeps": sweeps,
               "tuned_mle": tuned, "table": table}  # fmt: skip
     atomic_write_json(out / "compare.json", result)
@@ -336,33 +337,33 @@ def _text_table(
     return "\n".join(lines) + "\n"
 
 
-def _sample_rows(task: Task, gen: Generator, n: int, seed: int, temperature: float) -> torch.Tensor:
+def _sample_rows(gen: Generator, n: int, seed: int, temperature: float) -> torch.Tensor:
     rng = torch.Generator(device=gen.device).manual_seed(seed)
     return gen.sample(n, temperature=temperature, generator=rng).cpu()
 
 
-def _samples(task: Task, generators: dict[str, Generator], seed: int, tuned: dict[str, Any] | None, n: int = 10) -> str:
-    """``n`` samples of each generator (the first seed's run for the agents), as Markdown."""
+def _samples(
+    task: Task, generators: dict[str, Generator], temperatures: dict[str, float], seed: int, n: int = 10
+) -> str:
+    """``n`` samples of each generator (the first seed's run for the agents) at its temperature, as Markdown."""
     assert task.corpus is not None
     out = []
     for name, gen in generators.items():
-        t = tuned["temperature"] if tuned is not None and name.startswith("tuned MLE") else 1.0
         out.append(f"**{name}**\n")
-        out.extend(f"    {line}" for line in task.corpus.decode(_sample_rows(task, gen, n, seed, t)))
+        out.extend(f"    {line}" for line in task.corpus.decode(_sample_rows(gen, n, seed, temperatures[name])))
         out.append("")
     return "\n".join(out) + "\n"
 
 
 def _write_midi(
-    task: Task, generators: dict[str, Generator], out: Path, seed: int, tuned: dict[str, Any] | None
+    task: Task, generators: dict[str, Generator], temperatures: dict[str, float], out: Path, seed: int
 ) -> None:
-    """Four samples of each generator as ``OUT/samples_<name>.mid`` (music task)."""
+    """Four samples of each generator at its temperature as ``OUT/samples_<name>.mid`` (music task)."""
     from seqgan_env.music import write_midi
 
     assert task.corpus is not None
     for name, gen in generators.items():
-        t = tuned["temperature"] if tuned is not None and name.startswith("tuned MLE") else 1.0
-        rows = [task.corpus.decode(r[None])[0].split() for r in _sample_rows(task, gen, 4, seed, t)]
+        rows = [line.split() for line in task.corpus.decode(_sample_rows(gen, 4, seed, temperatures[name]))]
         slug = name.split(" (")[0].replace(" ", "_")
         write_midi(rows, out / f"samples_{slug}.mid")
 

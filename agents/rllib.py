@@ -20,10 +20,11 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from agents.callbacks import delay_update
 from agents.checkpoint import atomic_write_json, save_checkpoint
 from agents.config import REINFORCE_ONLY, SeqGANConfig, agent_config, from_preset, ppo_sizes, to_dict
 from agents.pipeline import load_pretrained, run
-from agents.task import Task, build_task, discriminator_config, evaluate_generator, make_generator, seed_everything
+from agents.task import Task, build_discriminator, build_task, evaluate_generator, make_generator, seed_everything
 from seqgan_env.discriminator import Discriminator, retrain_discriminator
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
@@ -187,10 +188,7 @@ class RLlibDriver:
                     seed=self.cfg.seed + 7_919 * self.iteration,
                 )  # fmt: skip
                 self.d_rows.append({"iteration": self.iteration, **{f"d_{k}": v for k, v in report.items()}})
-        beta = self.cfg.rollout_beta
-        with torch.no_grad():
-            for p_r, p in zip(self.rollout.parameters(), self.gen.parameters()):
-                p_r.mul_(beta).add_(p, alpha=1.0 - beta)
+        delay_update(self.rollout, self.gen, self.cfg.rollout_beta)
         self.sync.push(algorithm, self.disc if retrain else None, self.rollout)
         result["seqgan"] = {"d_retrained": retrain, "d_retrain_s": d_s, "driver_s": time.perf_counter() - t0}
 
@@ -217,7 +215,7 @@ class RLlibRun:
         seed_everything(cfg.seed)
         self.task = task = build_task(cfg, device)
         gen = make_generator(cfg, task, ckpt["generator"], device)
-        disc = Discriminator(discriminator_config(cfg, task.vocab_size)).to(device)  # type: ignore[arg-type]
+        disc = build_discriminator(cfg, task.vocab_size).to(device)
         disc.load_state_dict(ckpt["discriminator"])
         self.gen, self.disc = gen, disc
         self.driver = RLlibDriver(cfg, task, gen, disc)

@@ -87,6 +87,11 @@ def register(name: str = ENV_NAME) -> str:
     return name
 
 
+def cpu_state(module: torch.nn.Module, numpy: bool = False) -> dict[str, Any]:
+    """``module``'s weights on the CPU, detached (as numpy arrays if ``numpy``): what travels between processes."""
+    return {k: (v.detach().cpu().numpy() if numpy else v.detach().cpu()) for k, v in module.state_dict().items()}
+
+
 # --------------------------------------------------------------------------------------------- the RLModule
 class GeneratorRLModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
     """RLlib's policy module for SeqGAN-v0 whose actor IS :class:`Generator`: π(· | prefix) = G(· | prefix).
@@ -144,7 +149,7 @@ def learner_generator_state(algorithm: Any) -> dict[str, torch.Tensor]:
     """The generator weights the (first) learner holds now: the policy being trained."""
 
     def fetch(learner: Any) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu() for k, v in learner.module[DEFAULT_MODULE_ID].generator.state_dict().items()}
+        return cpu_state(learner.module[DEFAULT_MODULE_ID].generator)
 
     return next(iter(algorithm.learner_group.foreach_learner(fetch))).get()
 
@@ -203,8 +208,8 @@ def runner_parts(algorithm: Any, local: bool = False) -> list[list[dict[str, dic
     def fetch(env_runner: Any) -> list[dict[str, dict[str, np.ndarray]]]:
         return [
             {
-                "discriminator": {k: v.cpu().numpy() for k, v in env.core.discriminator.state_dict().items()},  # type: ignore[attr-defined]
-                "rollout_policy": {k: v.cpu().numpy() for k, v in env.core.rollout_policy.state_dict().items()},
+                "discriminator": cpu_state(env.core.discriminator, numpy=True),  # type: ignore[arg-type]
+                "rollout_policy": cpu_state(env.core.rollout_policy, numpy=True),
             }
             for env in _seqgan_envs(getattr(env_runner, "env", None))
         ]
@@ -225,7 +230,7 @@ def runner_modules(algorithm: Any, obs: torch.Tensor | None = None) -> list[dict
         out: dict[str, Any] = {
             "pid": os.getpid(),
             "package": seqgan_env.__file__,
-            "generator": {k: v.detach().cpu() for k, v in module.generator.state_dict().items()},
+            "generator": cpu_state(module.generator),
         }
         if obs is not None:
             with torch.no_grad():
@@ -246,8 +251,8 @@ def parts_match(
     if not held:
         raise ValueError("no env runner to check (num_env_runners=0 checks nothing)")
     ours = {
-        "discriminator": {k: v.detach().cpu().numpy() for k, v in discriminator.state_dict().items()},
-        "rollout_policy": {k: v.detach().cpu().numpy() for k, v in rollout_policy.state_dict().items()},
+        "discriminator": cpu_state(discriminator, numpy=True),
+        "rollout_policy": cpu_state(rollout_policy, numpy=True),
     }
     for i, envs in enumerate(held):
         if not envs:
@@ -281,7 +286,7 @@ class PartsSync:
         given = {"discriminator": discriminator, "rollout_policy": rollout_policy}
         for name, part in given.items():
             if part is not None:
-                self.refs[name] = ray.put({k: v.detach().cpu() for k, v in part.state_dict().items()})
+                self.refs[name] = ray.put(cpu_state(part))
         self.pushes += 1
         self._send(algorithm, None, [name for name, part in given.items() if part is not None])
 
