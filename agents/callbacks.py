@@ -17,9 +17,7 @@ from tqdm.auto import tqdm
 
 from seqgan_env.discriminator import Discriminator, PrefixDiscriminator, retrain_discriminator
 from seqgan_env.generator import Generator, mle_step
-from seqgan_env.metrics import nll_oracle, nll_test
 from seqgan_env.optim import adam
-from seqgan_env.oracle import Oracle
 
 
 def get_generator(model: BaseAlgorithm) -> Generator:
@@ -118,6 +116,14 @@ class _EveryKUpdates(BaseCallback):
     def _on_update(self, n_updates: int) -> None:
         raise NotImplementedError
 
+    def state_dict(self) -> dict[str, Any]:
+        """What continuing a run exactly needs (here: the last update acted on); subclasses add their own."""
+        return {"last_done": self.last_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (before ``learn``; parts built by ``_init_callback`` are restored there)."""
+        self.last_done = state["last_done"]
+
 
 class DiscriminatorCallback(_EveryKUpdates):
     """Every ``every`` generator updates, retrain D on real data vs fresh generator samples and plug it
@@ -190,6 +196,13 @@ class DiscriminatorCallback(_EveryKUpdates):
         if self.on_retrained is not None:
             self.on_retrained(n_updates)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "rng": self.rng.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.rng.set_state(state["rng"])
+
 
 class RolloutPolicyCallback(_EveryKUpdates):
     """Keep the env's rollout policy a (optionally delayed) copy of the generator:
@@ -207,20 +220,28 @@ class RolloutPolicyCallback(_EveryKUpdates):
             raise ValueError(f"beta must be in [0, 1), got {beta}")
         self.beta = beta
         self.rollout_policy: Generator | None = None
-        self.restored_state: dict[str, torch.Tensor] | None = None  # set when resuming a run
+        self._restored: dict[str, torch.Tensor] | None = None  # the rollout policy to start from when resuming
 
     def _init_callback(self) -> None:
         warn_if_discounted(self.model)
         gen = get_generator(self.model)
         self.rollout_policy = copy.deepcopy(gen).requires_grad_(False).eval()
-        if self.restored_state is not None:
-            self.rollout_policy.load_state_dict(self.restored_state)
+        if self._restored is not None:
+            self.rollout_policy.load_state_dict(self._restored)
         get_seqgan_env(self.training_env).set_rollout_policy(self.rollout_policy)
 
     def _on_update(self, n_updates: int) -> None:
         assert self.rollout_policy is not None
         delay_update(self.rollout_policy, get_generator(self.model), self.beta)
         get_seqgan_env(self.training_env).set_rollout_policy(self.rollout_policy)
+
+    def state_dict(self) -> dict[str, Any]:
+        policy = self.rollout_policy.state_dict() if self.rollout_policy is not None else None
+        return {**super().state_dict(), "rollout_policy": policy}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._restored = state["rollout_policy"]
 
 
 class EvalEveryKUpdates(_EveryKUpdates):
@@ -239,49 +260,21 @@ class EvalEveryKUpdates(_EveryKUpdates):
         self.evaluate = evaluate
         self.eval_at_start = eval_at_start
         self.on_eval = on_eval
-        self.history: list[dict[str, Any]] = []
 
     def _on_training_start(self) -> None:
-        if self.eval_at_start and self.n_updates not in {h["update"] for h in self.history}:
+        if self.eval_at_start and self.n_updates != self.last_done:
             self._on_update(self.n_updates)
 
     def _on_update(self, n_updates: int) -> None:
         metrics = self.evaluate(get_generator(self.model))
+        self.last_done = n_updates
         row: dict[str, Any] = {"update": n_updates, "timesteps": int(self.model.num_timesteps), **metrics}
-        self.history.append(row)
         for k, v in metrics.items():
             self.logger.record(f"eval/{k}", v)
         if self.verbose:
             tqdm.write(f"update {n_updates}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
         if self.on_eval is not None:
             self.on_eval(row)
-
-
-class OracleEvalCallback(EvalEveryKUpdates):
-    """Log NLL-oracle and NLL-test (see :mod:`seqgan_env.metrics`) every ``every`` updates and at the end."""
-
-    def __init__(
-        self,
-        oracle: Oracle,
-        test_data: torch.Tensor,
-        every: int = 5,
-        n_samples: int = 10_000,
-        seed: int = 0,
-        eval_at_start: bool = True,
-        on_eval: Callable[[dict[str, Any]], None] | None = None,
-        verbose: int = 0,
-    ) -> None:
-        self.oracle = oracle
-        self.test_data = test_data
-        self.n_samples = _check_every("n_samples", n_samples)
-        self.seed = seed
-        super().__init__(self.oracle_metrics, every, eval_at_start, on_eval, verbose)
-
-    def oracle_metrics(self, gen: Generator) -> dict[str, float]:
-        return {
-            "nll_oracle": nll_oracle(self.oracle, gen, self.n_samples, seed=self.seed),
-            "nll_test": nll_test(gen, self.test_data),
-        }
 
 
 class MLECallback(_EveryKUpdates):
@@ -312,12 +305,12 @@ class MLECallback(_EveryKUpdates):
         self.max_grad_norm = max_grad_norm
         self.rng = torch.Generator().manual_seed(seed)
         self.optimizer: torch.optim.Optimizer | None = None
-        self.restored_optimizer: dict[str, Any] | None = None  # set when resuming a run
+        self._restored: dict[str, Any] | None = None  # the optimizer state to start from when resuming
 
     def _init_callback(self) -> None:
         self.optimizer = adam(get_generator(self.model).parameters(), lr=self.lr)
-        if self.restored_optimizer is not None:
-            self.optimizer.load_state_dict(self.restored_optimizer)
+        if self._restored is not None:
+            self.optimizer.load_state_dict(self._restored)
 
     def _on_update(self, n_updates: int) -> None:
         gen = get_generator(self.model)
@@ -329,6 +322,15 @@ class MLECallback(_EveryKUpdates):
             total += mle_step(gen, self.optimizer, self.real_data[idx], self.max_grad_norm,
                               where=f"interleaved MLE (update {n_updates})")  # fmt: skip
         self.logger.record("train/interleaved_mle_loss", total / self.steps)
+
+    def state_dict(self) -> dict[str, Any]:
+        optimizer = self.optimizer.state_dict() if self.optimizer is not None else None
+        return {**super().state_dict(), "rng": self.rng.get_state(), "optimizer": optimizer}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.rng.set_state(state["rng"])
+        self._restored = state["optimizer"]
 
 
 class SaveEveryKUpdates(_EveryKUpdates):

@@ -17,10 +17,10 @@ from agents.task import Task, build_task
 
 
 def main_for(agent: str, argv: Sequence[str] | None, description: str) -> dict[str, Any]:
-    """Parse ``argv`` into a config and run the pipeline with ``agent``; user errors exit with one line."""
-    cfg = parse_args(argv, description=description)
+    """Parse ``argv`` into a config for ``agent`` and run the pipeline; user errors exit with one line."""
+    cfg = parse_args(argv, description=description, agent=agent)
     try:
-        return run(cfg, agent)
+        return run(cfg)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -38,8 +38,8 @@ def oracle_run_or_exit(parser: argparse.ArgumentParser, path: str) -> tuple[dict
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
     cfg = saved_config(ckpt)
-    if cfg.data is not None:
-        parser.error(f"{path} is a real-text run ({cfg.data}); {parser.prog} needs the oracle task")
+    if cfg.task.data is not None:
+        parser.error(f"{path} is a real-text run ({cfg.task.data}); {parser.prog} needs the oracle task")
     task = build_task(cfg, torch.device("cpu"))
     assert task.oracle is not None
     return ckpt, cfg, task

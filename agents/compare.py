@@ -3,7 +3,6 @@ a Markdown table, a learning-curve plot and a quality–diversity (temperature s
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import statistics
@@ -14,9 +13,10 @@ from typing import Any
 import torch
 
 from agents.checkpoint import atomic_save_figure, atomic_write_json, atomic_write_text, load_checkpoint
-from agents.config import AGENTS, SeqGANConfig, agent_config, check_agent
+from agents.config import AGENTS, SeqGANConfig, agent_config, check_agent, replace, to_dict
 from agents.pipeline import run
-from agents.rundir import RunDir
+from agents.pretrain import data_seed
+from agents.rundir import Phase, RunDir
 from agents.task import Task, build_task, make_generator, text_metrics
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
@@ -34,7 +34,7 @@ def _mean_std(values: list[float]) -> str:
 
 def adversarial_rows(run_dir: Path) -> list[dict[str, Any]]:
     """The adversarial-phase evaluations of a run directory."""
-    return RunDir(run_dir).rows("adversarial")
+    return RunDir(run_dir).rows(Phase.ADVERSARIAL)
 
 
 def load_generator(run_dir: Path, cfg: SeqGANConfig, task: Task, device: torch.device) -> Generator:
@@ -66,7 +66,7 @@ PAPER_REAL_DATA = {
 
 
 def task_family(source: str | None) -> str | None:
-    """Which of the paper's real-data tasks a ``--data`` source is: ``poems``, ``sotu`` (speeches), ``music``."""
+    """Which of the paper's real-data tasks a ``--task.data`` source is: ``poems``, ``sotu`` (speeches), ``music``."""
     if source is None:
         return None
     return next((f for f in ("poems", "sotu", "music") if source.startswith(f + ":")), None)
@@ -112,16 +112,15 @@ def tuned_mle(
     n: int,
 ) -> dict[str, Any]:
     """Tuned MLE on real data (Caccia et al., 2018), chosen without the test set: the kept MLE checkpoint
-    (``--mle-keep-every``, plus the final one) with the lowest NLL on the validation split (early stopping), sampled
+    (``--mle.keep-every``, plus the final one) with the lowest NLL on the validation split (early stopping), sampled
     at the temperature whose self-BLEU-``n`` is ``target_self_bleu`` (a SeqGAN run's: the same diversity; self-BLEU
     reads samples only; :func:`matching_self_bleu_temperature`), or at T = 1 without a target. Returns the choice and
     the test metrics."""
     if task.valid is None:
-        raise ValueError("tuned MLE needs a validation split: pass --n-valid N")
+        raise ValueError("tuned MLE needs a validation split: pass --task.n-valid N")
     run_dir = RunDir(pre_dir)
-    epochs = sorted({int(p.stem.removeprefix("mle_epoch")) for p in (pre_dir / "checkpoints").glob("mle_epoch*.pt")})
-    candidates = [(e, run_dir.mle_epoch_path(e)) for e in epochs if e != cfg.mle_epochs]
-    candidates.append((cfg.mle_epochs, run_dir.pretrained))
+    candidates = [(e, run_dir.mle_epoch_path(e)) for e in run_dir.kept_mle_epochs() if e != cfg.mle.epochs]
+    candidates.append((cfg.mle.epochs, run_dir.pretrained))
     best: tuple[float, int, Generator] | None = None
     for epoch, path in candidates:
         gen = make_generator(cfg, task, load_checkpoint(path)["generator"], device)
@@ -130,7 +129,7 @@ def tuned_mle(
             best = (nll_valid, epoch, gen)
     assert best is not None
     nll_valid, epoch, gen = best
-    n_samples = min(cfg.eval_samples, 1000)
+    n_samples = min(cfg.eval.samples, 1000)
     temperature = 1.0
     if target_self_bleu is not None:
         temperature = matching_self_bleu_temperature(task, gen, n_samples, cfg.seed, n, target_self_bleu)
@@ -200,34 +199,33 @@ def compare(
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES,
 ) -> dict[str, Any]:
     """Pretrain once, run every agent × seed from the pretrained G/D, and write table, plots and JSON. ``agents``
-    defaults to REINFORCE and PPO, plus the reference trainer with ``--reward-source perfect``."""
+    defaults to REINFORCE and PPO, plus the reference trainer with ``--env.reward-source perfect``."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output directory {out} already exists and is not empty")
     if not seeds:
         raise ValueError("--seeds must name at least one seed")
     if agents is None:  # on the perfect reward, the exact per-step reference trainer runs beside the two agents
-        agents = ("reinforce", "ppo", "reference") if cfg.reward_source == "perfect" else ("reinforce", "ppo")
+        agents = ("reinforce", "ppo", "reference") if cfg.env.reward_source == "perfect" else ("reinforce", "ppo")
     unknown = [a for a in agents if a not in AGENTS]
     if unknown or not agents:
         raise ValueError(f"--agents must be a non-empty subset of {list(AGENTS)}, got {list(agents)}")
-    if "reference" in agents and cfg.reward_source != "perfect":
-        raise ValueError("--agents reference (the exact per-step yardstick) needs --reward-source perfect")
+    if "reference" in agents and cfg.env.reward_source != "perfect":
+        raise ValueError("--agents reference (the exact per-step yardstick) needs --env.reward-source perfect")
     if not temperatures or any(t <= 0 for t in temperatures):
         raise ValueError(f"--temperatures must be positive numbers, got {list(temperatures)}")
     for agent in agents:  # every agent's own flags and combinations, before any work
-        check_agent(agent_config(cfg, agent), agent)
-    base = dataclasses.replace(cfg, data_seed=cfg.seed if cfg.data_seed is None else cfg.data_seed)
+        check_agent(agent_config(cfg, agent))
+    base = replace(cfg, {"task.data_seed": data_seed(cfg)})
     pre_dir = out / "pretrain"
-    pre_cfg = agent_config(dataclasses.replace(base, adv_updates=0, run_dir=str(pre_dir), resume=None, pretrained=None),
-                           "reinforce")  # fmt: skip
-    run(pre_cfg, "reinforce")
+    pre_cfg = replace(base, {"adv.updates": 0, "run_dir": str(pre_dir), "resume": None, "pretrained": None})
+    run(agent_config(pre_cfg, "reinforce"))
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in agents}
     for agent in agents:
         for seed in seeds:
             run_dir = out / f"{agent}_seed{seed}"
-            own = dataclasses.replace(base, seed=seed, run_dir=str(run_dir), pretrained=str(pre_dir), resume=None)
-            summary = run(agent_config(own, agent), agent)
+            own = replace(base, {"seed": seed, "run_dir": str(run_dir), "pretrained": str(pre_dir), "resume": None})
+            summary = run(agent_config(own, agent))
             rows = adversarial_rows(run_dir)
             wall = rows[-1]["wall_s"] - rows[0]["wall_s"]
             tokens = rows[-1]["timesteps"]
@@ -238,13 +236,13 @@ def compare(
     device = resolve_device(cfg.device)
     task = build_task(base, device)
     sweeps: dict[str, list[dict[str, float]]] = {}
-    axes = ORACLE_AXES if task.oracle is not None else text_axes(cfg.data)
+    axes = ORACLE_AXES if task.oracle is not None else text_axes(cfg.task.data)
     generators = {"MLE": load_generator(pre_dir, base, task, device)}
     generators.update({agent: load_generator(Path(runs[agent][0]["run_dir"]), base, task, device) for agent in agents})
     for name, gen in generators.items():
-        sweeps[name] = temperature_sweep(task, gen, temperatures, cfg.eval_samples, cfg.seed)
+        sweeps[name] = temperature_sweep(task, gen, temperatures, cfg.eval.samples, cfg.seed)
 
-    mle = RunDir(pre_dir).rows("mle")[-1]
+    mle = RunDir(pre_dir).rows(Phase.MLE)[-1]
     tuned = None
     if task.corpus is None:
         table = _table(runs, mle, seeds, axes)
@@ -256,12 +254,12 @@ def compare(
         if task.valid is not None:
             tuned = tuned_mle(pre_dir, base, task, device, target, n)
             generators[f"tuned MLE (epoch {tuned['epoch']}, T = {tuned['temperature']:g})"] = tuned.pop("generator")
-        table = _text_table(runs, mle, tuned, seeds, cfg.data, n)
+        table = _text_table(runs, mle, tuned, seeds, cfg.task.data, n)
         at = {name: tuned["temperature"] if tuned and name.startswith("tuned MLE") else 1.0 for name in generators}
         table += "\n" + _samples(task, generators, at, cfg.seed)
-        if task_family(cfg.data) == "music":
+        if task_family(cfg.task.data) == "music":
             _write_midi(task, generators, at, out, cfg.seed)
-    result = {"config": dataclasses.asdict(base), "seeds": list(seeds), "mle": mle, "runs": runs, "sweeps": sweeps,
+    result = {"config": to_dict(base), "seeds": list(seeds), "mle": mle, "runs": runs, "sweeps": sweeps,
               "tuned_mle": tuned, "table": table}  # fmt: skip
     atomic_write_json(out / "compare.json", result)
     atomic_write_text(out / "compare.md", table)

@@ -1,43 +1,36 @@
-"""One dataclass configures a whole SeqGAN run; presets set many fields at once; the CLI overrides any."""
+"""One config for a whole SeqGAN run, grouped by component; presets set many fields at once; the CLI (built by tyro
+from the dataclasses and their field docstrings) overrides any field as ``--group.field``.
+
+Groups: ``task`` (oracle or real text), ``generator`` (G's sizes), ``mle`` (G's pretraining), ``disc`` (D: its sizes,
+pretraining and retraining), ``env`` (the reward), ``reinforce`` and ``ppo`` (each agent's own settings), ``adv`` (the
+adversarial phase's schedule, shared by the agents) and ``eval`` (evaluation and checkpoints). The agent is a field;
+a flag of another agent's group is refused before any work (:func:`check_agent`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import math
-import types
-import typing
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, NoReturn, get_args, get_type_hints
+
+Agent = Literal["reinforce", "ppo", "reference"]
+AGENTS: tuple[str, ...] = get_args(Agent)
+"""``reference`` is the exact per-step KL trainer (:mod:`agents.reference`): a yardstick on the perfect reward."""
 
 
 @dataclass
-class SeqGANConfig:
-    """A SeqGAN run: task, models, MLE pretraining, D pretraining and the adversarial phase."""
+class TaskConfig:
+    """The task: the synthetic oracle (default) or real text (--task.data)."""
 
-    preset: str = "quick"
-    """Preset the other fields start from: quick (default, ~minutes), fast, paper (the official schedule)."""
-    seed: int = 0
-    """Seed of everything (Python, NumPy, torch, env resets, data order)."""
-    device: str = "auto"
-    """auto, cpu or cuda."""
-    run_dir: str | None = None
-    """Run directory (default: runs/{agent}__{preset}__{seed}__{time})."""
-    resume: str | None = None
-    """Continue the run in this directory from its last checkpoint."""
-    progress: bool = True
-    """Show progress bars."""
-    pretrained: str | None = None
-    """Skip MLE and D pretraining: start from this run directory's pretrained.pt (same task and sizes)."""
-
-    # ---- task
     data: str | None = None
     """Train on real text: a file (one sentence per line) or a dataset (sotu:obama, sotu:post1945; poems:tang300,
-    poems:song100, poems:all with --text-level char, read from Debian's fortunes-zh); default: the synthetic
-    oracle."""
-    text_level: str = "word"
+    poems:song100, poems:all with --task.text-level char, read from Debian's fortunes-zh; music:folk, music:bach,
+    from music21's corpus); default: the synthetic oracle."""
+    text_level: Literal["word", "char"] = "word"
     """Real text: word (whitespace/punctuation split) or char (characters, e.g. Chinese)."""
     lowercase: bool = True
     """Real text: lower-case before tokenizing."""
@@ -45,12 +38,12 @@ class SeqGANConfig:
     """Real text: maximum vocabulary size (special tokens included)."""
     min_freq: int = 1
     """Real text: words rarer than this become <unk>."""
-    long_sentences: str = "drop"
+    long_sentences: Literal["drop", "truncate"] = "drop"
     """Real text: sentences longer than seq_len - 1 tokens are dropped or truncated."""
     oracle_params: str | None = None
     """Path of the official oracle (target_params.npz); default: a seeded random oracle."""
     oracle_seed: int = 0
-    """Seed of the random oracle's N(0,1) parameters (when --oracle-params is not given)."""
+    """Seed of the random oracle's N(0,1) parameters (when --task.oracle-params is not given)."""
     vocab_size: int = 5000
     """Vocabulary size of the random oracle."""
     seq_len: int = 20
@@ -62,404 +55,594 @@ class SeqGANConfig:
     data_seed: int | None = None
     """Seed of the oracle's train/test sample (default: --seed)."""
     n_valid: int = 0
-    """Validation sequences (for early stopping, --match-mle-diversity and temperatures; never the test set): on the
-    oracle task drawn apart from train and test, on text the last N sentences of the training split; 0: none."""
+    """Validation sequences (for early stopping, --adv.match-mle-diversity and temperatures; never the test set): on
+    the oracle task drawn apart from train and test, on text the last N sentences of the training split; 0: none."""
 
-    # ---- generator and MLE pretraining
-    gen_emb_dim: int = 32
-    """Generator embedding size."""
-    gen_hidden_dim: int = 32
-    """Generator LSTM size."""
-    mle_epochs: int = 120
-    """MLE pretraining epochs over the training set (official: 120)."""
-    mle_batch_size: int = 64
-    """MLE minibatch size."""
-    mle_lr: float = 0.01
-    """MLE Adam learning rate."""
-    mle_keep_every: int = 0
-    """Also keep G after every N MLE epochs as checkpoints/mle_epochNNN.pt (0: off), e.g. to compare MLE
-    checkpoints over a temperature sweep (train/quality_diversity.py)."""
 
-    # ---- discriminator
-    disc_size: str = "paper"
-    """paper (1,720 filters, widths 1–20) or small (widths 1–5, 32 filters each)."""
-    disc_emb_dim: int = 64
-    """Discriminator embedding size."""
-    disc_lr: float = 1e-4
-    """Discriminator Adam learning rate."""
-    disc_batch_size: int = 64
-    """Discriminator minibatch size."""
-    d_negatives: int = 10_000
-    """Generated negatives per D round (positives: the whole training set)."""
-    d_pretrain_rounds: int = 50
-    """D pretraining rounds, each with fresh negatives (official: 50)."""
-    d_pretrain_epochs: int = 3
-    """Epochs per D pretraining round (official: 3)."""
-    prefix_d_hidden_dim: int = 128
-    """Per-prefix D (--reward-source prefix): LSTM size (its embedding size is --disc-emb-dim)."""
-    prefix_d_dropout: float = 0.25
-    """Per-prefix D: dropout on its embeddings and LSTM outputs."""
-    prefix_d_l2: float = 1e-4
-    """Per-prefix D: L2 penalty on its weights."""
-    prefix_d_lr: float = 1e-3
-    """Per-prefix D: Adam learning rate."""
-    d_report_samples: int = 2000
-    """G samples scored in the D-quality report after every D round (held-out accuracy; Spearman with the
-    oracle's likelihood on the oracle task), logged to metrics and TensorBoard; 0: off."""
+@dataclass
+class GeneratorSizes:
+    """The generator G (an LSTM; its vocabulary and length come from the task)."""
 
-    # ---- adversarial phase
-    adv_updates: int = 200
-    """Generator updates in the adversarial phase (official: 200 batches)."""
+    emb_dim: int = 32
+    """Embedding size."""
+    hidden_dim: int = 32
+    """LSTM size."""
+
+
+@dataclass
+class MLEConfig:
+    """G's maximum-likelihood pretraining (its own group: --adv.mle-steps also reads its batch size and rate)."""
+
+    epochs: int = 120
+    """Epochs over the training set (official: 120)."""
     batch_size: int = 64
-    """Sequences per generator update (= env num_envs)."""
+    """Minibatch size (also of the interleaved steps of --adv.mle-steps)."""
+    lr: float = 0.01
+    """Adam learning rate (also of the interleaved steps of --adv.mle-steps)."""
+    keep_every: int = 0
+    """Also keep G after every N epochs as checkpoints/mle_epochNNN.pt (0: off), e.g. to compare MLE checkpoints
+    over a temperature sweep (train/quality_diversity.py)."""
+
+
+@dataclass
+class DiscConfig:
+    """The discriminator D: its model, its pretraining, its retraining in the adversarial phase and its report."""
+
+    size: Literal["paper", "small"] = "paper"
+    """CNN D: paper (1,720 filters, widths 1–20) or small (widths 1–5, 32 filters each)."""
+    emb_dim: int = 64
+    """Embedding size."""
+    lr: float = 1e-4
+    """CNN D: Adam learning rate."""
+    batch_size: int = 64
+    """Minibatch size."""
+    negatives: int = 10_000
+    """Generated negatives per D round (positives: the whole training set)."""
+    pretrain_rounds: int = 50
+    """Pretraining rounds, each with fresh negatives (official: 50)."""
+    pretrain_epochs: int = 3
+    """Epochs per pretraining round (official: 3)."""
+    retrain_every: int = 1
+    """Adversarial phase: generator updates between retrainings."""
+    retrain_rounds: int = 5
+    """Adversarial phase: rounds per retraining (official: 5)."""
+    retrain_epochs: int = 3
+    """Adversarial phase: epochs per round (official: 3)."""
+    report_samples: int = 2000
+    """G samples scored in the D-quality report after every D round (held-out accuracy; Spearman with the oracle's
+    likelihood on the oracle task), logged to metrics and TensorBoard; 0: off."""
+    prefix_hidden_dim: int = 128
+    """Per-prefix D (--env.reward-source prefix): LSTM size (its embedding size is --disc.emb-dim)."""
+    prefix_dropout: float = 0.25
+    """Per-prefix D: dropout on its embeddings and LSTM outputs."""
+    prefix_l2: float = 1e-4
+    """Per-prefix D: L2 penalty on its weights."""
+    prefix_lr: float = 1e-3
+    """Per-prefix D: Adam learning rate."""
+
+
+@dataclass
+class EnvConfig:
+    """The SeqGAN-v0 vector env of the adversarial phase: how many sequences, and the reward."""
+
+    num_envs: int = 64
+    """Sequences generated in parallel; one generator update is one batch of them (REINFORCE)."""
     n_rollouts: int = 16
     """Monte Carlo rollouts per prefix."""
-    reward_mode: str = "q"
-    """Env reward: q (paper), shaped or terminal."""
-    reward_source: str = "rollout"
+    reward_source: Literal["rollout", "prefix", "perfect"] = "rollout"
     """Where Q comes from: rollout (Monte Carlo rollouts scored by the CNN D, the paper), prefix (a per-prefix LSTM D,
     dense, no rollouts) or perfect (oracle task only: the perfect discriminator p_O/(p_O + p_G), dense per-token
     log-ratios — an upper bound no real task has)."""
-    gen_lr: float = 0.01
-    """Generator learning rate in the adversarial phase."""
-    lr_schedule: str = "constant"
-    """Adversarial learning rates (REINFORCE and PPO): constant, or linear decay to 0 over the phase."""
-    baseline: str = "none"
-    """REINFORCE baseline: none (paper), mean or value."""
-    ent_coef: float = 0.0
-    """Entropy bonus coefficient."""
-    kl_coef: float = 0.0
-    """REINFORCE: β of a KL(G ‖ MLE checkpoint) penalty (0: off, the paper)."""
-    d_reward: str = "prob"
-    """What Q averages: D's P(real) (prob, the paper), its log-odds (log_odds; with --kl-coef 1 the optimum is
-    the MLE generator reweighted by D/(1 − D)), or 1 (constant: an ablation without D's signal)."""
-    loss_reduction: str = "sum"
-    """REINFORCE loss over the batch: sum (official) or mean."""
-    max_grad_norm: float = 5.0
-    """Generator gradient-norm clip."""
+    d_reward: Literal["prob", "log_odds", "constant"] = "prob"
+    """What Q averages: D's P(real) (prob, the paper), its log-odds (log_odds; with --reinforce.kl-coef 1 the optimum
+    is the MLE generator reweighted by D/(1 − D)), or 1 (constant: an ablation without D's signal)."""
     rollout_beta: float = 0.0
     """Rollout-policy delay β (0 = current G, what the official code really does)."""
-    match_mle_diversity: bool = False
-    """After the adversarial phase, fold into G the smallest temperature T ≥ 1 at which its NLL of the --n-valid
-    held-out sequences is no worse than the MLE checkpoint's (update 0), so the final G keeps MLE's diversity."""
-    mle_steps: int = 0
-    """Interleaved MLE minibatch steps on real data after each adversarial update (0: off, the paper)."""
-    d_every: int = 1
-    """Generator updates between D retrainings."""
-    d_rounds: int = 5
-    """D rounds per retraining (official: 5)."""
-    d_epochs: int = 3
-    """D epochs per round (official: 3)."""
-    ppo_lr: float = 1e-3
-    """PPO: Adam learning rate of actor and critic."""
-    ppo_reward_mode: str = "shaped"
-    """PPO: env reward (shaped: r_t = Q_t − Q_(t−1), sound with γ = 1)."""
-    ppo_n_steps: int | None = None
-    """PPO: env steps per env per iteration, a multiple of seq_len (default: seq_len, one sequence per env)."""
-    ppo_n_epochs: int = 4
-    """PPO: epochs over each rollout."""
-    ppo_batch_size: int | None = None
-    """PPO: minibatch size, dividing ppo_n_steps × batch_size (default: a quarter of it)."""
-    ppo_clip_range: float = 0.2
-    """PPO: clip range."""
-    ppo_target_kl: float | None = None
-    """PPO: early-stop KL per iteration (None: off)."""
-    ppo_advantage: str = "critic"
-    """PPO: critic (returns minus a learned value, γ = λ = 1, normalised per minibatch: SB3's PPO) or q (the
-    paper's un-centred weights, advantage = the step's reward Q_t: no critic, γ = 0, no normalisation; needs
-    --ppo-reward-mode q)."""
 
-    # ---- evaluation and checkpoints
-    eval_every: int = 5
+
+@dataclass
+class ReinforceConfig:
+    """The REINFORCE agent (the paper's generator update)."""
+
+    lr: float = 0.01
+    """Adam learning rate (also the reference trainer's)."""
+    reward_mode: Literal["q", "shaped", "terminal"] = "q"
+    """Env reward: q (paper), shaped or terminal."""
+    baseline: Literal["none", "mean", "value"] = "none"
+    """Baseline: none (paper), mean or value."""
+    kl_coef: float = 0.0
+    """β of a KL(G ‖ MLE checkpoint) penalty (0: off, the paper)."""
+    loss_reduction: Literal["sum", "mean"] = "sum"
+    """Loss over the batch: sum (official) or mean."""
+
+
+@dataclass
+class PPOConfig:
+    """The PPO baseline (SB3's PPO, γ = λ = 1)."""
+
+    lr: float = 1e-3
+    """Adam learning rate of actor and critic."""
+    reward_mode: Literal["shaped", "q", "terminal"] = "shaped"
+    """Env reward (shaped: r_t = Q_t − Q_(t−1), sound with γ = 1)."""
+    n_steps: int | None = None
+    """Env steps per env per iteration, a multiple of seq_len (default: seq_len, one sequence per env)."""
+    n_epochs: int = 4
+    """Epochs over each rollout."""
+    minibatch_size: int | None = None
+    """Minibatch size, dividing n_steps × num_envs (default: a quarter of it)."""
+    clip_range: float = 0.2
+    """Clip range."""
+    target_kl: float | None = None
+    """Early-stop KL per iteration (None: off)."""
+    advantage: Literal["critic", "q"] = "critic"
+    """critic (returns minus a learned value, γ = λ = 1, normalised per minibatch: SB3's PPO) or q (the paper's
+    un-centred weights, advantage = the step's reward Q_t: no critic, γ = 0, no normalisation; needs
+    --ppo.reward-mode q)."""
+
+
+@dataclass
+class AdversarialConfig:
+    """The adversarial phase's schedule, shared by the agents."""
+
+    updates: int = 200
+    """Generator updates (official: 200 batches)."""
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    """Learning rate: constant, or linear decay to 0 over the phase."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient (REINFORCE and PPO)."""
+    max_grad_norm: float = 5.0
+    """Generator gradient-norm clip."""
+    mle_steps: int = 0
+    """Interleaved MLE minibatch steps on real data after each update (0: off, the paper)."""
+    match_mle_diversity: bool = False
+    """After the phase, fold into G the smallest temperature T ≥ 1 at which its NLL of the --task.n-valid held-out
+    sequences is no worse than the MLE checkpoint's (update 0), so the final G keeps MLE's diversity."""
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation and checkpoints."""
+
+    every: int = 5
     """Generator updates (or MLE epochs) between NLL-oracle / NLL-test evaluations."""
-    eval_samples: int = 10_000
+    samples: int = 10_000
     """Generated sequences scored per NLL-oracle evaluation."""
     checkpoint_every: int = 10
     """Generator updates between adversarial checkpoints (MLE: every evaluation)."""
 
 
+@dataclass
+class SeqGANConfig:
+    """A SeqGAN run: task, models, MLE pretraining, D pretraining and the adversarial phase of one agent."""
+
+    agent: Agent = "reinforce"
+    """Who trains G in the adversarial phase: reinforce (the paper), ppo or reference (the exact per-step KL
+    yardstick of --env.reward-source perfect)."""
+    preset: str = "paper"
+    """Preset the other fields start from: quick (the scripts' default, ~minutes), fast, paper (the official
+    schedule: this class's defaults)."""
+    seed: int = 0
+    """Seed of everything (Python, NumPy, torch, env resets, data order)."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto, cpu or cuda."""
+    run_dir: str | None = None
+    """Run directory (default: runs/{agent}__{preset}__{seed}__{time})."""
+    resume: str | None = None
+    """Continue the run in this directory from its last checkpoint."""
+    progress: bool = True
+    """Show progress bars."""
+    pretrained: str | None = None
+    """Skip MLE and D pretraining: start from this run directory's pretrained.pt (same task and sizes)."""
+    task: TaskConfig = field(default_factory=TaskConfig)
+    generator: GeneratorSizes = field(default_factory=GeneratorSizes)
+    mle: MLEConfig = field(default_factory=MLEConfig)
+    disc: DiscConfig = field(default_factory=DiscConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    adv: AdversarialConfig = field(default_factory=AdversarialConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+GROUPS = ("task", "generator", "mle", "disc", "env", "reinforce", "ppo", "adv", "eval")
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The official synthetic experiment (LantaoYu/SeqGAN at its last commit): ~27 h on 2 CPU cores.
     "paper": {},
-    # The no-argument default: the whole pipeline in a few minutes on 2 CPU cores.
-    "quick": dict(
-        n_test=2_000,
-        mle_epochs=15,
-        disc_size="small",
-        disc_emb_dim=32,
-        d_negatives=5_000,
-        d_pretrain_rounds=3,
-        d_pretrain_epochs=2,
-        adv_updates=40,
-        d_every=5,
-        d_rounds=1,
-        d_epochs=1,
-        eval_every=5,
-        eval_samples=5_000,
-        checkpoint_every=10,
-    ),
+    # The scripts' no-argument default: the whole pipeline in a few minutes on 2 CPU cores.
+    "quick": {
+        "task.n_test": 2_000,
+        "mle.epochs": 15,
+        "disc.size": "small",
+        "disc.emb_dim": 32,
+        "disc.negatives": 5_000,
+        "disc.pretrain_rounds": 3,
+        "disc.pretrain_epochs": 2,
+        "disc.retrain_every": 5,
+        "disc.retrain_rounds": 1,
+        "disc.retrain_epochs": 1,
+        "adv.updates": 40,
+        "eval.every": 5,
+        "eval.samples": 5_000,
+        "eval.checkpoint_every": 10,
+    },
     # Time-to-quality preset for the official oracle (see RESULTS.md).
-    "fast": dict(
-        mle_epochs=60,
-        disc_size="small",
-        disc_emb_dim=64,
-        d_negatives=5_000,
-        d_pretrain_rounds=5,
-        d_pretrain_epochs=2,
-        adv_updates=40,
-        gen_lr=0.02,
-        lr_schedule="linear",
+    "fast": {
+        "mle.epochs": 60,
+        "disc.size": "small",
+        "disc.emb_dim": 64,
+        "disc.negatives": 5_000,
+        "disc.pretrain_rounds": 5,
+        "disc.pretrain_epochs": 2,
+        "disc.retrain_every": 5,
+        "disc.retrain_rounds": 1,
+        "disc.retrain_epochs": 1,
+        "adv.updates": 40,
+        "adv.lr_schedule": "linear",
+        "reinforce.lr": 0.02,
         # PPO with the paper's un-centred weights (with its critic PPO does not improve NLL-oracle; RESULTS.md)
-        ppo_advantage="q",
-        ppo_reward_mode="q",
-        ppo_lr=2e-3,
+        "ppo.advantage": "q",
+        "ppo.reward_mode": "q",
+        "ppo.lr": 2e-3,
         # the final G is tempered back to the MLE checkpoint's diversity, T chosen on 5k held-out sequences
-        n_valid=5_000,
-        match_mle_diversity=True,
-        d_every=5,
-        d_rounds=1,
-        d_epochs=1,
-        eval_every=5,
-        checkpoint_every=5,
-    ),
+        "task.n_valid": 5_000,
+        "adv.match_mle_diversity": True,
+        "eval.every": 5,
+        "eval.checkpoint_every": 5,
+    },
 }
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "preset": tuple(PRESETS),
-    "device": ("auto", "cpu", "cuda"),
-    "disc_size": ("paper", "small"),
-    "reward_mode": ("q", "shaped", "terminal"),
-    "reward_source": ("rollout", "prefix", "perfect"),
-    "d_reward": ("prob", "log_odds", "constant"),
-    "ppo_reward_mode": ("shaped", "q", "terminal"),
-    "ppo_advantage": ("critic", "q"),
-    "text_level": ("word", "char"),
-    "long_sentences": ("drop", "truncate"),
-    "baseline": ("none", "mean", "value"),
-    "loss_reduction": ("sum", "mean"),
-    "lr_schedule": ("constant", "linear"),
+RENAMED: dict[str, str] = {
+    **{
+        k: f"task.{k}"
+        for k in (
+            "data",
+            "text_level",
+            "lowercase",
+            "max_vocab",
+            "min_freq",
+            "long_sentences",
+            "oracle_params",
+            "oracle_seed",
+            "vocab_size",
+            "seq_len",
+            "n_train",
+            "n_test",
+            "data_seed",
+            "n_valid",
+        )
+    },
+    "gen_emb_dim": "generator.emb_dim",
+    "gen_hidden_dim": "generator.hidden_dim",
+    "mle_epochs": "mle.epochs",
+    "mle_batch_size": "mle.batch_size",
+    "mle_lr": "mle.lr",
+    "mle_keep_every": "mle.keep_every",
+    "disc_size": "disc.size",
+    "disc_emb_dim": "disc.emb_dim",
+    "disc_lr": "disc.lr",
+    "disc_batch_size": "disc.batch_size",
+    "d_negatives": "disc.negatives",
+    "d_pretrain_rounds": "disc.pretrain_rounds",
+    "d_pretrain_epochs": "disc.pretrain_epochs",
+    "d_every": "disc.retrain_every",
+    "d_rounds": "disc.retrain_rounds",
+    "d_epochs": "disc.retrain_epochs",
+    "d_report_samples": "disc.report_samples",
+    "prefix_d_hidden_dim": "disc.prefix_hidden_dim",
+    "prefix_d_dropout": "disc.prefix_dropout",
+    "prefix_d_l2": "disc.prefix_l2",
+    "prefix_d_lr": "disc.prefix_lr",
+    "batch_size": "env.num_envs",
+    "n_rollouts": "env.n_rollouts",
+    "reward_source": "env.reward_source",
+    "d_reward": "env.d_reward",
+    "rollout_beta": "env.rollout_beta",
+    "gen_lr": "reinforce.lr",
+    "reward_mode": "reinforce.reward_mode",
+    "baseline": "reinforce.baseline",
+    "kl_coef": "reinforce.kl_coef",
+    "loss_reduction": "reinforce.loss_reduction",
+    "ppo_lr": "ppo.lr",
+    "ppo_reward_mode": "ppo.reward_mode",
+    "ppo_n_steps": "ppo.n_steps",
+    "ppo_n_epochs": "ppo.n_epochs",
+    "ppo_batch_size": "ppo.minibatch_size",
+    "ppo_clip_range": "ppo.clip_range",
+    "ppo_target_kl": "ppo.target_kl",
+    "ppo_advantage": "ppo.advantage",
+    "adv_updates": "adv.updates",
+    "lr_schedule": "adv.lr_schedule",
+    "ent_coef": "adv.ent_coef",
+    "max_grad_norm": "adv.max_grad_norm",
+    "mle_steps": "adv.mle_steps",
+    "match_mle_diversity": "adv.match_mle_diversity",
+    "eval_every": "eval.every",
+    "eval_samples": "eval.samples",
+    "checkpoint_every": "eval.checkpoint_every",
 }
-POSITIVE = {
-    "vocab_size", "seq_len", "n_train", "n_test", "gen_emb_dim", "gen_hidden_dim", "mle_batch_size",
-    "disc_emb_dim", "disc_batch_size", "d_negatives", "d_pretrain_epochs", "batch_size", "n_rollouts",
-    "d_every", "d_rounds", "d_epochs", "ppo_n_epochs", "eval_every", "prefix_d_hidden_dim",
-    "eval_samples", "checkpoint_every", "max_vocab", "min_freq",
-}  # fmt: skip
-NON_NEGATIVE = {
-    "mle_epochs",
-    "mle_keep_every",
-    "n_valid",
-    "d_pretrain_rounds",
-    "adv_updates",
-    "ent_coef",
-    "kl_coef",
-    "mle_steps",
-    "d_report_samples",
-    "prefix_d_l2",
-}
-POSITIVE_FLOAT = {"mle_lr", "disc_lr", "gen_lr", "ppo_lr", "max_grad_norm", "ppo_clip_range", "prefix_d_lr"}
+"""The flat config of earlier versions (run directories' config.json, old flags): old name → ``group.field``."""
+
+
+# ------------------------------------------------------------------------------------------- paths and values
+def paths(cfg: SeqGANConfig | None = None) -> list[str]:
+    """Every field as a path: top-level names, then ``group.field``."""
+    cfg = cfg or SeqGANConfig()
+    out = []
+    for f in fields(SeqGANConfig):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            out += [f"{f.name}.{g.name}" for g in fields(value)]
+        else:
+            out.append(f.name)
+    return out
+
+
+def get(cfg: SeqGANConfig, path: str) -> Any:
+    """The value at ``path`` (``"seed"``, ``"mle.epochs"``)."""
+    obj: Any = cfg
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def replace(cfg: SeqGANConfig, changes: Mapping[str, Any]) -> SeqGANConfig:
+    """A copy of ``cfg`` with ``{path: value}`` applied (unknown paths: one error naming them)."""
+    known = set(paths())
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        hints = [f"{k} (now {RENAMED[k]})" if k in RENAMED else k for k in unknown]
+        raise ValueError(f"unknown config fields {hints}")
+    top = {k: v for k, v in changes.items() if "." not in k}
+    out = dataclasses.replace(cfg, **top)
+    for group in GROUPS:
+        sub = {k.split(".", 1)[1]: v for k, v in changes.items() if k.startswith(group + ".")}
+        if sub:
+            out = dataclasses.replace(out, **{group: dataclasses.replace(getattr(out, group), **sub)})
+    return out
+
+
+def flag(path: str) -> str:
+    """The command-line flag of a field path: ``mle.keep_every`` → ``--mle.keep-every``."""
+    return "--" + path.replace("_", "-")
+
+
+def to_dict(cfg: SeqGANConfig) -> dict[str, Any]:
+    """JSON-ready nested dict of the config (what config.json and checkpoints hold)."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(saved: Mapping[str, Any]) -> SeqGANConfig:
+    """A config from :func:`to_dict`'s output, or from the flat dict earlier versions saved (mapped through
+    :data:`RENAMED`). Fields this version does not know are left out; fields added since take the class default
+    (the behaviour the run had), not the preset's current value."""
+    flat: dict[str, Any] = {}
+    for key, value in saved.items():
+        if key in GROUPS and isinstance(value, Mapping):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[RENAMED.get(key, key)] = value
+    known = set(paths())
+    return validate(replace(SeqGANConfig(), {k: v for k, v in flat.items() if k in known}))
+
+
+def preset_config(preset: str = "quick") -> SeqGANConfig:
+    """The preset's config (unvalidated: every field at the preset's value)."""
+    if preset not in PRESETS:
+        raise ValueError(f"--preset must be one of {list(PRESETS)}, got {preset!r}")
+    return replace(SeqGANConfig(preset=preset), PRESETS[preset])
+
+
+def from_preset(preset: str = "quick", overrides: Mapping[str, Any] | None = None, /, **top: Any) -> SeqGANConfig:
+    """The preset's config with ``overrides`` (``{"mle.epochs": 3}``) and top-level fields (``seed=1``) applied,
+    validated."""
+    return validate(replace(preset_config(preset), {**(overrides or {}), **top}))
+
+
+# ------------------------------------------------------------------------------------------------ validation
+POSITIVE = (
+    "task.vocab_size", "task.seq_len", "task.n_train", "task.n_test", "task.max_vocab", "task.min_freq",
+    "generator.emb_dim", "generator.hidden_dim", "mle.batch_size", "disc.emb_dim", "disc.batch_size",
+    "disc.negatives", "disc.pretrain_epochs", "disc.retrain_every", "disc.retrain_rounds", "disc.retrain_epochs",
+    "disc.prefix_hidden_dim", "env.num_envs", "env.n_rollouts", "ppo.n_epochs", "eval.every", "eval.samples",
+    "eval.checkpoint_every",
+)  # fmt: skip
+NON_NEGATIVE = (
+    "mle.epochs", "mle.keep_every", "task.n_valid", "disc.pretrain_rounds", "disc.report_samples", "disc.prefix_l2",
+    "adv.updates", "adv.ent_coef", "adv.mle_steps", "reinforce.kl_coef",
+)  # fmt: skip
+LEARNING_RATES = ("mle.lr", "disc.lr", "disc.prefix_lr", "reinforce.lr", "ppo.lr")
+POSITIVE_FLOAT = (*LEARNING_RATES, "adv.max_grad_norm", "ppo.clip_range")
+SEEDS = ("seed", "task.oracle_seed", "task.data_seed")
+
+
+def choices(path: str) -> tuple[str, ...] | None:
+    """The allowed values of a ``Literal`` field (None for other fields)."""
+    *group, name = path.split(".")
+    cls = type(getattr(SeqGANConfig(), group[0])) if group else SeqGANConfig
+    hint = get_type_hints(cls)[name]
+    return tuple(get_args(hint)) if getattr(hint, "__origin__", None) is Literal else None
 
 
 def validate(cfg: SeqGANConfig) -> SeqGANConfig:
     """Check every field; raise one ``ValueError`` naming the flag and what it allows."""
-    _validate_numbers(cfg)
-    for name, allowed in CHOICES.items():
-        if getattr(cfg, name) not in allowed:
-            raise ValueError(f"--{_flag(name)} must be one of {list(allowed)}, got {getattr(cfg, name)!r}")
-    for name in POSITIVE:
-        if getattr(cfg, name) <= 0:
-            raise ValueError(f"--{_flag(name)} must be a positive integer, got {getattr(cfg, name)}")
-    for name in NON_NEGATIVE:
-        if getattr(cfg, name) < 0:
-            raise ValueError(f"--{_flag(name)} must be >= 0, got {getattr(cfg, name)}")
-    for name in POSITIVE_FLOAT:
-        if getattr(cfg, name) <= 0:
-            raise ValueError(f"--{_flag(name)} must be > 0, got {getattr(cfg, name)}")
-    _validate_reward_source(cfg)
-    if not 0.0 <= cfg.rollout_beta < 1.0:
-        raise ValueError(f"--rollout-beta must be in [0, 1), got {cfg.rollout_beta}")
-    if cfg.ppo_n_steps is not None and (cfg.ppo_n_steps <= 0 or cfg.ppo_n_steps % cfg.seq_len):
-        raise ValueError(f"--ppo-n-steps must be a positive multiple of --seq-len={cfg.seq_len}, got {cfg.ppo_n_steps}")
-    if cfg.match_mle_diversity and not cfg.n_valid:
-        raise ValueError("--match-mle-diversity needs --n-valid > 0 validation sequences to choose T on")
-    if cfg.ppo_advantage == "q" and cfg.ppo_reward_mode != "q":
-        raise ValueError(
-            f"--ppo-advantage q needs --ppo-reward-mode q (its Q_t are the weights), got {cfg.ppo_reward_mode!r}; "
-            "for other rewards pass --ppo-advantage critic"
-        )
-    rollout = ppo_sizes(cfg)[0] * cfg.batch_size
-    if cfg.ppo_batch_size is not None and (cfg.ppo_batch_size <= 0 or rollout % cfg.ppo_batch_size):
-        raise ValueError(
-            f"--ppo-batch-size must be a positive divisor of --ppo-n-steps × --batch-size = {rollout}, "
-            f"got {cfg.ppo_batch_size}"
-        )
+    if cfg.preset not in PRESETS:
+        raise ValueError(f"--preset must be one of {list(PRESETS)}, got {cfg.preset!r}")
+    for path in paths(cfg):
+        allowed = choices(path)
+        if allowed is not None and get(cfg, path) not in allowed:
+            raise ValueError(f"{flag(path)} must be one of {list(allowed)}, got {get(cfg, path)!r}")
+        value = get(cfg, path)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{flag(path)} must be a finite number, got {value}")
+    _validate_ranges(cfg)
+    _validate_reward(cfg)
+    _validate_ppo(cfg)
+    if cfg.adv.match_mle_diversity and not cfg.task.n_valid:
+        raise ValueError("--adv.match-mle-diversity needs --task.n-valid > 0 validation sequences to choose T on")
     return cfg
 
 
-def _validate_numbers(cfg: SeqGANConfig) -> None:
-    """Every float field finite; seeds non-negative (they seed numpy, which refuses negative seeds)."""
-    for f in fields(SeqGANConfig):
-        value = getattr(cfg, f.name)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"--{_flag(f.name)} must be a finite number, got {value}")
-    for name in ("seed", "oracle_seed", "data_seed"):
-        value = getattr(cfg, name)
+def _validate_ranges(cfg: SeqGANConfig) -> None:
+    for path in POSITIVE:
+        if get(cfg, path) <= 0:
+            raise ValueError(f"{flag(path)} must be a positive integer, got {get(cfg, path)}")
+    for path in NON_NEGATIVE:
+        if get(cfg, path) < 0:
+            raise ValueError(f"{flag(path)} must be >= 0, got {get(cfg, path)}")
+    for path in POSITIVE_FLOAT:
+        if get(cfg, path) <= 0:
+            raise ValueError(f"{flag(path)} must be > 0, got {get(cfg, path)}")
+    for path in LEARNING_RATES:  # Adam: a step of ~lr per parameter
+        if get(cfg, path) > 1.0:
+            raise ValueError(f"{flag(path)} must be in (0, 1] (an Adam learning rate), got {get(cfg, path)}")
+    for path in SEEDS:  # they seed numpy, which refuses negative seeds
+        value = get(cfg, path)
         if value is not None and not 0 <= value < 2**63:
-            raise ValueError(f"--{_flag(name)} must be an integer in [0, 2**63), got {value}")
-    for name in ("mle_lr", "disc_lr", "gen_lr", "ppo_lr", "prefix_d_lr"):  # Adam: a step of ~lr per parameter
-        if getattr(cfg, name) > 1.0:
-            raise ValueError(f"--{_flag(name)} must be in (0, 1] (an Adam learning rate), got {getattr(cfg, name)}")
-    if cfg.ppo_target_kl is not None and cfg.ppo_target_kl <= 0:
+            raise ValueError(f"{flag(path)} must be an integer in [0, 2**63), got {value}")
+    if not 0.0 <= cfg.env.rollout_beta < 1.0:
+        raise ValueError(f"--env.rollout-beta must be in [0, 1), got {cfg.env.rollout_beta}")
+    if not 0.0 <= cfg.disc.prefix_dropout < 1.0:
+        raise ValueError(f"--disc.prefix-dropout must be in [0, 1), got {cfg.disc.prefix_dropout}")
+    if cfg.disc.report_samples == 1:
+        raise ValueError("--disc.report-samples must be 0 (off) or >= 2, got 1")
+
+
+def _validate_reward(cfg: SeqGANConfig) -> None:
+    """The reward source's combinations."""
+    env = cfg.env
+    if env.reward_source == "perfect":
+        if cfg.task.data is not None:
+            raise ValueError(
+                f"--env.reward-source perfect needs the oracle task (both likelihoods known); --task.data "
+                f"{cfg.task.data} is real text with no known likelihood: use --env.reward-source rollout or prefix"
+            )
+        if env.d_reward != "prob":
+            raise ValueError(
+                f"--env.d-reward {env.d_reward} transforms a learned D's score; --env.reward-source perfect has none"
+            )
+        if env.rollout_beta:
+            raise ValueError("--env.reward-source perfect scores against the current G; it needs --env.rollout-beta 0")
+    if env.reward_source == "prefix" and env.d_reward == "constant":
         raise ValueError(
-            f"--ppo-target-kl must be > 0 (or left unset: no early stop), got {cfg.ppo_target_kl}: PPO would stop "
-            "every iteration before its first update"
+            "--env.d-reward constant is an ablation of the rollout reward; use --env.reward-source rollout"
         )
 
 
-def _validate_reward_source(cfg: SeqGANConfig) -> None:
-    """The reward source's combinations, and the per-prefix D's and the D report's ranges."""
-    if not 0.0 <= cfg.prefix_d_dropout < 1.0:
-        raise ValueError(f"--prefix-d-dropout must be in [0, 1), got {cfg.prefix_d_dropout}")
-    if cfg.d_report_samples == 1:
-        raise ValueError("--d-report-samples must be 0 (off) or >= 2, got 1")
-    if cfg.reward_source == "perfect":
-        if cfg.data is not None:
-            raise ValueError(
-                f"--reward-source perfect needs the oracle task (both likelihoods known); --data {cfg.data} is real "
-                "text with no known likelihood: use --reward-source rollout or prefix"
-            )
-        if cfg.d_reward != "prob":
-            raise ValueError(
-                f"--d-reward {cfg.d_reward} transforms a learned D's score; --reward-source perfect has none"
-            )
-        if cfg.rollout_beta:
-            raise ValueError("--reward-source perfect scores against the current G; it needs --rollout-beta 0")
-    if cfg.reward_source == "prefix" and cfg.d_reward == "constant":
-        raise ValueError("--d-reward constant is an ablation of the rollout reward; use --reward-source rollout")
+def _validate_ppo(cfg: SeqGANConfig) -> None:
+    ppo = cfg.ppo
+    if ppo.target_kl is not None and ppo.target_kl <= 0:
+        raise ValueError(
+            f"--ppo.target-kl must be > 0 (or left unset: no early stop), got {ppo.target_kl}: PPO would stop "
+            "every iteration before its first update"
+        )
+    if ppo.n_steps is not None and (ppo.n_steps <= 0 or ppo.n_steps % cfg.task.seq_len):
+        raise ValueError(
+            f"--ppo.n-steps must be a positive multiple of --task.seq-len={cfg.task.seq_len}, got {ppo.n_steps}"
+        )
+    if ppo.advantage == "q" and ppo.reward_mode != "q":
+        raise ValueError(
+            f"--ppo.advantage q needs --ppo.reward-mode q (its Q_t are the weights), got {ppo.reward_mode!r}; "
+            "for other rewards pass --ppo.advantage critic"
+        )
+    rollout = ppo_sizes(cfg)[0] * cfg.env.num_envs
+    if ppo.minibatch_size is not None and (ppo.minibatch_size <= 0 or rollout % ppo.minibatch_size):
+        raise ValueError(
+            f"--ppo.minibatch-size must be a positive divisor of --ppo.n-steps × --env.num-envs = {rollout}, "
+            f"got {ppo.minibatch_size}"
+        )
 
 
 def uses_discriminator(cfg: SeqGANConfig) -> bool:
     """Whether the adversarial reward reads a learned D (so D is retrained and its quality reported)."""
-    return cfg.reward_source != "perfect" and cfg.d_reward != "constant"
+    return cfg.env.reward_source != "perfect" and cfg.env.d_reward != "constant"
 
 
 def ppo_sizes(cfg: SeqGANConfig) -> tuple[int, int]:
     """PPO's (n_steps, minibatch size) with the defaults filled in."""
-    n_steps = cfg.ppo_n_steps or cfg.seq_len
-    rollout = n_steps * cfg.batch_size
-    return n_steps, cfg.ppo_batch_size or (rollout // 4 if rollout % 4 == 0 else rollout)
-
-
-def from_preset(preset: str = "quick", **overrides: Any) -> SeqGANConfig:
-    """The preset's config with ``overrides`` applied, validated."""
-    if preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {list(PRESETS)}, got {preset!r}")
-    known = {f.name for f in fields(SeqGANConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown config fields {unknown}")
-    return validate(SeqGANConfig(**{**PRESETS[preset], **overrides, "preset": preset}))
-
-
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
-
-
-def _field_docs() -> dict[str, str]:
-    """Field docstrings (the string literal under each field) for ``--help``."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(SeqGANConfig))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, nxt in itertools.pairwise(body):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-            docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
-    return docs
-
-
-def _base_type(tp: Any) -> type:
-    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
-        return next(a for a in typing.get_args(tp) if a is not type(None))
-    return tp
-
-
-def parse_args(argv: Sequence[str] | None = None, description: str = "") -> SeqGANConfig:
-    """Parse CLI flags into a :class:`SeqGANConfig`: the preset's values, then every flag given."""
-    docs = _field_docs()
-    hints = typing.get_type_hints(SeqGANConfig)
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    per_preset = {name: SeqGANConfig(**values) for name, values in PRESETS.items()}
-    for f in fields(SeqGANConfig):
-        tp = _base_type(hints[f.name])
-        help_text = docs.get(f.name, "")
-        if f.name != "preset":
-            values = {name: getattr(c, f.name) for name, c in per_preset.items()}
-            shown = f"default (quick): {values['quick']}"
-            others = [f"{n}: {v}" for n, v in values.items() if n != "quick" and v != values["quick"]]
-            help_text += f" [{shown}{'; ' + ', '.join(others) if others else ''}]"
-        kwargs: dict[str, Any] = {"default": None, "help": help_text, "dest": f.name}
-        if tp is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        else:
-            kwargs["type"] = tp
-            kwargs["metavar"] = tp.__name__.upper()
-        if f.name in CHOICES:
-            kwargs["choices"] = CHOICES[f.name]
-        parser.add_argument(f"--{_flag(f.name)}", **kwargs)
-    ns = vars(parser.parse_args(argv))
-    preset = ns.pop("preset") or "quick"
-    given = {k: v for k, v in ns.items() if v is not None}
-    try:
-        return from_preset(preset, **given)
-    except ValueError as exc:
-        parser.error(str(exc))
-        raise  # unreachable: parser.error exits
-
-
-def to_dict(cfg: SeqGANConfig) -> dict[str, Any]:
-    """JSON-ready dict of the config."""
-    return dataclasses.asdict(cfg)
+    n_steps = cfg.ppo.n_steps or cfg.task.seq_len
+    rollout = n_steps * cfg.env.num_envs
+    return n_steps, cfg.ppo.minibatch_size or (rollout // 4 if rollout % 4 == 0 else rollout)
 
 
 # ------------------------------------------------------------------------------------ which agent reads what
-AGENTS = ("reinforce", "ppo", "reference")
-"""``reference`` is the exact per-step KL trainer (:mod:`agents.reference`): a yardstick on the perfect reward."""
-
-REINFORCE_ONLY = ("baseline", "kl_coef", "loss_reduction", "reward_mode")
-PPO_ONLY = ("ppo_lr", "ppo_reward_mode", "ppo_n_steps", "ppo_n_epochs", "ppo_batch_size", "ppo_clip_range",
-            "ppo_target_kl", "ppo_advantage")  # fmt: skip
-ORACLE_ONLY = ("oracle_params", "oracle_seed", "vocab_size", "n_train", "n_test")
-PRETRAIN_ONLY = ("mle_epochs", "mle_batch_size", "mle_keep_every")
+ORACLE_ONLY = ("task.oracle_params", "task.oracle_seed", "task.vocab_size", "task.n_train", "task.n_test")
+PRETRAIN_ONLY = ("mle.epochs", "mle.keep_every")
+"""Read only by MLE pretraining: a ``--pretrained`` run records its source's values instead."""
 
 
-def _ignored_by(agent: str) -> tuple[str, ...]:
-    return {"ppo": REINFORCE_ONLY, "reinforce": PPO_ONLY,
-            "reference": (*PPO_ONLY, *REINFORCE_ONLY, "ent_coef", "mle_steps")}[agent]  # fmt: skip
+def ignored_by(agent: str) -> tuple[str, ...]:
+    """The field paths ``agent`` does not read: the other agent's group (for the reference trainer, both agents'
+    groups but ``reinforce.lr``, and what it has no use for)."""
+    reinforce = tuple(f"reinforce.{f.name}" for f in fields(ReinforceConfig))
+    ppo = tuple(f"ppo.{f.name}" for f in fields(PPOConfig))
+    # the reference trainer is REINFORCE's class with an exact per-step loss: of that group it reads the rate only
+    reference = (*ppo, *(k for k in reinforce if k != "reinforce.lr"), "adv.ent_coef", "adv.mle_steps")
+    return {"ppo": reinforce, "reinforce": ppo, "reference": reference}[agent]
 
 
 def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
-    """``cfg`` with the fields ``agent`` does not read put back to the preset's values (for a comparison that runs
-    several agents from one command line, so that each run's config.json holds only what it used)."""
-    preset = from_preset(cfg.preset)
-    return dataclasses.replace(cfg, **{k: getattr(preset, k) for k in _ignored_by(agent)})
+    """``cfg`` for ``agent``, with the fields ``agent`` does not read put back to the preset's values (for a comparison
+    that runs several agents from one command line, so that each run's config.json holds only what it used)."""
+    preset = preset_config(cfg.preset)
+    return replace(cfg, {"agent": agent, **{k: get(preset, k) for k in ignored_by(agent)}})
 
 
-def check_agent(cfg: SeqGANConfig, agent: str) -> None:
-    """Refuse, before any work, an unknown agent and flags that ``agent`` would ignore (set away from the preset's
-    value): REINFORCE's under PPO, PPO's under REINFORCE or the reference trainer."""
-    if agent not in AGENTS:
-        raise ValueError(f"agent must be one of {AGENTS}, got {agent!r}")
-    if agent == "reference" and cfg.reward_source != "perfect":
+def check_agent(cfg: SeqGANConfig) -> None:
+    """Refuse, before any work, flags the config's agent would ignore (set away from the preset's value): REINFORCE's
+    under PPO, PPO's under REINFORCE or the reference trainer, the oracle's on real text."""
+    if cfg.agent == "reference" and cfg.env.reward_source != "perfect":
         raise ValueError(
             "the reference trainer is the exact per-step yardstick of the perfect reward: it needs the oracle task and "
-            f"--reward-source perfect, got --reward-source {cfg.reward_source}"
+            f"--env.reward-source perfect, got --env.reward-source {cfg.env.reward_source}"
         )
-    preset = from_preset(cfg.preset)
-    changed = [k for k in _ignored_by(agent) if getattr(cfg, k) != getattr(preset, k)]
-    if cfg.data is not None:  # the oracle's settings mean nothing on real text
-        changed += [k for k in ORACLE_ONLY if getattr(cfg, k) != getattr(preset, k)]
+    preset = preset_config(cfg.preset)
+    changed = [k for k in ignored_by(cfg.agent) if get(cfg, k) != get(preset, k)]
+    if cfg.task.data is not None:  # the oracle's settings mean nothing on real text
+        changed += [k for k in ORACLE_ONLY if get(cfg, k) != get(preset, k)]
     if changed:
-        flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
-        raise ValueError(f"{flags}: not used by this {agent} run (it would be ignored); drop it")
+        raise ValueError(
+            f"{', '.join(flag(k) for k in changed)}: not used by this {cfg.agent} run (it would be ignored); drop it"
+        )
+
+
+# ------------------------------------------------------------------------------------------------------- CLI
+def _exit(prog: str, message: str) -> NoReturn:
+    print(f"usage: {prog} [-h] [OPTIONS]\n{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def preset_arg(argv: Sequence[str]) -> str:
+    """The ``--preset`` of ``argv`` (``--preset X`` or ``--preset=X``; default quick), checked."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--preset", default="quick", choices=list(PRESETS))
+    return parser.parse_known_args(list(argv))[0].preset
+
+
+def _renamed_flags(argv: Sequence[str]) -> list[str]:
+    old = {flag(k): flag(v) for k, v in RENAMED.items()}
+    old.update({f"--no-{k.replace('_', '-')}": f"--{v.replace('.', '.no-').replace('_', '-')}"
+                for k, v in RENAMED.items() if isinstance(get(SeqGANConfig(), v), bool)})  # fmt: skip
+    return [f"{a.split('=')[0]} was renamed {old[a.split('=')[0]]}" for a in argv if a.split("=")[0] in old]
+
+
+def parse_args(argv: Sequence[str] | None = None, description: str = "", agent: str | None = None) -> SeqGANConfig:
+    """Parse CLI flags into a validated :class:`SeqGANConfig`: the preset's values (``--preset``, default quick), then
+    every ``--group.field`` flag given. ``agent``: the script's agent (its ``--agent`` flag is then refused)."""
+    import tyro
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = sys.argv[0].rsplit("/", 1)[-1] or "seqgan"
+    renamed = _renamed_flags(argv)
+    if renamed:
+        _exit(prog, "; ".join(renamed))
+    if agent is not None and any(a.split("=")[0] == "--agent" for a in argv):
+        _exit(prog, f"--agent: this script trains the {agent} agent; run train/{{reinforce,ppo}}.py for another")
+    default = preset_config(preset_arg(argv))
+    if agent is not None:
+        default = dataclasses.replace(default, agent=agent)  # type: ignore[arg-type]
+    cfg = tyro.cli(SeqGANConfig, default=default, args=argv, description=description, prog=prog)
+    try:
+        return validate(cfg)
+    except ValueError as exc:
+        _exit(prog, str(exc))

@@ -29,9 +29,11 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
     last = evals[-1] if evals else {}
     metric_keys = [k for k in last if k not in ("phase", "step", "timesteps", "wall_s")]
     summary: dict[str, Any] = {
-        "agent": pipe.agent,
+        "agent": pipe.cfg.agent,
         "preset": pipe.cfg.preset,
-        "task": pipe.cfg.data or pipe.cfg.oracle_params or f"random oracle (seed {pipe.cfg.oracle_seed})",
+        "task": pipe.cfg.task.data
+        or pipe.cfg.task.oracle_params
+        or f"random oracle (seed {pipe.cfg.task.oracle_seed})",
         "wall_s": round(pipe.elapsed(), 1),
     }
     if pipe.task.oracle is not None:
@@ -57,7 +59,7 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
 def write_samples(pipe: Pipeline, n: int = 100) -> None:
     samples = pipe.gen.sample(n, generator=torch.Generator(device=pipe.device).manual_seed(pipe.cfg.seed))
     lines = pipe.task.decode(samples)
-    atomic_write_text(pipe.run.path / "samples.txt", "\n".join(lines) + "\n")
+    atomic_write_text(pipe.rundir.path / "samples.txt", "\n".join(lines) + "\n")
 
 
 def plot_curve(pipe: Pipeline) -> Path:
@@ -69,7 +71,7 @@ def plot_curve(pipe: Pipeline) -> Path:
     import matplotlib.pyplot as plt
 
     cfg = pipe.cfg
-    mle_epochs = cfg.mle_epochs
+    mle_epochs = cfg.mle.epochs
     text = pipe.task.corpus is not None  # real text: NLL-test, and BLEU-4 / self-BLEU-4 on a second axis
     fig, ax = plt.subplots(figsize=(7, 4.2))
     labels = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "bleu4": "BLEU-4", "self_bleu4": "self-BLEU-4"}
@@ -91,7 +93,7 @@ def plot_curve(pipe: Pipeline) -> Path:
         ax2.legend(fontsize=8, loc="lower right")
     ax.axvline(mle_epochs, color="grey", lw=0.8)
     ax.text(mle_epochs, ax.get_ylim()[1], " adversarial →", va="top", fontsize=8, color="grey")
-    if cfg.oracle_params:
+    if cfg.task.oracle_params:
         ox = [e * mle_epochs / OFFICIAL_MLE_EPOCHS for e, _ in OFFICIAL_MLE_LOG] + [
             mle_epochs + e for e, _ in OFFICIAL_ADV_LOG
         ]
@@ -100,8 +102,8 @@ def plot_curve(pipe: Pipeline) -> Path:
         ax.axhline(8.736, color="k", lw=0.6, ls=":", label="published SeqGAN 8.736")
     ax.set_xlabel(f"MLE epoch (0–{mle_epochs}), then adversarial generator update")
     ax.set_ylabel("NLL (nats / token)")
-    ax.set_title(f"SeqGAN {pipe.agent} — preset {cfg.preset}, seed {cfg.seed}")
+    ax.set_title(f"SeqGAN {pipe.cfg.agent} — preset {cfg.preset}, seed {cfg.seed}")
     ax.legend(fontsize=8)
-    path = pipe.run.path / "curve.png"
+    path = pipe.rundir.path / "curve.png"
     atomic_save_figure(fig, path)
     return path

@@ -22,8 +22,19 @@ from tqdm.auto import tqdm
 
 from agents.callbacks import delay_update
 from agents.checkpoint import atomic_write_json, save_checkpoint
-from agents.config import REINFORCE_ONLY, SeqGANConfig, agent_config, from_preset, ppo_sizes, to_dict
-from agents.pipeline import load_pretrained, run
+from agents.config import (
+    SeqGANConfig,
+    agent_config,
+    flag,
+    get,
+    ignored_by,
+    ppo_sizes,
+    preset_config,
+    replace,
+    to_dict,
+)
+from agents.pipeline import run
+from agents.pretrain import load_pretrained
 from agents.task import Task, build_discriminator, build_task, evaluate_generator, make_generator, seed_everything
 from seqgan_env.discriminator import Discriminator, retrain_discriminator
 from seqgan_env.env import resolve_device
@@ -32,38 +43,38 @@ from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam
 
 UNUSED_BY_PPO = {
-    **{k: "a REINFORCE setting (this is PPO)" for k in REINFORCE_ONLY},
-    "checkpoint_every": "an RLlib run saves its generator at the end only",
+    **{k: "a REINFORCE setting (this is PPO)" for k in ignored_by("ppo")},
+    "eval.checkpoint_every": "an RLlib run saves its generator at the end only",
 }
 """Settings an RLlib PPO run does not read: refused when set away from the preset's value (as in the SB3 runs)."""
 
 NOT_ON_RLLIB = {
     "resume": (None, "RLlib runs are not resumable here; start again from --pretrained"),
-    "reward_source": ("rollout", "the RLlib env builds the rollout reward's CNN D only"),
-    "match_mle_diversity": (False, "end-of-run tempering is implemented by the SB3 pipeline only"),
-    "mle_steps": (0, "interleaved MLE steps are implemented by the SB3 pipeline only"),
-    "ppo_target_kl": (None, "RLlib's PPO has no KL early stop (its KL settings are a loss term, kept off)"),
-    "ppo_advantage": ("critic", "RLlib always standardises advantages: the paper's un-centred Q_t weights cannot be "
-                      "expressed (pass --ppo-advantage critic --ppo-reward-mode shaped)"),
+    "env.reward_source": ("rollout", "the RLlib env builds the rollout reward's CNN D only"),
+    "adv.match_mle_diversity": (False, "end-of-run tempering is implemented by the SB3 pipeline only"),
+    "adv.mle_steps": (0, "interleaved MLE steps are implemented by the SB3 pipeline only"),
+    "ppo.target_kl": (None, "RLlib's PPO has no KL early stop (its KL settings are a loss term, kept off)"),
+    "ppo.advantage": ("critic", "RLlib always standardises advantages: the paper's un-centred Q_t weights cannot be "
+                      "expressed (pass --ppo.advantage critic --ppo.reward-mode shaped)"),
 }  # fmt: skip
 """Behaviour an RLlib run cannot honour: the only accepted value of each, and why. Refused whatever set it, a flag
-or the preset (``--preset fast`` asks for ``--ppo-advantage q`` and end-of-run tempering)."""
+or the preset (``--preset fast`` asks for ``--ppo.advantage q`` and end-of-run tempering)."""
 
 
 def check_rllib_config(cfg: SeqGANConfig, num_env_runners: int) -> None:
     """Refuse, before any work, what an RLlib run would ignore and a bad ``num_env_runners``."""
     if isinstance(num_env_runners, bool) or not isinstance(num_env_runners, int) or num_env_runners < 0:
         raise ValueError(f"--num-env-runners must be an int >= 0, got {num_env_runners!r}")
-    preset = from_preset(cfg.preset)
-    bad = [
-        f"--{k.replace('_', '-')}: {why}" for k, why in UNUSED_BY_PPO.items() if getattr(cfg, k) != getattr(preset, k)
-    ]
+    if cfg.agent != "ppo":
+        raise ValueError(f"--agent {cfg.agent}: an RLlib run trains the PPO agent")
+    preset = preset_config(cfg.preset)
+    bad = [f"{flag(k)}: {why}" for k, why in UNUSED_BY_PPO.items() if get(cfg, k) != get(preset, k)]
     bad += [
-        f"--{k.replace('_', '-')} {getattr(cfg, k)}"
-        + (f" (from --preset {cfg.preset})" if getattr(cfg, k) == getattr(preset, k) else "")
+        f"{flag(k)} {get(cfg, k)}"
+        + (f" (from --preset {cfg.preset})" if get(cfg, k) == get(preset, k) else "")
         + f": {why}"
         for k, (ok, why) in NOT_ON_RLLIB.items()
-        if getattr(cfg, k) != ok
+        if get(cfg, k) != ok
     ]
     if bad:
         raise ValueError("; ".join(bad) + " — not possible in an RLlib run")
@@ -83,13 +94,13 @@ def ppo_config(cfg: SeqGANConfig, env_config: dict[str, Any], gen_config: Any, n
     ============================  =============================================================
     project flag                  RLlib setting
     ============================  =============================================================
-    ``--ppo-lr`` (+ schedule)     ``lr`` (``--lr-schedule linear``: to 0 over the run's env steps)
-    ``--ppo-clip-range``          ``clip_param``
-    ``--ent-coef``                ``entropy_coeff``
-    ``--max-grad-norm``           ``grad_clip`` by global norm
-    ``--ppo-n-epochs``            ``num_epochs``
-    ``--ppo-batch-size``          ``minibatch_size``
-    ``--ppo-n-steps × --batch-size``  ``train_batch_size_per_learner`` (one iteration = one SB3 update)
+    ``--ppo.lr`` (+ schedule)     ``lr`` (``--adv.lr-schedule linear``: to 0 over the run's env steps)
+    ``--ppo.clip-range``          ``clip_param``
+    ``--adv.ent-coef``                ``entropy_coeff``
+    ``--adv.max-grad-norm``           ``grad_clip`` by global norm
+    ``--ppo.n-epochs``            ``num_epochs``
+    ``--ppo.minibatch-size``          ``minibatch_size``
+    ``--ppo.n-steps × --env.num-envs``  ``train_batch_size_per_learner`` (one iteration = one SB3 update)
     γ = λ = 1, SB3's vf_coef 0.5  ``gamma``, ``lambda_``, ``vf_loss_coeff``
     ============================  =============================================================
 
@@ -102,14 +113,14 @@ def ppo_config(cfg: SeqGANConfig, env_config: dict[str, Any], gen_config: Any, n
     from seqgan_env import rllib as seqgan_rllib
 
     n_steps, minibatch = ppo_sizes(cfg)
-    batch = n_steps * cfg.batch_size
-    lr: Any = cfg.ppo_lr
-    if cfg.lr_schedule == "linear":
-        lr = [[0, cfg.ppo_lr], [cfg.adv_updates * batch, 0.0]]
+    batch = n_steps * cfg.env.num_envs
+    lr: Any = cfg.ppo.lr
+    if cfg.adv.lr_schedule == "linear":
+        lr = [[0, cfg.ppo.lr], [cfg.adv.updates * batch, 0.0]]
     device = resolve_device(cfg.device)
-    # the run's --batch-size sequences at a time, split over the runners; one SeqGANVectorEnv per runner (batched
+    # the run's --env.num-envs sequences at a time, split over the runners; one SeqGANVectorEnv per runner (batched
     # rollouts) when every episode ends together, else Gymnasium's sync vector env over single envs (text corpora)
-    envs_per_runner = -(-cfg.batch_size // max(num_env_runners, 1))
+    envs_per_runner = -(-cfg.env.num_envs // max(num_env_runners, 1))
     vectorize = "vector_entry_point" if gen_config.eos_token is None else "sync"
     return (
         PPOConfig()
@@ -123,11 +134,11 @@ def ppo_config(cfg: SeqGANConfig, env_config: dict[str, Any], gen_config: Any, n
             gamma=1.0,
             lambda_=1.0,
             lr=lr,
-            clip_param=cfg.ppo_clip_range,
-            entropy_coeff=cfg.ent_coef,
-            grad_clip=cfg.max_grad_norm,
+            clip_param=cfg.ppo.clip_range,
+            entropy_coeff=cfg.adv.ent_coef,
+            grad_clip=cfg.adv.max_grad_norm,
             grad_clip_by="global_norm",
-            num_epochs=cfg.ppo_n_epochs,
+            num_epochs=cfg.ppo.n_epochs,
             minibatch_size=minibatch,
             train_batch_size_per_learner=batch,
             use_kl_loss=False,
@@ -149,7 +160,7 @@ class RLlibDriver:
         from seqgan_env.rllib import PartsSync
 
         self.cfg, self.task, self.gen, self.disc = cfg, task, gen, disc
-        self.d_opt = adam(disc.parameters(), lr=cfg.disc_lr)
+        self.d_opt = adam(disc.parameters(), lr=cfg.disc.lr)
         self.rollout = copy.deepcopy(gen).requires_grad_(False).eval()
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.sync = PartsSync()
@@ -173,22 +184,29 @@ class RLlibDriver:
         self.iteration += 1
         t0 = time.perf_counter()
         self.gen.load_state_dict(learner_generator_state(algorithm))
-        retrain = self.iteration % self.cfg.d_every == 0
+        retrain = self.iteration % self.cfg.disc.retrain_every == 0
         d_s = 0.0
         if retrain:
             t_d = time.perf_counter()
             retrain_discriminator(
-                self.disc, self.d_opt, self.task.train, self.gen, self.cfg.d_rounds, self.cfg.d_epochs,
-                self.cfg.d_negatives, self.cfg.disc_batch_size, self.rng,
-            )  # fmt: skip
+                self.disc,
+                self.d_opt,
+                self.task.train,
+                self.gen,
+                self.cfg.disc.retrain_rounds,
+                self.cfg.disc.retrain_epochs,
+                self.cfg.disc.negatives,
+                self.cfg.disc.batch_size,
+                self.rng,
+            )
             d_s = time.perf_counter() - t_d
-            if self.cfg.d_report_samples:
+            if self.cfg.disc.report_samples:
                 report = discriminator_report(
-                    self.disc, self.gen, self.task.oracle, self.task.test, self.cfg.d_report_samples,
+                    self.disc, self.gen, self.task.oracle, self.task.test, self.cfg.disc.report_samples,
                     seed=self.cfg.seed + 7_919 * self.iteration,
                 )  # fmt: skip
                 self.d_rows.append({"iteration": self.iteration, **{f"d_{k}": v for k, v in report.items()}})
-        delay_update(self.rollout, self.gen, self.cfg.rollout_beta)
+        delay_update(self.rollout, self.gen, self.cfg.env.rollout_beta)
         self.sync.push(algorithm, self.disc if retrain else None, self.rollout)
         result["seqgan"] = {"d_retrained": retrain, "d_retrain_s": d_s, "driver_s": time.perf_counter() - t0}
 
@@ -208,10 +226,9 @@ class RLlibRun:
         device = resolve_device(cfg.device)
         self.pre_dir = Path(cfg.pretrained) if cfg.pretrained else self.out / "pretrain"
         if not cfg.pretrained:
-            pre_cfg = dataclasses.replace(cfg, adv_updates=0, run_dir=str(self.pre_dir))
-            run(agent_config(pre_cfg, "reinforce"), "reinforce")
-        self.cfg = cfg = dataclasses.replace(cfg, pretrained=str(self.pre_dir))
-        ckpt = load_pretrained(cfg)  # checked against cfg's task and sizes
+            run(agent_config(replace(cfg, {"adv.updates": 0, "run_dir": str(self.pre_dir)}), "reinforce"))
+        ckpt, cfg = load_pretrained(replace(cfg, {"pretrained": str(self.pre_dir)}))  # checked against its task, sizes
+        self.cfg = cfg
         seed_everything(cfg.seed)
         self.task = task = build_task(cfg, device)
         gen = make_generator(cfg, task, ckpt["generator"], device)
@@ -221,14 +238,14 @@ class RLlibRun:
         self.driver = RLlibDriver(cfg, task, gen, disc)
         d_cfg = dataclasses.asdict(disc.config)
         self.env_config = {
-            "vocab_size": task.vocab_size, "seq_len": cfg.seq_len, "n_rollouts": cfg.n_rollouts,
-            "reward_mode": cfg.ppo_reward_mode, "d_reward": cfg.d_reward,
+            "vocab_size": task.vocab_size, "seq_len": cfg.task.seq_len, "n_rollouts": cfg.env.n_rollouts,
+            "reward_mode": cfg.ppo.reward_mode, "d_reward": cfg.env.d_reward,
             "generator_config": dataclasses.asdict(gen.config),  # carries a corpus's <eos>/<pad> to the runners
             "discriminator_config": {k: d_cfg[k] for k in ("emb_dim", "filter_sizes", "num_filters", "dropout")},
         }  # fmt: skip
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(
-            self.out / "config.json", {**to_dict(cfg), "agent": "rllib_ppo", "num_env_runners": num_env_runners}
+            self.out / "config.json", {**to_dict(cfg), "trainer": "rllib", "num_env_runners": num_env_runners}
         )
         self.algo: Any = None
         self.history: list[dict[str, Any]] = []
@@ -258,7 +275,7 @@ class RLlibRun:
             **result["seqgan"],
             "wall_s": time.perf_counter() - self._t0,
         }
-        if it % self.cfg.eval_every == 0 or it == self.cfg.adv_updates:
+        if it % self.cfg.eval.every == 0 or it == self.cfg.adv.updates:
             row.update(evaluate_generator(self.gen, self.task, self.cfg))
         self.history.append(row)
         atomic_write_json(self.out / "metrics.json", {"history": self.history, "finished": False})  # progress so far
@@ -304,14 +321,14 @@ class RLlibRun:
 
 
 def train(cfg: SeqGANConfig, num_env_runners: int = 2, address: str | None = None) -> dict[str, Any]:
-    """Pretrain (or load ``--pretrained``), then ``cfg.adv_updates`` RLlib PPO iterations of the generator with D
+    """Pretrain (or load ``--pretrained``), then ``cfg.adv.updates`` RLlib PPO iterations of the generator with D
     retrained on the driver; evaluations every ``eval_every`` iterations (and at 0 and the end) from the learner's
     generator. Writes ``config.json``, ``metrics.json`` and ``checkpoints/latest.pt`` (the final generator, for
     ``seqgan_env.load_generator``) into the run directory and returns the metrics."""
     session = RLlibRun(cfg, num_env_runners, address)
     session.start()
     try:
-        bar = tqdm(range(cfg.adv_updates), desc="RLlib PPO", disable=not cfg.progress)
+        bar = tqdm(range(cfg.adv.updates), desc="RLlib PPO", disable=not cfg.progress)
         for _ in bar:
             row = session.iterate()
             bar.set_postfix({k: f"{row[k]:.3f}" for k in ("nll_oracle", "nll_test") if k in row})

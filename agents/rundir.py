@@ -13,9 +13,28 @@ from pathlib import Path
 from typing import Any
 
 from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
-from agents.config import SeqGANConfig, from_preset, to_dict
+from agents.config import SeqGANConfig, from_dict
 
-EVAL_PHASES = ("mle", "adversarial", "calibrated")
+
+class Phase:
+    """The names a run uses for its phases: where a checkpoint stands (``MLE`` → ``DISC`` → ``ADVERSARIAL`` → ``DONE``)
+    and what a ``metrics.json`` history row records (evaluations of G, reports of D's quality)."""
+
+    # where a run stands (checkpoint "phase")
+    MLE = "mle"
+    DISC = "disc"
+    ADVERSARIAL = "adversarial"
+    DONE = "done"
+    # history rows: evaluations of G (MLE, ADVERSARIAL and the tempered final G) ...
+    CALIBRATED = "calibrated"
+    # ... and D-quality reports (``d_*`` keys) after each D pretraining round and each adversarial retraining
+    D_PRETRAIN = "d_pretrain"
+    D_ROUND = "d_round"
+    PRETRAINED = "pretrained_"
+    """Prefix of the rows a ``--pretrained`` run copies from the run it starts from."""
+
+
+EVAL_PHASES = (Phase.MLE, Phase.ADVERSARIAL, Phase.CALIBRATED)
 """History rows that evaluate G; ``d_pretrain`` / ``d_round`` rows report D's quality (``d_*`` keys)."""
 
 
@@ -30,16 +49,22 @@ class RunDir:
         return self.path / "checkpoints" / "latest.pt"
 
     def mle_epoch_path(self, epoch: int) -> Path:
-        """Where ``--mle-keep-every`` keeps G after MLE epoch ``epoch``."""
+        """Where ``--mle.keep-every`` keeps G after MLE epoch ``epoch``."""
         return self.path / "checkpoints" / f"mle_epoch{epoch:03d}.pt"
+
+    def kept_mle_epochs(self) -> list[int]:
+        """The MLE epochs whose G ``--mle.keep-every`` kept, in order."""
+        kept = (self.path / "checkpoints").glob("mle_epoch*.pt")
+        return sorted(int(p.stem.removeprefix("mle_epoch")) for p in kept)
 
     @property
     def pretrained(self) -> Path:
         return self.path / "checkpoints" / "pretrained.pt"
 
     @classmethod
-    def create(cls, cfg: SeqGANConfig, agent: str) -> RunDir:
-        name = cfg.run_dir or f"runs/{agent}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    def create(cls, cfg: SeqGANConfig) -> RunDir:
+        """A new, empty run directory: ``cfg.run_dir``, or one named after the agent, preset, seed and time."""
+        name = cfg.run_dir or f"runs/{cfg.agent}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
         path = Path(name)
         if path.exists() and any(path.iterdir()):
             raise FileExistsError(f"run directory {path} already exists: pass --resume {path} to continue it")
@@ -70,6 +95,13 @@ class RunDir:
         if getattr(self, "_lock", None) is not None:
             self._lock.close()
             self._lock = None
+
+    def config(self) -> SeqGANConfig:
+        """The run's config (its ``config.json``; earlier versions' flat files load too)."""
+        path = self.path / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.path} has no config.json: it is not a run directory of this project")
+        return from_dict(json.loads(path.read_text()))
 
     def history(self) -> list[dict[str, Any]]:
         """Every evaluation row of ``metrics.json`` (one clear error when the run has written none)."""
@@ -112,8 +144,9 @@ def checkpoint_at(path: str | Path, name: str = "latest.pt") -> dict[str, Any]:
 
 
 def saved_config(ckpt: dict[str, Any]) -> SeqGANConfig:
-    """The config a checkpoint was written with. Fields this version does not know are left out; fields added
-    since take the class default (the behaviour the run had), not the preset's current value."""
-    saved = {k: v for k, v in ckpt["config"].items() if k in SeqGANConfig.__dataclass_fields__}
-    added = {k: v for k, v in to_dict(SeqGANConfig()).items() if k not in saved and k != "preset"}
-    return from_preset(**{**added, **saved})
+    """The config a checkpoint was written with (:func:`~agents.config.from_dict`: earlier versions' flat configs
+    load too; fields added since take the class default, the behaviour the run had)."""
+    config = dict(ckpt["config"])
+    if "agent" not in config and "agent" in ckpt:  # earlier versions kept the agent beside the config
+        config["agent"] = ckpt["agent"]
+    return from_dict(config)

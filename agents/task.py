@@ -66,35 +66,47 @@ VALID_SEED = 1_000_003  # offset of the validation sample's seed from the data s
 
 def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
     """Build the oracle (official parameters or seeded random) and sample its train/test sets, or read the corpus."""
-    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
-    if cfg.data is not None:
+    data_seed = cfg.seed if cfg.task.data_seed is None else cfg.task.data_seed
+    if cfg.task.data is not None:
         corpus = load_corpus(
-            CorpusConfig(source=cfg.data, seq_len=cfg.seq_len, level=cfg.text_level, lowercase=cfg.lowercase,
-                         max_vocab=cfg.max_vocab, min_freq=cfg.min_freq, long=cfg.long_sentences, seed=data_seed),
-            min_sentences=max(cfg.batch_size, cfg.mle_batch_size) + 1,
-        )  # fmt: skip
+            CorpusConfig(
+                source=cfg.task.data,
+                seq_len=cfg.task.seq_len,
+                level=cfg.task.text_level,
+                lowercase=cfg.task.lowercase,
+                max_vocab=cfg.task.max_vocab,
+                min_freq=cfg.task.min_freq,
+                long=cfg.task.long_sentences,
+                seed=data_seed,
+            ),
+            min_sentences=max(cfg.env.num_envs, cfg.mle.batch_size) + 1,
+        )
         train, valid = corpus.train, None
-        if cfg.n_valid:  # validation sentences come out of the training split; the test split is untouched
-            if cfg.n_valid > len(train) // 2:
+        if cfg.task.n_valid:  # validation sentences come out of the training split; the test split is untouched
+            if cfg.task.n_valid > len(train) // 2:
                 raise ValueError(
-                    f"--n-valid {cfg.n_valid}: the corpus has {len(train)} training sentences; at most half of them "
-                    f"({len(train) // 2}) can be held out for validation"
+                    f"--task.n-valid {cfg.task.n_valid}: the corpus has {len(train)} training sentences; at most half "
+                    f"of them ({len(train) // 2}) can be held out for validation"
                 )
-            train, valid = train[: -cfg.n_valid], train[-cfg.n_valid :]
+            train, valid = train[: -cfg.task.n_valid], train[-cfg.task.n_valid :]
         return Task(train, corpus.test, len(corpus.vocab), corpus=corpus, valid=valid)
-    if cfg.oracle_params is not None:
-        oracle = Oracle.from_params(cfg.oracle_params, seq_len=cfg.seq_len)
+    if cfg.task.oracle_params is not None:
+        oracle = Oracle.from_params(cfg.task.oracle_params, seq_len=cfg.task.seq_len)
     else:
-        oracle = Oracle(OracleConfig(vocab_size=cfg.vocab_size, seq_len=cfg.seq_len, seed=cfg.oracle_seed))
+        oracle = Oracle(
+            OracleConfig(vocab_size=cfg.task.vocab_size, seq_len=cfg.task.seq_len, seed=cfg.task.oracle_seed)
+        )
     oracle.to(device)
-    train, test = oracle.make_data(cfg.n_train, cfg.n_test, seed=data_seed)
+    train, test = oracle.make_data(cfg.task.n_train, cfg.task.n_test, seed=data_seed)
     vocab = oracle.config.vocab_size
     uniform = torch.randint(
-        0, vocab, (cfg.eval_samples, cfg.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
+        0, vocab, (cfg.eval.samples, cfg.task.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
     )
     valid = None
-    if cfg.n_valid:  # its own stream, so train and test are those of a run without it
-        valid = oracle.sample(cfg.n_valid, generator=torch.Generator(device=device).manual_seed(data_seed + VALID_SEED))
+    if cfg.task.n_valid:  # its own stream, so train and test are those of a run without it
+        valid = oracle.sample(
+            cfg.task.n_valid, generator=torch.Generator(device=device).manual_seed(data_seed + VALID_SEED)
+        )
     return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)), valid=valid)
 
 
@@ -120,15 +132,15 @@ def text_metrics(
 
 def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[str, float]:
     """NLL-test (and NLL-valid with a validation split) and, on the oracle task, NLL-oracle, G's entropy and
-    KL(G ‖ oracle) (per token, on ``cfg.eval_samples`` samples seeded by ``cfg.seed``); on text BLEU-2…4 and
+    KL(G ‖ oracle) (per token, on ``cfg.eval.samples`` samples seeded by ``cfg.seed``); on text BLEU-2…4 and
     self-BLEU-2…4 (see :mod:`seqgan_env.metrics` for the definitions). Deterministic: the same G scores the same."""
     metrics = {"nll_test": nll_test(gen, task.test)}
     if task.valid is not None:
         metrics["nll_valid"] = nll_test(gen, task.valid)
     if task.oracle is not None:  # NLL-oracle, G's entropy and KL(G ‖ oracle) on the same samples
-        metrics.update(oracle_metrics(task.oracle, gen, cfg.eval_samples, seed=cfg.seed))
+        metrics.update(oracle_metrics(task.oracle, gen, cfg.eval.samples, seed=cfg.seed))
     if task.corpus is not None:
-        metrics.update(text_metrics(task, gen, min(cfg.eval_samples, 1000), seed=cfg.seed))
+        metrics.update(text_metrics(task, gen, min(cfg.eval.samples, 1000), seed=cfg.seed))
     return metrics
 
 
@@ -136,9 +148,12 @@ def generator_config(cfg: SeqGANConfig, task: Task) -> GeneratorConfig:
     """The generator's sizes; on real text, sequences end at the corpus's ``<eos>`` (padding after it)."""
     ends = {} if task.corpus is None else task.corpus.vocab.end_tokens
     return GeneratorConfig(
-        vocab_size=task.vocab_size, seq_len=cfg.seq_len, emb_dim=cfg.gen_emb_dim, hidden_dim=cfg.gen_hidden_dim,
+        vocab_size=task.vocab_size,
+        seq_len=cfg.task.seq_len,
+        emb_dim=cfg.generator.emb_dim,
+        hidden_dim=cfg.generator.hidden_dim,
         **ends,
-    )  # fmt: skip
+    )
 
 
 def make_generator(
@@ -153,14 +168,14 @@ def make_generator(
 
 
 def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig | PrefixDiscriminatorConfig:
-    """D's sizes: the per-prefix LSTM D with ``--reward-source prefix``, else the CNN (``--disc-size``)."""
-    if cfg.reward_source == "prefix":
+    """D's sizes: the per-prefix LSTM D with ``--env.reward-source prefix``, else the CNN (``--disc.size``)."""
+    if cfg.env.reward_source == "prefix":
         return PrefixDiscriminatorConfig(
-            vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, hidden_dim=cfg.prefix_d_hidden_dim,
-            dropout=cfg.prefix_d_dropout, l2_reg=cfg.prefix_d_l2, lr=cfg.prefix_d_lr,
+            vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, hidden_dim=cfg.disc.prefix_hidden_dim,
+            dropout=cfg.disc.prefix_dropout, l2_reg=cfg.disc.prefix_l2, lr=cfg.disc.prefix_lr,
         )  # fmt: skip
-    make = DiscriminatorConfig.paper if cfg.disc_size == "paper" else DiscriminatorConfig.small
-    return make(vocab_size, cfg.seq_len, emb_dim=cfg.disc_emb_dim, lr=cfg.disc_lr)
+    make = DiscriminatorConfig.paper if cfg.disc.size == "paper" else DiscriminatorConfig.small
+    return make(vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, lr=cfg.disc.lr)
 
 
 def build_discriminator(cfg: SeqGANConfig, vocab_size: int) -> Discriminator | PrefixDiscriminator:

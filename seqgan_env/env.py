@@ -336,7 +336,7 @@ class SeqGANCore:
         else:
             reward = torch.zeros(self.num_envs, device=self.device)
             if bool(ended.any()):
-                reward[ended] = self.reward.score(self.tokens[ended]).to(reward.dtype)
+                reward[ended] = self.reward.sequence_reward(self.tokens[ended]).to(reward.dtype)
                 if not torch.isfinite(reward).all():
                     raise FloatingPointError("non-finite discriminator score: check the discriminator")
                 info["q"] = reward.cpu().numpy()

@@ -179,11 +179,6 @@ class Generator(nn.Module):
             self.lstm.bias_hh_l0,
         )
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Feed ``tokens`` ``(B,)``; return the next-token logits ``(B, V)`` and the new state."""
-        state = self.advance(tokens, state)
-        return self.proj(state[0]), state
-
     def logits_from_state(self, state: State) -> torch.Tensor:
         """Next-token logits ``(B, V)`` of a state returned by :meth:`advance`."""
         return self.proj(state[0])

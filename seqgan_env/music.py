@@ -28,7 +28,7 @@ import torch
 STEP = 0.5
 """Sampling step, in quarter notes (an eighth note)."""
 LENGTH = 32
-"""Tokens per tune (the paper's length); a run needs ``--seq-len 33`` (the tokens and ``<eos>``)."""
+"""Tokens per tune (the paper's length); a run needs ``--task.seq-len 33`` (the tokens and ``<eos>``)."""
 COLLECTIONS = ("ryansMammoth", "oneills1850")
 REST = "rest"
 CACHE_VERSION = 1

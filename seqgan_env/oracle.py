@@ -178,7 +178,7 @@ def _masked_token_nlls(
 def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            f"oracle params file not found: {path!s} (pass --oracle-params PATH to target_params.npz)"
+            f"oracle params file not found: {path!s} (pass --task.oracle-params PATH to target_params.npz)"
         )
     try:
         with np.load(path) as data:

@@ -69,8 +69,9 @@ class RolloutReward:
         self.n_rollouts = n_rollouts
         self.d_reward = d_reward
 
-    def score(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The reward of complete sequences ``(B, T)``: D's P(real), its log-odds, or 1 (see ``d_reward``)."""
+    def sequence_reward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The reward of complete sequences ``(B, T)``: D's P(real), its log-odds, or 1 (see ``d_reward``). (D's own
+        ``score`` is always P(real).)"""
         if self.d_reward == "constant":
             return torch.ones(tokens.shape[0], device=tokens.device)
         return self.value(
@@ -89,13 +90,13 @@ class RolloutReward:
         if self.d_reward == "constant":  # every completion scores 1: no rollouts needed
             return torch.ones(b, device=prefix.device)
         if t == seq_len:
-            return self.score(prefix)
+            return self.sequence_reward(prefix)
         n = self.n_rollouts
         rows_state = (state[0].repeat_interleave(n, dim=0), state[1].repeat_interleave(n, dim=0))
         finished = None if eos is None else (prefix == eos).any(dim=1).repeat_interleave(n)
         completion = self.policy.rollout(rows_state, seq_len - t, generator=generator, finished=finished)
         full = torch.cat([prefix.repeat_interleave(n, dim=0), completion], dim=1)
-        return self.score(full).view(b, n).mean(dim=1)
+        return self.sequence_reward(full).view(b, n).mean(dim=1)
 
     @torch.inference_mode()
     def q_rows(
@@ -125,11 +126,15 @@ class RolloutReward:
         keep = where < seq_len
         rows = torch.arange(full.shape[0], device=tokens.device)[:, None].expand_as(where)
         full[rows[keep], where[keep]] = completion[keep]
-        return self.score(full).view(b, n).mean(dim=1)
+        return self.sequence_reward(full).view(b, n).mean(dim=1)
 
     @torch.inference_mode()
     def q_all(self, tokens: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Q ``(B, T)`` of every prefix ``tokens[:, :t+1]`` of complete sequences ``(B, T)`` at once.
+
+        The env computes Q step by step (:meth:`q_values` / :meth:`q_rows`); this is the same reward for sequences
+        sampled elsewhere, in one call — what the official code's ``get_reward`` computes — for a trainer of your
+        own that samples whole batches first. ``bench/rollout.py`` times the sampler through it.
 
         The rollout policy reads each sequence once (teacher forcing); completions of all ``t`` and all
         rollouts then advance together, one row per (sequence, t, rollout), with rows that start later
@@ -140,7 +145,7 @@ class RolloutReward:
         # Prefix states after reading tokens[:, :t+1], for t = 0 .. T-2: (B, T-1, H).
         h_all, c_all = _prefix_states(policy, tokens)
         q = torch.empty(b, seq_len, device=tokens.device)
-        q[:, -1] = self.score(tokens)
+        q[:, -1] = self.sequence_reward(tokens)
         if seq_len == 1:
             return q
         # Rows ordered by prefix length t (1 .. T-1), then sequence, then rollout.
@@ -160,7 +165,7 @@ class RolloutReward:
                 nh, nc = policy.advance(sampled, s)
                 state[0][:active] = nh
                 state[1][:active] = nc
-        scores = self.score(full).view(seq_len - 1, b, n).mean(dim=2)
+        scores = self.sequence_reward(full).view(seq_len - 1, b, n).mean(dim=2)
         q[:, :-1] = scores.T
         return q
 

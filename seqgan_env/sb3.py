@@ -48,6 +48,29 @@ class SB3VecEnv(VecEnv):
     def set_rollout_policy(self, policy: Any) -> None:
         self.venv.set_rollout_policy(policy)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The env's RNGs and its episodes in progress: what continuing exactly after a restart needs."""
+        core = self.core
+        return {
+            "torch_rng": core.torch_rng.get_state(),
+            "np_random": self.venv.np_random.bit_generator.state,
+            "q_prev": core.q_prev.cpu(),
+            "tokens": core.tokens.cpu(),
+            "pos": core.pos.cpu(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> bool:
+        """Restore :meth:`state_dict`'s RNGs and episodes in progress (after a :meth:`reset`); returns whether the
+        state held episodes to continue (checkpoints from before they were saved hold only the RNGs)."""
+        core = self.core
+        core.torch_rng.set_state(state["torch_rng"])
+        self.venv.np_random.bit_generator.state = state["np_random"]
+        core.q_prev = state["q_prev"].to(core.device)
+        if "pos" not in state:
+            return False
+        core.restore(state["tokens"], state["pos"])
+        return True
+
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         self._next_seed = seed
         return [seed] * self.num_envs

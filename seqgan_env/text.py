@@ -28,10 +28,10 @@ DATASETS = {
     "poems:tang300": "five-character lines of the 300 Tang poems (Debian fortunes-zh; 1,356 lines; char level)",
     "poems:song100": "five-character lines of the 100 Song poems (Debian fortunes-zh; 107 lines; char level)",
     "poems:all": "five-character lines of both collections (1,463 lines; char level)",
-    "music:folk": "folk dance tunes from music21's corpus as 32 pitch tokens each (--seq-len 33; the music extra)",
+    "music:folk": "folk dance tunes from music21's corpus as 32 pitch tokens each (--task.seq-len 33; the music extra)",
 }
 CHAR_DATASETS = ("poems:tang300", "poems:song100", "poems:all")
-"""Datasets whose unit is the character (Chinese): they need ``level="char"`` (``--text-level char``)."""
+"""Datasets whose unit is the character (Chinese): they need ``level="char"`` (``--task.text-level char``)."""
 FORTUNES_DIRS = ("/usr/share/games/fortunes", "/usr/share/fortunes")
 """Where Debian's ``fortunes-zh`` installs ``tang300`` and ``song100`` (``SEQGAN_FORTUNES_DIR`` overrides)."""
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
@@ -264,7 +264,7 @@ def load_corpus(config: CorpusConfig, vocab: Vocabulary | None = None, min_sente
     """Read, tokenize, encode and split a corpus (``vocab``: reuse a saved vocabulary instead of building one)."""
     is_dataset = config.source in DATASETS or (":" in config.source and not Path(config.source).exists())
     if config.source in CHAR_DATASETS and config.level != "char":
-        raise ValueError(f"{config.source} is Chinese verse, read one character at a time: pass --text-level char")
+        raise ValueError(f"{config.source} is Chinese verse, read one character at a time: pass --task.text-level char")
     lines = dataset_lines(config.source) if is_dataset else read_lines(config.source)
     tokenized = [tokenize(line, config.level, config.lowercase) for line in lines]
     tokenized = [t for t in tokenized if t]

@@ -38,9 +38,10 @@ def load_generator(
         raise ValueError(f"{path} is not a readable seqgan_env checkpoint ({type(exc).__name__}: {exc})") from None
     vocab = Vocabulary(list(ckpt["vocab"])) if ckpt.get("vocab") else None
     vocab_size, emb_dim = state["embedding.weight"].shape
+    seq_len = (config.get("task") or config)["seq_len"]  # grouped config; earlier versions' flat one
     gen = Generator(
         GeneratorConfig(
-            vocab_size=int(vocab_size), seq_len=int(config["seq_len"]), emb_dim=int(emb_dim),
+            vocab_size=int(vocab_size), seq_len=int(seq_len), emb_dim=int(emb_dim),
             hidden_dim=int(state["lstm.weight_hh_l0"].shape[1]), **(vocab.end_tokens if vocab is not None else {}),
         )
     )  # fmt: skip

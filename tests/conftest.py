@@ -32,17 +32,36 @@ def tiny_env_kwargs(**overrides: object) -> dict:
     return kw
 
 
+def tiny_sb3_env(reward_mode: str = "q", num_envs: int = 4, **overrides: object):
+    """The tiny env as the agents see it: ``VecMonitor(SB3VecEnv(...))`` of 4 sequences, seeded."""
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from seqgan_env.sb3 import SB3VecEnv
+
+    return VecMonitor(SB3VecEnv(num_envs=num_envs, seed=0, **tiny_env_kwargs(reward_mode=reward_mode, **overrides)))
+
+
 @pytest.fixture
 def tiny_oracle() -> Oracle:
     return Oracle(OracleConfig(vocab_size=VOCAB, seq_len=SEQ_LEN, emb_dim=8, hidden_dim=8, seed=0))
 
 
-TINY_RUN = dict(
-    device="cpu", vocab_size=60, seq_len=6, n_train=256, n_test=64, gen_emb_dim=8, gen_hidden_dim=8,
-    mle_epochs=2, mle_batch_size=32, disc_size="small", disc_emb_dim=8, d_negatives=128,
-    d_pretrain_rounds=1, d_pretrain_epochs=1, adv_updates=4, batch_size=8, n_rollouts=2,
-    d_every=2, d_rounds=1, d_epochs=1, eval_every=2, eval_samples=128, checkpoint_every=1, progress=False,
-)  # fmt: skip
+def oracle_eval(oracle: Oracle, test: torch.Tensor, n_samples: int = 64):
+    """An ``evaluate(generator)`` for :class:`agents.EvalEveryKUpdates`: NLL-oracle and NLL-test."""
+    from seqgan_env.metrics import nll_oracle, nll_test
+
+    return lambda gen: {"nll_oracle": nll_oracle(oracle, gen, n_samples, seed=0), "nll_test": nll_test(gen, test)}
+
+
+TINY_RUN = {
+    "device": "cpu", "progress": False,
+    "task.vocab_size": 60, "task.seq_len": 6, "task.n_train": 256, "task.n_test": 64,
+    "generator.emb_dim": 8, "generator.hidden_dim": 8, "mle.epochs": 2, "mle.batch_size": 32,
+    "disc.size": "small", "disc.emb_dim": 8, "disc.negatives": 128, "disc.pretrain_rounds": 1,
+    "disc.pretrain_epochs": 1, "disc.retrain_every": 2, "disc.retrain_rounds": 1, "disc.retrain_epochs": 1,
+    "adv.updates": 4, "env.num_envs": 8, "env.n_rollouts": 2, "eval.every": 2, "eval.samples": 128,
+    "eval.checkpoint_every": 1,
+}  # fmt: skip
 """The suite's one tiny whole-pipeline run: a couple of seconds (as a config or as the scripts' flags)."""
 
 SENTENCES = [
@@ -57,27 +76,30 @@ SENTENCES = [
 
 def _tiny_values(overrides: dict) -> dict:
     kw = dict(TINY_RUN)
-    if overrides.get("data") is not None:  # real text: the oracle's settings would be refused as ignored
-        for name in ("vocab_size", "n_train", "n_test"):
+    if overrides.get("task.data") is not None:  # real text: the oracle's settings would be refused as ignored
+        for name in ("task.vocab_size", "task.n_train", "task.n_test"):
             kw.pop(name)
     kw.update(overrides)
     return kw
 
 
-def tiny_run_config(run_dir, **overrides):
-    """:data:`TINY_RUN` as a config writing to ``run_dir``, with ``overrides``."""
+def tiny_run_config(run_dir, overrides: dict | None = None, /, **top):
+    """:data:`TINY_RUN` as a config writing to ``run_dir``, with ``overrides`` (``{"adv.updates": 2}``) and top-level
+    fields (``agent="ppo"``, ``seed=1``)."""
     from agents.config import from_preset
 
-    return from_preset("quick", **_tiny_values({"run_dir": str(run_dir), **overrides}))
+    return from_preset("quick", _tiny_values({"run_dir": str(run_dir), **(overrides or {}), **top}))
 
 
-def tiny_run_flags(**overrides) -> list[str]:
-    """:data:`TINY_RUN` (with ``overrides``) as command-line flags of the ``train/`` scripts."""
+def tiny_run_flags(overrides: dict | None = None, /, **top) -> list[str]:
+    """:data:`TINY_RUN` (with ``overrides`` and top-level fields) as command-line flags of the ``train/`` scripts."""
+    from agents.config import flag
+
     flags = []
-    for key, value in _tiny_values(overrides).items():
-        flag = "--" + key.replace("_", "-")
+    for path, value in _tiny_values({**(overrides or {}), **top}).items():
         if isinstance(value, bool):
-            flags.append(flag if value else "--no-" + key.replace("_", "-"))
+            group, _, name = path.rpartition(".")
+            flags.append(flag(path) if value else flag(f"{group}.no-{name}" if group else f"no-{name}"))
         else:
-            flags += [flag, str(value)]
+            flags += [flag(path), str(value)]
     return flags

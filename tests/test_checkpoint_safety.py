@@ -80,7 +80,7 @@ def test_numpy_and_python_rng_states_round_trip(tmp_path):
 
 
 def test_a_version_1_checkpoint_gets_a_clear_message_and_upgrades(tmp_path):
-    run(tiny_run_config(tmp_path / "r", adv_updates=2), "reinforce")
+    run(tiny_run_config(tmp_path / "r", {"adv.updates": 2}))
     latest = tmp_path / "r" / "checkpoints" / "latest.pt"
     data = load_checkpoint(latest)
     data["checkpoint_version"] = 1
@@ -92,5 +92,5 @@ def test_a_version_1_checkpoint_gets_a_clear_message_and_upgrades(tmp_path):
     out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "r")], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr
-    summary = run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
+    summary = run(tiny_run_config(tmp_path / "r", {"adv.updates": 4}, resume=str(tmp_path / "r")))
     assert summary["final_nll_oracle"] > 0

@@ -33,13 +33,16 @@ def test_compare_tiny_writes_table_and_plots(tmp_path):
 
 
 def test_compare_on_the_perfect_reward_runs_the_reference_beside_both_agents(tmp_path):
-    cfg = tiny_run_config(tmp_path / "unused", reward_source="perfect", reward_mode="shaped", ppo_reward_mode="shaped")
+    cfg = tiny_run_config(
+        tmp_path / "unused",
+        {"env.reward_source": "perfect", "reinforce.reward_mode": "shaped", "ppo.reward_mode": "shaped"},
+    )
     result = compare(cfg, tmp_path / "cmp", seeds=(0,), temperatures=(1.0,))
     assert set(result["runs"]) == {"reinforce", "ppo", "reference"}
     assert "| reference (1 seeds) |" in result["table"]
     assert {"entropy", "kl_oracle"} <= set(result["sweeps"]["reference"][0])
     assert len({r["tokens"] for rs in result["runs"].values() for r in rs}) == 1  # the same budget
-    with pytest.raises(ValueError, match=r"--agents reference .* needs --reward-source perfect"):
+    with pytest.raises(ValueError, match=r"--agents reference .* needs --env.reward-source perfect"):
         compare(tiny_run_config(tmp_path / "u2"), tmp_path / "cmp2", seeds=(0,), agents=("reference",))
     assert not (tmp_path / "cmp2").exists()
 
@@ -57,12 +60,47 @@ def test_compare_bad_arguments(tmp_path):
 
 
 def test_compare_script_subprocess_smoke(tmp_path):
-    args = [sys.executable, str(ROOT / "train" / "compare.py"), "--out", str(tmp_path / "o"), "--seeds", "0",
-            "--temperatures", "1.0", "--vocab-size", "50", "--seq-len", "5", "--n-train", "128", "--n-test", "32",
-            "--mle-epochs", "1", "--gen-emb-dim", "8", "--gen-hidden-dim", "8", "--disc-emb-dim", "8",
-            "--d-negatives", "64", "--d-pretrain-rounds", "1", "--adv-updates", "2", "--batch-size", "4",
-            "--n-rollouts", "2", "--eval-samples", "64",
-            "--no-progress", "--device", "cpu"]  # fmt: skip
+    args = [
+        sys.executable,
+        str(ROOT / "train" / "compare.py"),
+        "--out",
+        str(tmp_path / "o"),
+        "--seeds",
+        "0",
+        "--temperatures",
+        "1.0",
+        "--task.vocab-size",
+        "50",
+        "--task.seq-len",
+        "5",
+        "--task.n-train",
+        "128",
+        "--task.n-test",
+        "32",
+        "--mle.epochs",
+        "1",
+        "--generator.emb-dim",
+        "8",
+        "--generator.hidden-dim",
+        "8",
+        "--disc.emb-dim",
+        "8",
+        "--disc.negatives",
+        "64",
+        "--disc.pretrain-rounds",
+        "1",
+        "--adv.updates",
+        "2",
+        "--env.num-envs",
+        "4",
+        "--env.n-rollouts",
+        "2",
+        "--eval.samples",
+        "64",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "| ppo (1 seeds) |" in out.stdout
@@ -71,10 +109,12 @@ def test_compare_script_subprocess_smoke(tmp_path):
 def test_compare_on_text_uses_bleu_and_self_bleu(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(SENTENCES * 2) + "\n", encoding="utf-8")
-    cfg = tiny_run_config(tmp_path / "unused", data=str(corpus), seq_len=10, batch_size=4, mle_batch_size=4)
+    cfg = tiny_run_config(
+        tmp_path / "unused", {"task.data": str(corpus), "task.seq_len": 10, "env.num_envs": 4, "mle.batch_size": 4}
+    )
     result = compare(cfg, tmp_path / "cmp", seeds=(0,), temperatures=(1.0,))
     assert result["table"].startswith("| generator | BLEU-4 | self-BLEU-4 | NLL-test |")  # a corpus of one's own
-    assert "tuned MLE" not in result["table"]  # no validation split (--n-valid): no tuned MLE, never on test data
+    assert "tuned MLE" not in result["table"]  # no validation split (--task.n-valid): no tuned MLE, never on test data
     assert "**reinforce**" in result["table"]  # samples of each generator
     assert {"bleu4", "self_bleu4"} <= set(result["sweeps"]["MLE"][0])
     assert (tmp_path / "cmp" / "quality_diversity.png").is_file()
@@ -108,7 +148,7 @@ def test_time_to_quality_and_quality_diversity_scripts(tmp_path, capsys):
     from agents.pipeline import run
     from train import quality_diversity, time_to_quality
 
-    run(tiny_run_config(tmp_path / "r", mle_keep_every=1), "reinforce")
+    run(tiny_run_config(tmp_path / "r", {"mle.keep_every": 1}))
     out = time_to_quality.main([str(tmp_path / "r"), "--out", str(tmp_path / "t.png")])
     assert "| reinforce quick seed 0 |" in out["table"]
     assert "official code" in out["table"]
@@ -148,8 +188,17 @@ def test_compare_on_poems_reports_the_papers_metric_tuned_mle_and_samples(tmp_pa
         )
     (tmp_path / "tang300").write_text("%\n".join(poems), encoding="utf-8")
     monkeypatch.setenv("SEQGAN_FORTUNES_DIR", str(tmp_path))
-    cfg = tiny_run_config(tmp_path / "unused", data="poems:tang300", text_level="char", n_valid=20, mle_keep_every=1,
-                          mle_epochs=3, mle_batch_size=16)  # fmt: skip
+    cfg = tiny_run_config(
+        tmp_path / "unused",
+        {
+            "task.data": "poems:tang300",
+            "task.text_level": "char",
+            "task.n_valid": 20,
+            "mle.keep_every": 1,
+            "mle.epochs": 3,
+            "mle.batch_size": 16,
+        },
+    )
     result = compare(cfg, tmp_path / "cmp", seeds=(0, 1), temperatures=(0.8, 1.0, 1.2))
     table = result["table"]
     assert table.startswith("| generator | BLEU-2 | self-BLEU-2 | NLL-test |")  # the paper's poem metric
@@ -167,7 +216,7 @@ def test_compare_on_poems_reports_the_papers_metric_tuned_mle_and_samples(tmp_pa
     again = tuned_mle(tmp_path / "cmp" / "pretrain", cfg, task, torch.device("cpu"), None, 2)
     assert again["epoch"] == tuned["epoch"]
     assert again["temperature"] == 1.0  # no diversity target: T = 1
-    with pytest.raises(ValueError, match="--n-valid"):
+    with pytest.raises(ValueError, match="--task.n-valid"):
         tuned_mle(
             tmp_path / "cmp" / "pretrain", cfg, dataclasses.replace(task, valid=None), torch.device("cpu"), None, 2
         )

@@ -14,7 +14,7 @@ from train import generate
 @pytest.fixture(scope="module")
 def oracle_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("gen") / "r"
-    run(tiny_run_config(path, adv_updates=2), "reinforce")
+    run(tiny_run_config(path, {"adv.updates": 2}))
     return path
 
 
@@ -43,7 +43,7 @@ def test_generate_prints_token_ids_and_writes_a_file(oracle_run, tmp_path, capsy
 def test_generate_decodes_a_text_run(tmp_path, capsys):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the cat sat down\nthe dog ran off\na bird sang loud\n" * 30)
-    run(tiny_run_config(tmp_path / "t", data=str(corpus), seq_len=8, adv_updates=1), "reinforce")
+    run(tiny_run_config(tmp_path / "t", {"task.data": str(corpus), "task.seq_len": 8, "adv.updates": 1}))
     gen, vocab = load_generator(tmp_path / "t")
     assert vocab is not None
     assert gen.config.eos_token == vocab.eos_id

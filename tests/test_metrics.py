@@ -107,7 +107,7 @@ def test_disc_diagnostic_script_reports_each_round(tmp_path, capsys):
     from tests.conftest import tiny_run_config
     from train import disc_diagnostic
 
-    run(tiny_run_config(tmp_path / "run"), "reinforce")
+    run(tiny_run_config(tmp_path / "run"))
     reports = disc_diagnostic.main([str(tmp_path / "run"), "--rounds", "1", "--samples", "64"])
     assert [r["round"] for r in reports] == [0, 1]
     assert all(-1.0 <= r["spearman"] <= 1.0 and 0.0 <= r["accuracy"] <= 1.0 for r in reports)
@@ -120,14 +120,14 @@ def test_disc_diagnostic_script_reports_each_round(tmp_path, capsys):
         disc_diagnostic.main([str(tmp_path / "run"), "--samples", "1"])
     assert "--samples must be >= 2, got 1" in capsys.readouterr().err
     # a fresh per-prefix D, reported on fresh validation sequences: its settings are checked, never ignored
-    fresh = disc_diagnostic.main([str(tmp_path / "run"), "--fresh", "prefix", "--prefix-d-dropout", "0.1",
-                                  "--prefix-d-hidden-dim", "16", "--valid", "32", "--samples", "32"])  # fmt: skip
+    fresh = disc_diagnostic.main([str(tmp_path / "run"), "--fresh", "prefix", "--disc.prefix-dropout", "0.1",
+                                  "--disc.prefix-hidden-dim", "16", "--valid", "32", "--samples", "32"])  # fmt: skip
     assert [r["round"] for r in fresh] == [0]
     capsys.readouterr()
     for bad, message in (
-        (["--fresh", "prefix", "--prefix-d-dropout", "1.0"], "--prefix-d-dropout must be in [0, 1), got 1.0"),
-        (["--prefix-d-dropout", "0.1"], "--prefix-d-dropout set(s) the fresh per-prefix D: pass --fresh prefix"),
-        (["--fresh", "cnn", "--prefix-d-lr", "0.01"], "--prefix-d-lr set(s) the fresh per-prefix D"),
+        (["--fresh", "prefix", "--disc.prefix-dropout", "1.0"], "--disc.prefix-dropout must be in [0, 1), got 1.0"),
+        (["--disc.prefix-dropout", "0.1"], "--disc.prefix-dropout set(s) the fresh per-prefix D: pass --fresh prefix"),
+        (["--fresh", "cnn", "--disc.prefix-lr", "0.01"], "--disc.prefix-lr set(s) the fresh per-prefix D"),
         (["--valid", "1"], "--valid must be >= 2, got 1"),
     ):
         with pytest.raises(SystemExit):

@@ -6,20 +6,37 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from stable_baselines3.common.vec_env import VecMonitor
 
-from agents import DiscriminatorCallback, OracleEvalCallback, RolloutPolicyCallback, get_generator
+from agents import DiscriminatorCallback, EvalEveryKUpdates, RolloutPolicyCallback, get_generator
 from agents.config import from_preset
 from agents.pipeline import run
 from agents.ppo import make_ppo
-from seqgan_env.sb3 import SB3VecEnv
-from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_env_kwargs, tiny_generator, tiny_run_config
+from tests.conftest import (
+    SEQ_LEN,
+    VOCAB,
+    oracle_eval,
+    tiny_discriminator,
+    tiny_generator,
+    tiny_run_config,
+    tiny_sb3_env,
+)
 
 
-def make_tiny_ppo(reward_mode="shaped", generator_state=None, **overrides):
-    env = VecMonitor(SB3VecEnv(num_envs=4, seed=0, **tiny_env_kwargs(reward_mode=reward_mode)))
-    cfg = from_preset("quick", seq_len=SEQ_LEN, gen_emb_dim=8, gen_hidden_dim=8, ppo_n_steps=SEQ_LEN,
-                      ppo_batch_size=12, ppo_n_epochs=2, **overrides)  # fmt: skip
+def make_tiny_ppo(reward_mode="shaped", generator_state=None, overrides: dict | None = None):
+    env = tiny_sb3_env(reward_mode)
+    cfg = from_preset(
+        "quick",
+        {
+            "task.seq_len": SEQ_LEN,
+            "generator.emb_dim": 8,
+            "generator.hidden_dim": 8,
+            "ppo.n_steps": SEQ_LEN,
+            "ppo.minibatch_size": 12,
+            "ppo.n_epochs": 2,
+            **(overrides or {}),
+        },
+        agent="ppo",
+    )
     return make_ppo(env, cfg, generator_state, device="cpu")
 
 
@@ -45,19 +62,20 @@ def test_ppo_learn_smoke_with_shared_callbacks(tiny_oracle):
     model = make_tiny_ppo(generator_state=tiny_generator().state_dict())
     d = tiny_discriminator()
     before = [p.clone() for p in model.policy.generator.parameters()]
-    ev = OracleEvalCallback(tiny_oracle, test, every=1, n_samples=64)
+    rows = []
+    ev = EvalEveryKUpdates(oracle_eval(tiny_oracle, test), every=1, on_eval=rows.append)
     cbs = [RolloutPolicyCallback(), DiscriminatorCallback(d, train, every=1, rounds=1, epochs=1, n_negatives=32), ev]
     model.learn(4 * SEQ_LEN * 2, callback=cbs)
     core = model.env.venv.core
     assert core.discriminator is d
     assert core.rollout_policy is cbs[0].rollout_policy
-    assert [h["update"] for h in ev.history] == [0, 1, 2]
+    assert [h["update"] for h in rows] == [0, 1, 2]
     assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.generator.parameters()))
 
 
 def test_ppo_pipeline_starts_from_reinforce_pretrained_weights(tmp_path):
-    run(tiny_run_config(tmp_path / "pre", adv_updates=0), "reinforce")
-    summary = run(tiny_run_config(tmp_path / "ppo", pretrained=str(tmp_path / "pre")), "ppo")
+    run(tiny_run_config(tmp_path / "pre", {"adv.updates": 0}))
+    summary = run(tiny_run_config(tmp_path / "ppo", pretrained=str(tmp_path / "pre"), agent="ppo"))
     hist = json.loads((Path(summary["run_dir"]) / "metrics.json").read_text())["history"]
     first_adv = next(r for r in hist if r["phase"] == "adversarial")
     pre = json.loads((tmp_path / "pre" / "metrics.json").read_text())["history"]
@@ -66,13 +84,13 @@ def test_ppo_pipeline_starts_from_reinforce_pretrained_weights(tmp_path):
 
 
 def test_ppo_advantage_q_uses_the_papers_uncentred_weights_and_no_critic(tiny_oracle):
-    """--ppo-advantage q: each advantage is the step's reward Q_t (γ = 0, value 0, no normalisation), the value
+    """--ppo.advantage q: each advantage is the step's reward Q_t (γ = 0, value 0, no normalisation), the value
     path adds no parameters, and the actor is still exactly the generator."""
     import pytest
 
     train, _ = tiny_oracle.make_data(64, 32)
     g = tiny_generator(seed=2)
-    model = make_tiny_ppo("q", g.state_dict(), ppo_reward_mode="q", ppo_advantage="q")
+    model = make_tiny_ppo("q", g.state_dict(), {"ppo.reward_mode": "q", "ppo.advantage": "q"})
     assert (model.gamma, model.normalize_advantage, model.vf_coef) == (0.0, False, 0.0)
     critic = make_tiny_ppo("q", g.state_dict())
     n_params = lambda m: sum(p.numel() for p in m.policy.parameters())  # noqa: E731
@@ -83,21 +101,23 @@ def test_ppo_advantage_q_uses_the_papers_uncentred_weights_and_no_critic(tiny_or
     assert buf.rewards.min() > 0  # Q_t: mean D-scores
     np.testing.assert_allclose(buf.advantages, buf.rewards.swapaxes(0, 1).reshape(-1, 1), rtol=1e-6)  # flattened
     assert not np.any(buf.values)
-    with pytest.raises(ValueError, match="--ppo-advantage q needs --ppo-reward-mode q"):
-        from_preset("quick", ppo_advantage="q")
+    with pytest.raises(ValueError, match="--ppo.advantage q needs --ppo.reward-mode q"):
+        from_preset("quick", {"ppo.advantage": "q"})
 
 
 def test_ppo_advantage_q_pipeline_resumes_exactly(tmp_path):
-    kw = dict(ppo_advantage="q", ppo_reward_mode="q")
-    full = run(tiny_run_config(tmp_path / "full", adv_updates=4, **kw), "ppo")
-    run(tiny_run_config(tmp_path / "part", adv_updates=2, **kw), "ppo")
-    resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), "ppo")
+    kw = {"ppo.advantage": "q", "ppo.reward_mode": "q"}
+    full = run(tiny_run_config(tmp_path / "full", {"adv.updates": 4, **kw}, agent="ppo"))
+    run(tiny_run_config(tmp_path / "part", {"adv.updates": 2, **kw}, agent="ppo"))
+    resumed = run(
+        tiny_run_config(tmp_path / "part", {"adv.updates": 4, **kw}, resume=str(tmp_path / "part"), agent="ppo")
+    )
     assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
     assert resumed["final_nll_test"] == full["final_nll_test"]
 
 
 def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_nll(tmp_path):
-    """--match-mle-diversity: the final G is the adversarial one with 1/T folded into its output layer, T the
+    """--adv.match-mle-diversity: the final G is the adversarial one with 1/T folded into its output layer, T the
     smallest ≥ 1 whose validation NLL is no worse than the MLE checkpoint's; a resume cannot extend it."""
     import pytest
 
@@ -107,8 +127,14 @@ def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_n
     from seqgan_env.generator import Generator
     from seqgan_env.metrics import nll_test
 
-    kw = dict(ppo_advantage="q", ppo_reward_mode="q", ppo_lr=0.05, n_valid=64, match_mle_diversity=True)
-    summary = run(tiny_run_config(tmp_path / "r", adv_updates=4, **kw), "ppo")
+    kw = {
+        "ppo.advantage": "q",
+        "ppo.reward_mode": "q",
+        "ppo.lr": 0.05,
+        "task.n_valid": 64,
+        "adv.match_mle_diversity": True,
+    }
+    summary = run(tiny_run_config(tmp_path / "r", {"adv.updates": 4, **kw}, agent="ppo"))
     hist = json.loads((tmp_path / "r" / "metrics.json").read_text())["history"]
     start = next(r for r in hist if r["phase"] == "adversarial")
     last_adv = [r for r in hist if r["phase"] == "adversarial"][-1]
@@ -128,9 +154,9 @@ def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_n
     gen.load_state_dict(ckpt["generator"])
     assert nll_test(gen.eval(), task.test) == pytest.approx(cal["nll_test"], abs=1e-9)
     with pytest.raises(ValueError, match="cannot take more updates"):
-        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=6, **kw), "ppo")
-    with pytest.raises(ValueError, match="--match-mle-diversity needs --n-valid"):
-        from_preset("quick", match_mle_diversity=True)
+        run(tiny_run_config(tmp_path / "r", {"adv.updates": 6, **kw}, resume=str(tmp_path / "r"), agent="ppo"))
+    with pytest.raises(ValueError, match="--adv.match-mle-diversity needs --task.n-valid"):
+        from_preset("quick", {"adv.match_mle_diversity": True})
 
 
 def test_matching_temperature_finds_the_crossing_and_folding_equals_sampling_hot():

@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from stable_baselines3.common.vec_env import VecMonitor
 
 from agents import (
     DiscriminatorCallback,
-    OracleEvalCallback,
+    EvalEveryKUpdates,
     Reinforce,
     RolloutPolicyCallback,
     SaveEveryKUpdates,
@@ -22,15 +21,21 @@ from agents.checkpoint import load_checkpoint, save_checkpoint
 from agents.config import from_preset, parse_args
 from agents.pipeline import run
 from agents.reinforce import reinforce_loss, returns_to_go
-from seqgan_env.sb3 import SB3VecEnv
-from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_env_kwargs, tiny_run_config
+from tests.conftest import (
+    SEQ_LEN,
+    VOCAB,
+    oracle_eval,
+    tiny_discriminator,
+    tiny_run_config,
+    tiny_sb3_env,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GEN_KW = {"generator_config": {"vocab_size": VOCAB, "seq_len": SEQ_LEN, "emb_dim": 8, "hidden_dim": 8}}
 
 
 def make_agent(reward_mode="q", **kw):
-    env = VecMonitor(SB3VecEnv(num_envs=4, seed=0, **tiny_env_kwargs(reward_mode=reward_mode)))
+    env = tiny_sb3_env(reward_mode)
     return Reinforce("GeneratorPolicy", env, policy_kwargs=GEN_KW, seed=0, **kw)
 
 
@@ -167,12 +172,13 @@ def test_rollout_policy_callback_delayed_update_is_a_blend():
         RolloutPolicyCallback(beta=1.0)
 
 
-def test_oracle_eval_callback_logs_history(tiny_oracle):
+def test_eval_callback_evaluates_at_start_every_k_and_at_the_end(tiny_oracle):
     _, test = tiny_oracle.make_data(16, 32)
-    cb = OracleEvalCallback(tiny_oracle, test, every=1, n_samples=64)
+    rows = []
+    cb = EvalEveryKUpdates(oracle_eval(tiny_oracle, test), every=1, on_eval=rows.append)
     make_agent().learn(4 * SEQ_LEN * 2, callback=cb)
-    assert [h["update"] for h in cb.history] == [0, 1, 2]
-    assert all(np.isfinite(h["nll_oracle"]) and np.isfinite(h["nll_test"]) for h in cb.history)
+    assert [h["update"] for h in rows] == [0, 1, 2]
+    assert all(np.isfinite(h["nll_oracle"]) and np.isfinite(h["nll_test"]) for h in rows)
 
 
 def test_checkpoint_callback_calls_save_every_k(tmp_path):
@@ -194,7 +200,7 @@ def test_callback_bad_arguments(tiny_oracle):
 
 # ---------------------------------------------------------------- the pipeline
 def test_pipeline_end_to_end_writes_run_directory(tmp_path):
-    summary = run(tiny_run_config(tmp_path / "run"), "reinforce")
+    summary = run(tiny_run_config(tmp_path / "run"))
     run_dir = Path(summary["run_dir"])
     for name in ("config.json", "metrics.json", "metrics.csv", "samples.txt", "curve.png", "checkpoints/latest.pt",
                  "checkpoints/pretrained.pt"):  # fmt: skip
@@ -209,8 +215,8 @@ def test_pipeline_end_to_end_writes_run_directory(tmp_path):
 
 
 def test_pipeline_seeded_run_repeats_exactly(tmp_path):
-    a = run(tiny_run_config(tmp_path / "a"), "reinforce")
-    b = run(tiny_run_config(tmp_path / "b"), "reinforce")
+    a = run(tiny_run_config(tmp_path / "a"))
+    b = run(tiny_run_config(tmp_path / "b"))
     ha = json.loads((tmp_path / "a" / "metrics.json").read_text())["history"]
     hb = json.loads((tmp_path / "b" / "metrics.json").read_text())["history"]
 
@@ -223,20 +229,20 @@ def test_pipeline_seeded_run_repeats_exactly(tmp_path):
 
 
 def test_pipeline_resume_continues_and_matches_uninterrupted_run(tmp_path):
-    full = run(tiny_run_config(tmp_path / "full"), "reinforce")
-    run(tiny_run_config(tmp_path / "part", adv_updates=2), "reinforce")
+    full = run(tiny_run_config(tmp_path / "full"))
+    run(tiny_run_config(tmp_path / "part", {"adv.updates": 2}))
     ckpt = load_checkpoint(tmp_path / "part" / "checkpoints" / "latest.pt")
     assert ckpt["phase"] == "done"
-    resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4), "reinforce")
+    resumed = run(tiny_run_config(tmp_path / "part", {"adv.updates": 4}, resume=str(tmp_path / "part")))
     assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
     assert resumed["final_nll_test"] == full["final_nll_test"]
 
 
 def test_pipeline_resume_after_crash_mid_mle_matches_uninterrupted_run(tmp_path, monkeypatch):
-    import agents.pipeline as pipeline
+    import agents.pretrain as pretrain
 
-    full = run(tiny_run_config(tmp_path / "f", mle_epochs=4, eval_every=2), "reinforce")
-    real_epoch, calls = pipeline.mle_epoch, []
+    full = run(tiny_run_config(tmp_path / "f", {"mle.epochs": 4, "eval.every": 2}))
+    real_epoch, calls = pretrain.train_mle_epoch, []
 
     def crashing_epoch(*args, **kwargs):
         calls.append(1)
@@ -244,25 +250,27 @@ def test_pipeline_resume_after_crash_mid_mle_matches_uninterrupted_run(tmp_path,
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "mle_epoch", crashing_epoch)
+    monkeypatch.setattr(pretrain, "train_mle_epoch", crashing_epoch)
     with pytest.raises(KeyboardInterrupt):
-        run(tiny_run_config(tmp_path / "r", mle_epochs=4, eval_every=2), "reinforce")
+        run(tiny_run_config(tmp_path / "r", {"mle.epochs": 4, "eval.every": 2}))
     ckpt = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
     assert (ckpt["phase"], ckpt["step"]) == ("mle", 2)
-    monkeypatch.setattr(pipeline, "mle_epoch", real_epoch)
-    resumed = run(tiny_run_config(tmp_path / "r", mle_epochs=4, eval_every=2, resume=str(tmp_path / "r")), "reinforce")
+    monkeypatch.setattr(pretrain, "train_mle_epoch", real_epoch)
+    resumed = run(tiny_run_config(tmp_path / "r", {"mle.epochs": 4, "eval.every": 2}, resume=str(tmp_path / "r")))
     assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
     assert resumed["mle_nll_oracle"] == full["mle_nll_oracle"]
 
 
 def test_mle_keep_every_keeps_the_generator_of_those_epochs(tmp_path):
-    """--mle-keep-every N keeps G after every N-th MLE epoch; each file reproduces that epoch's NLL-test."""
+    """--mle.keep-every N keeps G after every N-th MLE epoch; each file reproduces that epoch's NLL-test."""
     from agents.rundir import saved_config
     from agents.task import build_task, generator_config
     from seqgan_env.generator import Generator
     from seqgan_env.metrics import nll_test
 
-    out = run(tiny_run_config(tmp_path / "k", mle_epochs=4, eval_every=2, mle_keep_every=2, adv_updates=0), "reinforce")
+    out = run(
+        tiny_run_config(tmp_path / "k", {"mle.epochs": 4, "eval.every": 2, "mle.keep_every": 2, "adv.updates": 0})
+    )
     ckpts = tmp_path / "k" / "checkpoints"
     assert sorted(p.name for p in ckpts.glob("mle_epoch*.pt")) == ["mle_epoch002.pt", "mle_epoch004.pt"]
     history = {
@@ -286,29 +294,29 @@ def test_mle_keep_every_keeps_the_generator_of_those_epochs(tmp_path):
 # ---------------------------------------------------------------- bad input
 def test_pipeline_kl_to_mle_with_log_odds_rewards_resumes_exactly(tmp_path):
     """The KL penalty's reference is the MLE checkpoint, which the run keeps, so a resumed run matches."""
-    kw = dict(kl_coef=0.5, d_reward="log_odds", baseline="mean")
-    full = run(tiny_run_config(tmp_path / "full", **kw), "reinforce")
-    run(tiny_run_config(tmp_path / "part", adv_updates=2, **kw), "reinforce")
-    resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), "reinforce")
+    kw = {"reinforce.kl_coef": 0.5, "env.d_reward": "log_odds", "reinforce.baseline": "mean"}
+    full = run(tiny_run_config(tmp_path / "full", {**kw}))
+    run(tiny_run_config(tmp_path / "part", {"adv.updates": 2, **kw}))
+    resumed = run(tiny_run_config(tmp_path / "part", {"adv.updates": 4, **kw}, resume=str(tmp_path / "part")))
     assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
-    with pytest.raises(ValueError, match="--kl-coef: not used by this ppo run"):
-        run(tiny_run_config(tmp_path / "ppo", kl_coef=0.5), "ppo")
+    with pytest.raises(ValueError, match="--reinforce.kl-coef: not used by this ppo run"):
+        run(tiny_run_config(tmp_path / "ppo", {"reinforce.kl_coef": 0.5}, agent="ppo"))
 
 
 def test_pipeline_run_dir_exists_without_resume(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "x").write_text("x")
     with pytest.raises(FileExistsError, match="pass --resume"):
-        run(tiny_run_config(tmp_path / "run"), "reinforce")
+        run(tiny_run_config(tmp_path / "run"))
 
 
 def test_pipeline_resume_corrupt_and_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such run directory"):
-        run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "nope")), "reinforce")
+        run(tiny_run_config(tmp_path / "x", resume=str(tmp_path / "nope")))
     (tmp_path / "bad" / "checkpoints").mkdir(parents=True)
     (tmp_path / "bad" / "checkpoints" / "latest.pt").write_bytes(b"\x00garbage")
     with pytest.raises(ValueError, match="unreadable or corrupt"):
-        run(tiny_run_config(tmp_path / "bad", resume=str(tmp_path / "bad")), "reinforce")
+        run(tiny_run_config(tmp_path / "bad", resume=str(tmp_path / "bad")))
     save_checkpoint(tmp_path / "v.pt", {})
     data = torch.load(tmp_path / "v.pt", weights_only=False)
     data["checkpoint_version"] = 99
@@ -318,20 +326,20 @@ def test_pipeline_resume_corrupt_and_missing_checkpoint(tmp_path):
 
 
 def test_pipeline_pretrained_from_mismatched_run(tmp_path):
-    run(tiny_run_config(tmp_path / "a", adv_updates=0), "reinforce")
+    run(tiny_run_config(tmp_path / "a", {"adv.updates": 0}))
     with pytest.raises(ValueError, match="config differs in"):
-        run(tiny_run_config(tmp_path / "b", pretrained=str(tmp_path / "a"), vocab_size=61), "reinforce")
+        run(tiny_run_config(tmp_path / "b", {"task.vocab_size": 61}, pretrained=str(tmp_path / "a")))
 
 
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
         (["--preset", "huge"], "invalid choice: 'huge'"),
-        (["--adv-updates", "-3"], "--adv-updates must be >= 0"),
-        (["--batch-size", "0"], "--batch-size must be a positive integer"),
-        (["--gen-lr", "0"], "--gen-lr must be > 0"),
-        (["--ppo-n-steps", "7"], "--ppo-n-steps must be a positive multiple of --seq-len"),
-        (["--ppo-batch-size", "7"], "--ppo-batch-size must be a positive divisor"),
+        (["--adv.updates", "-3"], "--adv.updates must be >= 0"),
+        (["--env.num-envs", "0"], "--env.num-envs must be a positive integer"),
+        (["--reinforce.lr", "0"], "--reinforce.lr must be > 0"),
+        (["--ppo.n-steps", "7"], "--ppo.n-steps must be a positive multiple of --task.seq-len"),
+        (["--ppo.minibatch-size", "7"], "--ppo.minibatch-size must be a positive divisor"),
     ],
 )
 def test_cli_bad_flags_give_one_clear_error(argv, match, capsys):
@@ -344,15 +352,47 @@ def test_from_preset_unknown_preset_and_field():
     with pytest.raises(ValueError, match="--preset must be one of"):
         from_preset("huge")
     with pytest.raises(ValueError, match="unknown config fields"):
-        from_preset("quick", bogus=1)
+        from_preset("quick", {"bogus": 1})
 
 
 def test_train_reinforce_script_subprocess_smoke(tmp_path):
-    args = [sys.executable, str(ROOT / "train" / "reinforce.py"), "--run-dir", str(tmp_path / "s"), "--vocab-size",
-            "50", "--seq-len", "5", "--n-train", "128", "--n-test", "32", "--mle-epochs", "1", "--gen-emb-dim", "8",
-            "--gen-hidden-dim", "8", "--disc-emb-dim", "8", "--d-negatives", "64", "--d-pretrain-rounds", "1",
-            "--adv-updates", "2", "--batch-size", "4", "--n-rollouts", "2", "--eval-samples", "64",
-             "--no-progress", "--device", "cpu"]  # fmt: skip
+    args = [
+        sys.executable,
+        str(ROOT / "train" / "reinforce.py"),
+        "--run-dir",
+        str(tmp_path / "s"),
+        "--task.vocab-size",
+        "50",
+        "--task.seq-len",
+        "5",
+        "--task.n-train",
+        "128",
+        "--task.n-test",
+        "32",
+        "--mle.epochs",
+        "1",
+        "--generator.emb-dim",
+        "8",
+        "--generator.hidden-dim",
+        "8",
+        "--disc.emb-dim",
+        "8",
+        "--disc.negatives",
+        "64",
+        "--disc.pretrain-rounds",
+        "1",
+        "--adv.updates",
+        "2",
+        "--env.num-envs",
+        "4",
+        "--env.n-rollouts",
+        "2",
+        "--eval.samples",
+        "64",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["final_nll_oracle"] > 0
@@ -364,14 +404,15 @@ def test_train_reinforce_script_subprocess_smoke(tmp_path):
 
 def test_saved_config_of_an_older_checkpoint_keeps_the_behaviour_it_was_written_with():
     """A field added after a checkpoint was written takes the class default (the old behaviour), not the
-    preset's current value: an old `fast` run (shaped PPO rewards, before --ppo-advantage) still loads."""
-    from agents.config import to_dict
+    preset's current value: an old `fast` run (shaped PPO rewards, before --ppo.advantage) still loads."""
+    from agents.config import RENAMED, get
     from agents.rundir import saved_config
 
-    old = to_dict(from_preset("fast"))
+    fast = from_preset("fast")  # as the flat config earlier versions saved, with the agent beside it
+    old = {"preset": "fast", "seed": 0, **{name: get(fast, path) for name, path in RENAMED.items()}}
     old.update(ppo_reward_mode="shaped", ppo_lr=1e-3)
     del old["ppo_advantage"], old["mle_keep_every"]
     old["a_field_from_a_newer_version"] = 1
-    cfg = saved_config({"config": old})
-    assert (cfg.preset, cfg.ppo_advantage, cfg.ppo_reward_mode, cfg.mle_keep_every) == ("fast", "critic", "shaped", 0)
-    assert cfg.mle_epochs == from_preset("fast").mle_epochs
+    cfg = saved_config({"config": old, "agent": "ppo"})
+    assert (cfg.preset, cfg.ppo.advantage, cfg.ppo.reward_mode, cfg.mle.keep_every) == ("fast", "critic", "shaped", 0)
+    assert (cfg.agent, cfg.mle.epochs, cfg.disc.retrain_every) == ("ppo", fast.mle.epochs, fast.disc.retrain_every)

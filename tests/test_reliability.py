@@ -53,9 +53,9 @@ def wait_for_adversarial_checkpoint(run_dir: Path, proc: subprocess.Popen, min_s
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_to_the_same_final_metrics(tmp_path, sig):
     n = "60"  # long enough that the signal arrives mid-run (asserted below)
-    ref = subprocess.run(script(tmp_path / "ref", "--adv-updates", n), capture_output=True, text=True, cwd=ROOT)
+    ref = subprocess.run(script(tmp_path / "ref", "--adv.updates", n), capture_output=True, text=True, cwd=ROOT)
     assert ref.returncode == 0, ref.stderr
-    proc = subprocess.Popen(script(tmp_path / "run", "--adv-updates", n), cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(script(tmp_path / "run", "--adv.updates", n), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_for_adversarial_checkpoint(tmp_path / "run", proc)
     assert proc.poll() is None, "the run finished before the signal: this test would not test an interruption"
@@ -67,7 +67,7 @@ def test_killed_run_resumes_to_the_same_final_metrics(tmp_path, sig):
     else:
         assert proc.returncode == -signal.SIGKILL
     assert final_metrics_or_none(tmp_path / "run") is None  # it stopped before writing its summary
-    res = subprocess.run(script(tmp_path / "run", "--resume", str(tmp_path / "run"), "--adv-updates", n),
+    res = subprocess.run(script(tmp_path / "run", "--resume", str(tmp_path / "run"), "--adv.updates", n),
                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
     assert res.returncode == 0, res.stderr
     a, b = final_metrics(tmp_path / "ref"), final_metrics(tmp_path / "run")

@@ -117,10 +117,10 @@ def test_perfect_reward_on_a_text_corpus_is_one_cli_error(tmp_path, capsys):
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c\n" * 10)
     with pytest.raises(SystemExit) as exc:
-        parse_args(["--data", str(corpus), "--reward-source", "perfect"])
+        parse_args(["--task.data", str(corpus), "--env.reward-source", "perfect"])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "--reward-source perfect needs the oracle task" in err
+    assert "--env.reward-source perfect needs the oracle task" in err
     assert "Traceback" not in err
 
 
@@ -219,12 +219,12 @@ def test_prefix_discriminator_learns_to_separate_real_from_fake():
 
 # ------------------------------------------------------------------------------------------------ pipeline
 def test_d_quality_is_in_every_runs_metrics(tmp_path):
-    cfg = tiny_run_config(tmp_path / "r", d_report_samples=32, adv_updates=4, d_every=1)
-    summary = run(cfg, "reinforce")
+    cfg = tiny_run_config(tmp_path / "r", {"disc.report_samples": 32, "adv.updates": 4, "disc.retrain_every": 1})
+    summary = run(cfg)
     hist = json.loads((tmp_path / "r" / "metrics.json").read_text())["history"]
     pre = [r for r in hist if r["phase"] == "d_pretrain"]
     rounds = [r for r in hist if r["phase"] == "d_round"]
-    assert len(pre) == cfg.d_pretrain_rounds
+    assert len(pre) == cfg.disc.pretrain_rounds
     assert [r["step"] for r in rounds] == [1, 2, 3]  # after every retraining (none after the last update)
     for r in pre + rounds:
         assert 0.0 <= r["d_accuracy"] <= 1.0
@@ -242,11 +242,10 @@ def test_d_quality_is_in_every_runs_metrics(tmp_path):
 @pytest.mark.parametrize(("source", "agent"), [("perfect", "reinforce"), ("perfect", "ppo"),
                                                ("perfect", "reference"), ("prefix", "reinforce")])  # fmt: skip
 def test_reward_sources_run_from_the_same_pretraining(tmp_path, source, agent):
-    run(tiny_run_config(tmp_path / "pre", adv_updates=0, d_report_samples=0), "reinforce")
-    mode = {"reward_mode": "shaped"} if agent == "reinforce" else {}
-    cfg = tiny_run_config(tmp_path / "r", pretrained=str(tmp_path / "pre"), reward_source=source,
-                          prefix_d_hidden_dim=8, d_report_samples=16, **mode)  # fmt: skip
-    summary = run(cfg, agent)
+    run(tiny_run_config(tmp_path / "pre", {"adv.updates": 0, "disc.report_samples": 0}))
+    mode = {"reinforce.reward_mode": "shaped"} if agent == "reinforce" else {}
+    overrides = {"env.reward_source": source, "disc.prefix_hidden_dim": 8, "disc.report_samples": 16, **mode}
+    summary = run(tiny_run_config(tmp_path / "r", overrides, pretrained=str(tmp_path / "pre"), agent=agent))
     hist = json.loads((tmp_path / "r" / "metrics.json").read_text())["history"]
     phases = {r["phase"] for r in hist}
     assert summary["final_kl_oracle"] >= 0 or math.isfinite(summary["final_kl_oracle"])
@@ -257,8 +256,8 @@ def test_reward_sources_run_from_the_same_pretraining(tmp_path, source, agent):
 
 
 def test_reference_agent_without_the_perfect_reward_fails_before_any_work(tmp_path):
-    with pytest.raises(ValueError, match="--reward-source perfect"):
-        run(tiny_run_config(tmp_path / "r"), "reference")
+    with pytest.raises(ValueError, match="--env.reward-source perfect"):
+        run(tiny_run_config(tmp_path / "r", agent="reference"))
     assert not (tmp_path / "r").exists()
 
 

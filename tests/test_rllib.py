@@ -3,7 +3,6 @@ every runner (also after a runner is killed and recreated), the PPO settings map
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -16,18 +15,18 @@ import torch
 
 pytest.importorskip("ray.rllib")
 
-from agents.config import from_preset
+from agents.config import from_preset, replace
 from tests.conftest import tiny_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def tiny(tmp_path: Path, **overrides):
-    """The suite's tiny run (tests/conftest.py) at vocab 30, length 5, evaluated every iteration."""
-    kw = {"vocab_size": 30, "seq_len": 5, "n_train": 128, "n_test": 32, "mle_epochs": 1, "d_negatives": 64,
-          "d_every": 1, "eval_every": 1, "eval_samples": 64, "d_report_samples": 32, "adv_updates": 2,
-          "checkpoint_every": 10, **overrides}  # fmt: skip
-    return tiny_run_config(tmp_path / "run", **kw)
+def tiny(tmp_path: Path, overrides: dict | None = None):
+    """The suite's tiny run (tests/conftest.py) as PPO at vocab 30, length 5, evaluated every iteration."""
+    kw = {"task.vocab_size": 30, "task.seq_len": 5, "task.n_train": 128, "task.n_test": 32, "mle.epochs": 1,
+          "disc.negatives": 64, "disc.retrain_every": 1, "eval.every": 1, "eval.samples": 64,
+          "disc.report_samples": 32, "adv.updates": 2, "eval.checkpoint_every": 10, **(overrides or {})}  # fmt: skip
+    return tiny_run_config(tmp_path / "run", kw, agent="ppo")
 
 
 def test_rllib_run_trains_the_generator_and_keeps_every_runner_in_sync_even_after_a_restart(tmp_path):
@@ -36,7 +35,7 @@ def test_rllib_run_trains_the_generator_and_keeps_every_runner_in_sync_even_afte
     from seqgan_env import rllib as seqgan_rllib
 
     # d_every 100: D is never retrained, so a recreated runner can only get the driver's D from the restore hook
-    session = RLlibRun(tiny(tmp_path, d_every=100, adv_updates=4), num_env_runners=2)
+    session = RLlibRun(tiny(tmp_path, {"disc.retrain_every": 100, "adv.updates": 4}), num_env_runners=2)
     session.start()
     try:
         algo = session.algo
@@ -158,8 +157,19 @@ def test_rllib_ppo_config_maps_the_project_ppo_settings(tmp_path):
     from agents.rllib import ppo_config
     from seqgan_env import GeneratorConfig
 
-    cfg = tiny(tmp_path, ppo_clip_range=0.15, ent_coef=0.01, max_grad_norm=2.0, ppo_n_epochs=3, ppo_batch_size=10,
-               ppo_lr=3e-4, lr_schedule="linear", adv_updates=7)  # fmt: skip
+    cfg = tiny(
+        tmp_path,
+        {
+            "ppo.clip_range": 0.15,
+            "adv.ent_coef": 0.01,
+            "adv.max_grad_norm": 2.0,
+            "ppo.n_epochs": 3,
+            "ppo.minibatch_size": 10,
+            "ppo.lr": 3e-4,
+            "adv.lr_schedule": "linear",
+            "adv.updates": 7,
+        },
+    )
     config = ppo_config(cfg, {"vocab_size": 30, "seq_len": 5}, GeneratorConfig(30, 5, emb_dim=8, hidden_dim=8), 2)
     assert (config.clip_param, config.entropy_coeff, config.grad_clip, config.grad_clip_by) == (
         0.15,
@@ -180,17 +190,18 @@ def test_rllib_ppo_config_maps_the_project_ppo_settings(tmp_path):
 @pytest.mark.parametrize(
     ("flag", "value", "match"),
     [
-        ("kl_coef", 0.1, "--kl-coef: a REINFORCE setting"),
-        ("ppo_target_kl", 0.05, "--ppo-target-kl 0.05: RLlib's PPO has no KL early stop"),
-        ("reward_source", "prefix", "--reward-source"),
+        ("reinforce.kl_coef", 0.1, "--reinforce.kl-coef: a REINFORCE setting"),
+        ("ppo.target_kl", 0.05, "--ppo.target-kl 0.05: RLlib's PPO has no KL early stop"),
+        ("env.reward_source", "prefix", "--env.reward-source"),
         ("resume", "runs/x", "--resume"),
-        ("checkpoint_every", 3, "--checkpoint-every"),
+        ("eval.checkpoint_every", 3, "--eval.checkpoint-every"),
+        ("agent", "reinforce", "--agent reinforce: an RLlib run trains the PPO agent"),
     ],
 )
 def test_rllib_refuses_flags_it_cannot_honour_before_any_work(tmp_path, flag, value, match):
     from agents.rllib import RLlibRun
 
-    cfg = dataclasses.replace(tiny(tmp_path), **{flag: value})
+    cfg = replace(tiny(tmp_path), {flag: value})
     with pytest.raises(ValueError, match=match):
         RLlibRun(cfg, num_env_runners=1)
     assert not (tmp_path / "run").exists()  # nothing was pretrained or written
@@ -199,12 +210,11 @@ def test_rllib_refuses_flags_it_cannot_honour_before_any_work(tmp_path, flag, va
 def test_rllib_refuses_what_a_preset_asks_for_and_rllib_cannot_do(tmp_path):
     from agents.rllib import check_rllib_config
 
-    preset_says = r"--match-mle-diversity True \(from --preset fast\).*--ppo-advantage q \(from --preset fast\)"
+    preset_says = r"--adv.match-mle-diversity True \(from --preset fast\).*--ppo.advantage q \(from --preset fast\)"
     with pytest.raises(ValueError, match=preset_says):
-        check_rllib_config(from_preset("fast"), 1)
-    check_rllib_config(
-        from_preset("fast", ppo_advantage="critic", ppo_reward_mode="shaped", match_mle_diversity=False), 1
-    )
+        check_rllib_config(from_preset("fast", agent="ppo"), 1)
+    fixed = {"ppo.advantage": "critic", "ppo.reward_mode": "shaped", "adv.match_mle_diversity": False}
+    check_rllib_config(from_preset("fast", fixed, agent="ppo"), 1)
 
 
 def test_rllib_script_bad_input_is_one_line(tmp_path, capsys):
@@ -215,7 +225,7 @@ def test_rllib_script_bad_input_is_one_line(tmp_path, capsys):
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip() == "error: --num-env-runners must be an int >= 0, got -1"
     with pytest.raises(SystemExit):
-        main(["--ppo-advantage", "q", "--ppo-reward-mode", "q", "--run-dir", str(tmp_path / "r")])
+        main(["--ppo.advantage", "q", "--ppo.reward-mode", "q", "--run-dir", str(tmp_path / "r")])
     assert "RLlib always standardises advantages" in capsys.readouterr().err
 
 

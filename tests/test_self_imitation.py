@@ -38,7 +38,7 @@ def test_self_imitation_script_reports_start_and_each_variant_and_seed(tmp_path,
     from agents.pipeline import run
     from train import self_imitation as script
 
-    run(tiny_run_config(tmp_path / "run", adv_updates=0), "reinforce")
+    run(tiny_run_config(tmp_path / "run", {"adv.updates": 0}))
     rows = script.main([str(tmp_path / "run"), "--variants", "adam:0.05:8", "sgd:0.1:4", "--steps", "2",
                         "--seeds", "0", "1", "--samples", "64"])  # fmt: skip
     assert [(r["variant"], r.get("seed")) for r in rows] == [

@@ -109,8 +109,12 @@ def test_env_on_a_corpus_renders_text(corpus_file):
 
 
 def test_pipeline_on_a_text_file_reports_bleu(tmp_path, corpus_file):
-    summary = run(tiny_run_config(tmp_path / "run", data=str(corpus_file), seq_len=10, batch_size=4,
-                                  mle_batch_size=4), "reinforce")  # fmt: skip
+    summary = run(
+        tiny_run_config(
+            tmp_path / "run",
+            {"task.data": str(corpus_file), "task.seq_len": 10, "env.num_envs": 4, "mle.batch_size": 4},
+        )
+    )
     assert "final_bleu2" in summary
     assert 0.0 <= summary["final_self_bleu3"] <= 1.0
     assert (tmp_path / "run" / "vocab.json").is_file()
@@ -121,33 +125,43 @@ def test_pipeline_on_a_text_file_reports_bleu(tmp_path, corpus_file):
 def test_text_validation_split_comes_out_of_training_and_leaves_test_alone(tmp_path, corpus_file):
     from agents.task import build_task
 
-    small = {"data": str(corpus_file), "seq_len": 10, "batch_size": 4, "mle_batch_size": 4}
-    base = build_task(tiny_run_config(tmp_path / "a", **small), torch.device("cpu"))
-    cfg = tiny_run_config(tmp_path / "b", n_valid=3, **small)
+    small = {"task.data": str(corpus_file), "task.seq_len": 10, "env.num_envs": 4, "mle.batch_size": 4}
+    base = build_task(tiny_run_config(tmp_path / "a", {**small}), torch.device("cpu"))
+    cfg = tiny_run_config(tmp_path / "b", {"task.n_valid": 3, **small})
     task = build_task(cfg, torch.device("cpu"))
     assert torch.equal(task.test, base.test)
     assert torch.equal(torch.cat([task.train, task.valid]), base.train)
-    summary = run(cfg, "reinforce")
+    summary = run(cfg)
     assert "final_nll_valid" in summary
     with pytest.raises(ValueError, match="at most half of them"):
-        build_task(tiny_run_config(tmp_path / "c", n_valid=10_000, **small), torch.device("cpu"))
+        build_task(tiny_run_config(tmp_path / "c", {"task.n_valid": 10_000, **small}), torch.device("cpu"))
 
 
 def test_pipeline_corpus_smaller_than_a_batch_is_one_clear_error(tmp_path, corpus_file):
     with pytest.raises(ValueError, match="usable sentence"):
-        run(tiny_run_config(tmp_path / "run", data=str(corpus_file), seq_len=10, batch_size=64), "reinforce")
+        run(tiny_run_config(tmp_path / "run", {"task.data": str(corpus_file), "task.seq_len": 10, "env.num_envs": 64}))
 
 
 @pytest.mark.parametrize("agent", ["reinforce", "ppo"])
 def test_text_run_resumes_exactly_mid_episode(tmp_path, corpus_file, agent):
     """On text, episodes end at <eos>, so PPO's envs are mid-episode at an update boundary: resume restores them."""
-    kw = dict(data=str(corpus_file), seq_len=10, mle_epochs=1, batch_size=4, mle_batch_size=4, d_negatives=16,
-              eval_samples=16, eval_every=1)  # fmt: skip
+    kw = {
+        "task.data": str(corpus_file),
+        "task.seq_len": 10,
+        "mle.epochs": 1,
+        "env.num_envs": 4,
+        "mle.batch_size": 4,
+        "disc.negatives": 16,
+        "eval.samples": 16,
+        "eval.every": 1,
+    }
     if agent == "ppo":
-        kw.update(ppo_n_steps=10, ppo_batch_size=8)
-    full = run(tiny_run_config(tmp_path / "full", adv_updates=4, **kw), agent)
-    run(tiny_run_config(tmp_path / "part", adv_updates=2, **kw), agent)
-    resumed = run(tiny_run_config(tmp_path / "part", resume=str(tmp_path / "part"), adv_updates=4, **kw), agent)
+        kw.update({"ppo.n_steps": 10, "ppo.minibatch_size": 8})
+    full = run(tiny_run_config(tmp_path / "full", {"adv.updates": 4, **kw}, agent=agent))
+    run(tiny_run_config(tmp_path / "part", {"adv.updates": 2, **kw}, agent=agent))
+    resumed = run(
+        tiny_run_config(tmp_path / "part", {"adv.updates": 4, **kw}, resume=str(tmp_path / "part"), agent=agent)
+    )
     assert resumed["final_nll_test"] == full["final_nll_test"]
     assert resumed["final_bleu2"] == full["final_bleu2"]
 
@@ -155,9 +169,17 @@ def test_text_run_resumes_exactly_mid_episode(tmp_path, corpus_file, agent):
 def test_oracle_diagnostics_refuse_a_text_run_with_one_line(tmp_path, corpus_file, capsys):
     from train import disc_diagnostic, self_imitation
 
-    kw = dict(data=str(corpus_file), seq_len=10, mle_epochs=1, batch_size=4, mle_batch_size=4, d_negatives=16,
-              eval_samples=16, adv_updates=0)  # fmt: skip
-    run(tiny_run_config(tmp_path / "text", **kw), "reinforce")
+    kw = {
+        "task.data": str(corpus_file),
+        "task.seq_len": 10,
+        "mle.epochs": 1,
+        "env.num_envs": 4,
+        "mle.batch_size": 4,
+        "disc.negatives": 16,
+        "eval.samples": 16,
+        "adv.updates": 0,
+    }
+    run(tiny_run_config(tmp_path / "text", {**kw}))
     for script in (disc_diagnostic, self_imitation):
         capsys.readouterr()
         with pytest.raises(SystemExit):
@@ -187,7 +209,7 @@ def test_poems_dataset_reads_fortunes_at_run_time_and_needs_char_level(tmp_path,
     c = load_corpus(CorpusConfig(source="poems:all", seq_len=6, level="char"))
     assert c.stats["sentences"] == 12
     assert set(c.decode(torch.cat([c.train, c.test]))) >= {"空山新雨后", "更上一层楼"}
-    with pytest.raises(ValueError, match="pass --text-level char"):
+    with pytest.raises(ValueError, match="pass --task.text-level char"):
         load_corpus(CorpusConfig(source="poems:tang300", seq_len=6))
     monkeypatch.setenv("SEQGAN_FORTUNES_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="apt-get install fortunes-zh"):

@@ -17,14 +17,14 @@ from tests.conftest import VOCAB, tiny_env_kwargs, tiny_run_config, tiny_run_fla
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--gen-lr", "nan"], "--gen-lr must be a finite number, got nan"),
-        (["--ent-coef", "nan"], "--ent-coef must be a finite number"),
-        (["--max-grad-norm", "nan"], "--max-grad-norm must be a finite number"),
-        (["--kl-coef", "inf"], "--kl-coef must be a finite number, got inf"),
+        (["--reinforce.lr", "nan"], "--reinforce.lr must be a finite number, got nan"),
+        (["--adv.ent-coef", "nan"], "--adv.ent-coef must be a finite number"),
+        (["--adv.max-grad-norm", "nan"], "--adv.max-grad-norm must be a finite number"),
+        (["--reinforce.kl-coef", "inf"], "--reinforce.kl-coef must be a finite number, got inf"),
         (["--seed", "-1"], r"--seed must be an integer in \[0, 2\*\*63\), got -1"),
-        (["--ppo-target-kl", "-1"], "--ppo-target-kl must be > 0"),
-        (["--prefix-d-dropout", "1.0"], r"--prefix-d-dropout must be in \[0, 1\), got 1.0"),
-        (["--prefix-d-dropout", "-0.1"], r"--prefix-d-dropout must be in \[0, 1\), got -0.1"),
+        (["--ppo.target-kl", "-1"], "--ppo.target-kl must be > 0"),
+        (["--disc.prefix-dropout", "1.0"], r"--disc.prefix-dropout must be in \[0, 1\), got 1.0"),
+        (["--disc.prefix-dropout", "-0.1"], r"--disc.prefix-dropout must be in \[0, 1\), got -0.1"),
     ],
 )
 def test_bad_numbers_are_one_cli_error(argv, message, capsys):
@@ -37,31 +37,35 @@ def test_bad_numbers_are_one_cli_error(argv, message, capsys):
 
 @pytest.mark.parametrize(
     ("agent", "overrides", "flag"),
-    [("ppo", {"kl_coef": 0.1}, "--kl-coef"), ("ppo", {"baseline": "mean"}, "--baseline"),
-     ("reinforce", {"ppo_clip_range": 0.1}, "--ppo-clip-range"), ("reinforce", {"ppo_lr": 0.01}, "--ppo-lr")],
-)  # fmt: skip
+    [
+        ("ppo", {"reinforce.kl_coef": 0.1}, "--reinforce.kl-coef"),
+        ("ppo", {"reinforce.baseline": "mean"}, "--reinforce.baseline"),
+        ("reinforce", {"ppo.clip_range": 0.1}, "--ppo.clip-range"),
+        ("reinforce", {"ppo.lr": 0.01}, "--ppo.lr"),
+    ],
+)
 def test_another_agents_flag_is_refused_before_any_work(tmp_path, agent, overrides, flag):
     with pytest.raises(ValueError, match=f"{flag}: not used by this {agent} run"):
-        run(tiny_run_config(tmp_path / "r", **overrides), agent)
+        run(tiny_run_config(tmp_path / "r", {**overrides}, agent=agent))
     assert not (tmp_path / "r").exists()  # nothing was written
 
 
 def test_resume_refuses_another_agents_run(tmp_path):
-    run(tiny_run_config(tmp_path / "r", adv_updates=2), "reinforce")
+    run(tiny_run_config(tmp_path / "r", {"adv.updates": 2}))
     with pytest.raises(ValueError, match=r"it is a reinforce run; continue it with train/reinforce\.py"):
-        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=4), "ppo")
+        run(tiny_run_config(tmp_path / "r", {"adv.updates": 4}, resume=str(tmp_path / "r"), agent="ppo"))
 
 
 def test_a_second_process_on_the_same_run_directory_gets_one_clear_error(tmp_path):
-    run(tiny_run_config(tmp_path / "r", adv_updates=2), "reinforce")
+    run(tiny_run_config(tmp_path / "r", {"adv.updates": 2}))
     held = RunDir(tmp_path / "r")
     held.lock()  # another open file description: flock treats it as another process
     try:
         with pytest.raises(FileExistsError, match="is in use by process"):
-            run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
+            run(tiny_run_config(tmp_path / "r", {"adv.updates": 4}, resume=str(tmp_path / "r")))
     finally:
         held.unlock()
-    summary = run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=4), "reinforce")
+    summary = run(tiny_run_config(tmp_path / "r", {"adv.updates": 4}, resume=str(tmp_path / "r")))
     assert summary["final_nll_oracle"] > 0  # released: the run continues
 
 
@@ -69,7 +73,7 @@ def test_a_run_stopped_before_its_first_checkpoint_says_what_to_do(tmp_path):
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "config.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match=r"no checkpoint yet.*delete the directory"):
-        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r")), "reinforce")
+        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r")))
 
 
 class _BadD:
@@ -144,22 +148,22 @@ def test_flags_a_run_would_ignore_are_refused_or_recorded_truthfully(tmp_path, c
 
     from agents.cli import main_for
 
-    run(tiny_run_config(tmp_path / "pre", adv_updates=0), "reinforce")
-    with pytest.raises(ValueError, match=r"--mle-epochs 5: this run starts from --pretrained"):
-        run(tiny_run_config(tmp_path / "a", pretrained=str(tmp_path / "pre"), mle_epochs=5), "reinforce")
+    run(tiny_run_config(tmp_path / "pre", {"adv.updates": 0}))
+    with pytest.raises(ValueError, match=r"--mle.epochs 5: this run starts from --pretrained"):
+        run(tiny_run_config(tmp_path / "a", {"mle.epochs": 5}, pretrained=str(tmp_path / "pre")))
     # the preset's value (not given): the run records the pretraining it really started from
-    cfg = tiny_run_config(tmp_path / "b", pretrained=str(tmp_path / "pre"), adv_updates=1)
-    cfg.mle_epochs = 15  # the quick preset's value
-    run(cfg, "reinforce")
-    assert json.loads((tmp_path / "b" / "config.json").read_text())["mle_epochs"] == 2
+    cfg = tiny_run_config(tmp_path / "b", {"adv.updates": 1}, pretrained=str(tmp_path / "pre"))
+    cfg.mle.epochs = 15  # the quick preset's value
+    run(cfg)
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["mle"]["epochs"] == 2
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c d\n" * 50)
-    for flag in (["--oracle-params", "x.npz"], ["--vocab-size", "77"]):
+    for flag in (["--task.oracle-params", "x.npz"], ["--task.vocab-size", "77"]):
         with pytest.raises(SystemExit):
-            main_for("reinforce", ["--data", str(corpus), *flag, "--run-dir", str(tmp_path / "t")], "")
+            main_for("reinforce", ["--task.data", str(corpus), *flag, "--run-dir", str(tmp_path / "t")], "")
         assert "not used by this reinforce run" in capsys.readouterr().err
     with pytest.raises(ValueError, match="drop --run-dir"):
-        run(tiny_run_config(tmp_path / "c", resume=str(tmp_path / "b")), "reinforce")
+        run(tiny_run_config(tmp_path / "c", resume=str(tmp_path / "b")))
 
 
 def test_os_errors_at_the_run_directory_are_one_line(tmp_path, capsys):
@@ -201,21 +205,28 @@ def test_more_bad_inputs_get_one_clear_error(tmp_path):
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device(torch.device("cuda"))
     with pytest.raises(SystemExit):
-        parse_args(["--gen-lr", "1e30"])
+        parse_args(["--reinforce.lr", "1e30"])
 
 
 def test_resume_refuses_a_changed_split_and_a_changed_vocabulary(tmp_path):
     corpus = tmp_path / "c.txt"
     lines = [f"w{i} w{i + 1} w{i + 2}" for i in range(60)]
     corpus.write_text("\n".join(lines) + "\n")
-    kw = dict(data=str(corpus), seq_len=6, batch_size=4, mle_batch_size=4, d_negatives=16, eval_samples=16)
-    run(tiny_run_config(tmp_path / "r", adv_updates=1, **kw), "reinforce")
+    kw = {
+        "task.data": str(corpus),
+        "task.seq_len": 6,
+        "env.num_envs": 4,
+        "mle.batch_size": 4,
+        "disc.negatives": 16,
+        "eval.samples": 16,
+    }
+    run(tiny_run_config(tmp_path / "r", {"adv.updates": 1, **kw}))
     corpus.write_text("\n".join(reversed(lines)) + "\n")  # the same sentences, reordered: another split
     with pytest.raises(ValueError, match="no longer yields the checkpoint's train/test split"):
-        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=2, **kw), "reinforce")
+        run(tiny_run_config(tmp_path / "r", {"adv.updates": 2, **kw}, resume=str(tmp_path / "r")))
     corpus.write_text("\n".join([*lines[:-1], "zz yy xx"]) + "\n")  # a new word: another vocabulary
     with pytest.raises(ValueError, match="no longer yields the checkpoint's vocabulary"):
-        run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r"), adv_updates=2, **kw), "reinforce")
+        run(tiny_run_config(tmp_path / "r", {"adv.updates": 2, **kw}, resume=str(tmp_path / "r")))
 
 
 def test_native_and_gymnasium_sync_vector_envs_agree_with_same_step_autoreset():
@@ -249,7 +260,7 @@ def test_a_disk_full_mid_run_is_one_line_and_the_run_resumes_to_the_same_metrics
     from agents import checkpoint
     from agents.cli import main_for
 
-    flags = tiny_run_flags(adv_updates=6)
+    flags = tiny_run_flags({"adv.updates": 6})
     main_for("reinforce", [*flags, "--run-dir", str(tmp_path / "ref")], "")
     real_write, calls = checkpoint.atomic_write_bytes, {"n": 0}
 

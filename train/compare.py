@@ -1,13 +1,14 @@
 """PPO vs REINFORCE on the same budget: pretrain once, then both agents × several seeds from the same G and D.
 
     python train/compare.py                      # quick preset, 3 seeds (~15 min on 2 CPU cores)
-    python train/compare.py --seeds 0 1 --adv-updates 40 --out runs/compare_40
-    python train/compare.py --reward-source perfect --reward-mode shaped   # on the perfect discriminator's reward,
-                                                                           # with the exact reference trainer beside
+    python train/compare.py --seeds 0 1 --adv.updates 40 --out runs/compare_40
+    python train/compare.py --env.reward-source perfect --reinforce.reward-mode shaped
+                                                 # on the perfect discriminator's reward, with the exact reference
+                                                 # trainer beside
 
 Writes OUT/compare.md (table), OUT/compare_nll.png (NLL-oracle vs generated tokens, shaded over seeds),
 OUT/quality_diversity.png (NLL-oracle vs NLL-test over a temperature sweep, MLE vs REINFORCE vs PPO) and
-OUT/compare.json. Every flag of train/reinforce.py applies (--preset, --oracle-params, ...).
+OUT/compare.json. Every flag of train/reinforce.py applies (--preset, --task.oracle-params, ...).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents.compare import DEFAULT_TEMPERATURES, compare
-from agents.config import AGENTS, parse_args
+from agents.config import AGENTS, flag, parse_args, preset_arg
 
 # The comparison's own defaults for the quick preset: a shorter adversarial phase, smaller evaluations.
-QUICK_COMPARE = {"adv_updates": 20, "eval_samples": 2_000}
+QUICK_COMPARE = {"adv.updates": 20, "eval.samples": 2_000}
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         nargs="+",
         default=None,
         choices=AGENTS,
-        help="agents to compare (default: reinforce ppo, plus reference with --reward-source perfect)",
+        help="agents to compare (default: reinforce ppo, plus reference with --env.reward-source perfect)",
     )
     own.add_argument("--temperatures", type=float, nargs="+", default=list(DEFAULT_TEMPERATURES),
                      help="softmax temperatures of the quality-diversity sweep")  # fmt: skip
@@ -45,9 +46,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print("\nand every flag of train/reinforce.py:\n")
     ns, rest = own.parse_known_args(argv)
     flags = {a.split("=")[0] for a in rest}
-    preset_quick = "--preset" not in flags or "quick" in rest
-    extra = [] if not preset_quick else [f"--{k.replace('_', '-')}={v}" for k, v in QUICK_COMPARE.items()
-                                          if f"--{k.replace('_', '-')}" not in flags]  # fmt: skip
+    if "--agent" in flags:
+        own.error("--agent: a comparison runs several agents; choose them with --agents")
+    extra = [] if preset_arg(rest) != "quick" else [f"{flag(k)}={v}" for k, v in QUICK_COMPARE.items()
+                                                    if flag(k) not in flags]  # fmt: skip
     cfg = parse_args([*extra, *rest], description=__doc__ or "")
     out = ns.out or f"runs/compare__{cfg.preset}__{time.strftime('%Y%m%d-%H%M%S')}"
     try:

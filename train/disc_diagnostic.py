@@ -11,13 +11,12 @@ log-likelihood over G's samples. With ``--rounds R`` the checkpoint's D is train
 each, on ``--real`` real sequences — the run's training set by default, or that many fresh oracle samples,
 more real data than the benchmark has — against as many fresh negatives) and reported after each. With
 ``--fresh cnn|prefix`` the D is a new, untrained one of that kind (the per-prefix D's sizes and regularisation from
-``--prefix-d-*``), to compare discriminators on the same G.
+``--disc.prefix-*``, as in the training scripts), to compare discriminators on the same G.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -25,11 +24,14 @@ from typing import Any
 import torch
 
 from agents.cli import oracle_run_or_exit
-from agents.config import validate
+from agents.config import flag, replace, validate
 from agents.task import build_discriminator, make_generator, seed_everything
 from seqgan_env.discriminator import train_discriminator
 from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam
+
+PREFIX_FLAGS = {"hidden_dim": int, "dropout": float, "l2": float, "lr": float}
+"""The fresh per-prefix D's settings this script takes, as the training scripts' ``--disc.prefix-*`` flags."""
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -46,27 +48,26 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--valid", type=int, default=None,
                    help="report on this many fresh oracle sequences (validation data) instead of the test split, "
                         "e.g. to choose D's settings without touching the test set")  # fmt: skip
-    for name, tp, default in (("hidden-dim", int, None), ("dropout", float, None), ("l2", float, None),
-                              ("lr", float, None)):  # fmt: skip
-        p.add_argument(f"--prefix-d-{name}", type=tp, default=default, help=f"--fresh prefix: its {name}")
+    for name, tp in PREFIX_FLAGS.items():
+        p.add_argument(flag(f"disc.prefix_{name}"), type=tp, default=None, dest=f"prefix_{name}",
+                       help=f"--fresh prefix: its {name.replace('_', ' ')}")  # fmt: skip
     args = p.parse_args(argv)
     for name, minimum in (("rounds", 0), ("real", 1), ("samples", 2), ("epochs", 1), ("valid", 2)):
         value = getattr(args, name)
         if value is not None and value < minimum:
             p.error(f"--{name} must be >= {minimum}, got {value}")
-    given = [f"--prefix-d-{k.replace('_', '-')}" for k in ("hidden_dim", "dropout", "l2", "lr")
-             if getattr(args, f"prefix_d_{k}") is not None]  # fmt: skip
+    overrides = {f"disc.prefix_{k}": getattr(args, f"prefix_{k}") for k in PREFIX_FLAGS}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    given = [flag(k) for k in overrides]
     if given and args.fresh != "prefix":
         p.error(f"{', '.join(given)} set(s) the fresh per-prefix D: pass --fresh prefix (or drop the flag)")
     seed_everything(args.seed)
     ckpt, cfg, task = oracle_run_or_exit(p, args.run)
     gen = make_generator(cfg, task, ckpt["generator"])
     if args.fresh is not None:
-        overrides = {f"prefix_d_{k}": getattr(args, f"prefix_d_{k}") for k in ("hidden_dim", "dropout", "l2", "lr")}
-        overrides = {k: v for k, v in overrides.items() if v is not None}
         source = "prefix" if args.fresh == "prefix" else "rollout"
         try:
-            cfg = validate(dataclasses.replace(cfg, reward_source=source, **overrides))
+            cfg = validate(replace(cfg, {"env.reward_source": source, **overrides}))
         except ValueError as exc:
             p.error(str(exc))
     disc = build_discriminator(cfg, task.vocab_size)
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     for r in range(args.rounds + 1):
         if r > 0:
             fake = gen.sample(len(real), generator=rng)
-            train_discriminator(disc, opt, real, fake, args.epochs, cfg.disc_batch_size, rng)
+            train_discriminator(disc, opt, real, fake, args.epochs, cfg.disc.batch_size, rng)
         report = {"round": r, "real": len(real) if r else 0}
         report.update(discriminator_report(disc, gen, task.oracle, held_out, args.samples, seed=args.seed))
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}), flush=True)

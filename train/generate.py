@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from agents.rundir import RunDir
 from seqgan_env.trained import CHECKPOINTS, load_generator
 
 
@@ -33,11 +34,8 @@ def generate(
 
 
 def _text_level(run_dir: str) -> str:
-    import json
-    from pathlib import Path
-
-    config = Path(run_dir) / "config.json"
-    return json.loads(config.read_text()).get("text_level", "word") if config.is_file() else "word"
+    run = RunDir(run_dir)
+    return run.config().task.text_level if (run.path / "config.json").is_file() else "word"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ Each LABEL=PATH is a run directory (its last checkpoint) or a checkpoint file; t
 rebuilt from the first one's saved config. Prints NLL-oracle / NLL-test (with G's entropy and KL to the oracle; or
 BLEU-4 / self-BLEU-4 on text) at each temperature and writes the plot.
 
-``--frontier RUN_DIR`` adds tuned MLE: every MLE-epoch checkpoint the run kept (``--mle-keep-every``), each swept
+``--frontier RUN_DIR`` adds tuned MLE: every MLE-epoch checkpoint the run kept (``--mle.keep-every``), each swept
 over the same temperatures; their envelope is the frontier (Caccia et al.), and each generator's gap to it is
 printed (``agents.compare.frontier_gap``: quality minus the frontier's at the same diversity; negative = beyond it).
 """
@@ -109,7 +109,7 @@ def _mle_epochs(run_dir: str, epochs: list[int] | None = None) -> list[Path]:
         paths = [Path(run_dir) / "checkpoints" / f"mle_epoch{e:03d}.pt" for e in epochs]
     if not paths:
         raise FileNotFoundError(
-            f"--frontier {run_dir}: no checkpoints/mle_epochNNN.pt (run it with --mle-keep-every N)"
+            f"--frontier {run_dir}: no checkpoints/mle_epochNNN.pt (run it with --mle.keep-every N)"
         )
     return paths
 

@@ -1,7 +1,7 @@
 """SeqGAN with the paper's REINFORCE generator update — the whole pipeline, runnable with no arguments.
 
     python train/reinforce.py                       # quick preset on the seeded random oracle (minutes)
-    python train/reinforce.py --preset paper --oracle-params ../shared/seqgan_oracle/target_params.npz
+    python train/reinforce.py --preset paper --task.oracle-params ../shared/seqgan_oracle/target_params.npz
     python train/reinforce.py --resume runs/reinforce__quick__0__...   # continue a run
 
 Every flag is listed by ``--help``; presets live in ``agents/config.py``.

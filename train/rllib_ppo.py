@@ -2,11 +2,11 @@
 to every runner (see ``agents/rllib.py`` for what runs where).
 
     pip install -e ".[ray]"
-    python train/rllib_ppo.py --num-env-runners 2 --adv-updates 20                       # local Ray on this machine
+    python train/rllib_ppo.py --num-env-runners 2 --adv.updates 20                       # local Ray on this machine
     python train/rllib_ppo.py --address auto --num-env-runners 16 --pretrained runs/x     # on a Ray cluster's head
 
-Pipeline: MLE and D pretraining as in train/reinforce.py (or --pretrained RUN_DIR), then --adv-updates RLlib PPO
-iterations (one iteration = one SB3 PPO update: --ppo-n-steps × --batch-size env steps) with the project's PPO
+Pipeline: MLE and D pretraining as in train/reinforce.py (or --pretrained RUN_DIR), then --adv.updates RLlib PPO
+iterations (one iteration = one SB3 PPO update: --ppo.n-steps × --env.num-envs env steps) with the project's PPO
 settings. NLL-oracle and NLL-test of the learner's generator go to RUN_DIR/metrics.json.
 """
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         own.print_help()
         print("\nand every flag of train/reinforce.py that an RLlib PPO run honours (task, pretraining, PPO, D):\n")
     ns, rest = own.parse_known_args(argv)
-    cfg = parse_args(rest, description=__doc__ or "")
+    cfg = parse_args(rest, description=__doc__ or "", agent="ppo")
     from agents.rllib import train
 
     try:

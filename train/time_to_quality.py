@@ -9,7 +9,6 @@ whether the final NLL-test is no worse than that of the run's MLE checkpoint (th
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from agents.checkpoint import atomic_save_figure
 from agents.report import OFFICIAL_ADV_LOG, OFFICIAL_MLE_EPOCHS, OFFICIAL_MLE_LOG
-from agents.rundir import RunDir
+from agents.rundir import Phase, RunDir
 
 THRESHOLDS = (9.0, 8.8, 8.68)
 OFFICIAL_MLE_EPOCH_S, OFFICIAL_ADV_BATCH_S = 13.2, 469.0
@@ -50,9 +49,10 @@ def run_rows(run_dir: Path) -> tuple[str, list[dict[str, Any]]]:
     rows = [r for r in RunDir(run_dir).history() if "nll_oracle" in r]
     if not rows:
         raise ValueError(f"{run_dir} has no NLL-oracle evaluations (a text run?)")
-    config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
-    label = f"{config.get('agent', '?')} {config.get('preset', '')} seed {config.get('seed', '?')}"
-    return label, [r for r in rows if r["phase"] in ("mle", "adversarial", "pretrained_mle", "calibrated")]
+    config = RunDir(run_dir).config()
+    label = f"{config.agent} {config.preset} seed {config.seed}"
+    phases = (Phase.MLE, Phase.ADVERSARIAL, Phase.PRETRAINED + Phase.MLE, Phase.CALIBRATED)
+    return label, [r for r in rows if r["phase"] in phases]
 
 
 def first_time(curve: list[tuple[float, float]], threshold: float) -> float | None:

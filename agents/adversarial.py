@@ -1,0 +1,253 @@
+"""The adversarial phase of a run: the agent (REINFORCE, PPO or the reference trainer) on a fresh vector env with the
+shared callbacks, what it saves and restores (side by side, in :class:`AdversarialPhase`), and the optional tempering of
+the final G back to the MLE checkpoint's diversity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecMonitor
+
+from agents.callbacks import (
+    DiscriminatorCallback,
+    EvalEveryKUpdates,
+    MLECallback,
+    RolloutPolicyCallback,
+    SaveEveryKUpdates,
+    timesteps_per_update,
+)
+from agents.config import SeqGANConfig, uses_discriminator
+from agents.ppo import make_ppo
+from agents.reference import PerStepKLReference
+from agents.reinforce import Reinforce
+from agents.rundir import Phase, checkpoint_at
+from seqgan_env.env import SeqGANVectorEnv
+from seqgan_env.generator import Generator
+from seqgan_env.metrics import fold_temperature, matching_temperature, per_sequence_nll
+from seqgan_env.sb3 import SB3VecEnv
+
+if TYPE_CHECKING:
+    from agents.pipeline import Pipeline
+
+
+def lr_schedule(lr: float, cfg: SeqGANConfig) -> float | Callable[[float], float]:
+    """A constant rate, or SB3's linear schedule from ``lr`` to 0 over the adversarial phase."""
+    if cfg.adv.lr_schedule == "constant":
+        return lr
+    return LinearDecay(lr)
+
+
+@dataclass(frozen=True)
+class LinearDecay:
+    """``lr × progress_remaining`` (SB3 passes progress_remaining from 1 down to 0); picklable for save()."""
+
+    lr: float
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.lr * progress_remaining
+
+
+def build_agent(pipe: Pipeline) -> BaseAlgorithm:
+    """The adversarial-phase agent on a fresh vector env, its generator starting from ``pipe.gen``."""
+    cfg = pipe.cfg
+    reward_mode = cfg.reinforce.reward_mode if cfg.agent == "reinforce" else cfg.ppo.reward_mode
+    perfect = cfg.env.reward_source == "perfect"
+    venv = SeqGANVectorEnv(
+        num_envs=cfg.env.num_envs,
+        vocab_size=pipe.gen.config.vocab_size,
+        seq_len=cfg.task.seq_len,
+        n_rollouts=cfg.env.n_rollouts,
+        reward_mode=reward_mode,
+        discriminator=None if perfect else pipe.disc,
+        rollout_policy=pipe.gen,
+        device=str(pipe.device),
+        d_reward=cfg.env.d_reward,
+        reward_source=cfg.env.reward_source,
+        oracle=pipe.task.oracle if perfect else None,
+    )
+    env = VecMonitor(SB3VecEnv(venv, seed=cfg.seed))
+    gen_kwargs = {"generator_config": vars(pipe.gen.config).copy()}
+    if cfg.agent == "reinforce":
+        model: BaseAlgorithm = Reinforce(
+            "GeneratorPolicy", env, learning_rate=lr_schedule(cfg.reinforce.lr, cfg), baseline=cfg.reinforce.baseline,
+            ent_coef=cfg.adv.ent_coef, max_grad_norm=cfg.adv.max_grad_norm, loss_reduction=cfg.reinforce.loss_reduction,
+            kl_coef=cfg.reinforce.kl_coef, reference=pipe.gen if cfg.reinforce.kl_coef > 0 else None,
+            policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
+        )  # fmt: skip
+        model.policy.generator.load_state_dict(pipe.gen.state_dict())
+    elif cfg.agent == "reference":
+        assert pipe.task.oracle is not None
+        model = PerStepKLReference(
+            "GeneratorPolicy", env, oracle=pipe.task.oracle, learning_rate=lr_schedule(cfg.reinforce.lr, cfg),
+            max_grad_norm=cfg.adv.max_grad_norm, policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
+        )  # fmt: skip
+        model.policy.generator.load_state_dict(pipe.gen.state_dict())
+    else:
+        model = make_ppo(
+            env, cfg, pipe.gen.state_dict(), device=pipe.device, learning_rate=lr_schedule(cfg.ppo.lr, cfg)
+        )
+    model.set_logger(pipe.logger)
+    return model
+
+
+class AdversarialPhase:
+    """The agent and its callbacks for one run's adversarial phase, by name: ``mle`` (with ``--mle-steps``),
+    ``rollout_policy``, ``discriminator`` (when the reward reads a learned D), ``eval`` and ``save``.
+
+    :meth:`state_dict` / :meth:`load_state_dict` are what a checkpoint holds of the phase: the agent's own
+    :meth:`~agents.resumable.ResumableMixin.resume_state` and each callback's state, by name.
+    """
+
+    def __init__(self, pipe: Pipeline) -> None:
+        cfg = self.cfg = pipe.cfg
+        self.pipe = pipe
+        self.model = build_agent(pipe)
+        self.per_update = timesteps_per_update(self.model)
+        self.stopper = StopOnInterrupt(pipe, self._save_now)
+        callbacks: dict[str, BaseCallback] = {}
+        if cfg.adv.mle_steps:
+            callbacks["mle"] = MLECallback(pipe.task.train, steps=cfg.adv.mle_steps, batch_size=cfg.mle.batch_size,
+                                           lr=cfg.mle.lr, seed=cfg.seed)  # fmt: skip
+        callbacks["rollout_policy"] = RolloutPolicyCallback(beta=cfg.env.rollout_beta)
+        if uses_discriminator(cfg):  # the perfect and the constant reward read no D: it is not retrained
+            callbacks["discriminator"] = DiscriminatorCallback(
+                pipe.disc,
+                pipe.task.train,
+                every=cfg.disc.retrain_every,
+                rounds=cfg.disc.retrain_rounds,
+                epochs=cfg.disc.retrain_epochs,
+                n_negatives=cfg.disc.negatives,
+                batch_size=cfg.disc.batch_size,
+                optimizer=pipe.disc_opt,
+                seed=cfg.seed,
+                on_retrained=self._on_d_round,
+            )
+        callbacks["eval"] = EvalEveryKUpdates(pipe.evaluate, every=cfg.eval.every, eval_at_start=False,
+                                              on_eval=self._on_eval)  # fmt: skip
+        callbacks["save"] = SaveEveryKUpdates(self._save, every=cfg.eval.checkpoint_every)
+        self.callbacks = callbacks
+        self.restored = False
+
+    @property
+    def generator(self) -> Generator:
+        """The generator the agent trains."""
+        return self.model.policy.generator
+
+    @property
+    def updates_done(self) -> int:
+        return self.model.num_timesteps // self.per_update
+
+    # ---- what a checkpoint holds of the phase, and how it is read back
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.model.resume_state(),
+            "callbacks": {name: cb.state_dict() for name, cb in self.callbacks.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        state = _upgrade(state, list(self.callbacks))
+        self.model.load_resume_state(state["agent"])
+        for name, cb in self.callbacks.items():
+            cb.load_state_dict(state["callbacks"][name])
+        self.restored = True
+
+    # ---- training
+    def learn(self, updates: int) -> None:
+        """``updates`` more generator updates (continuing a restored state where it stopped)."""
+        self.model.learn(updates * self.per_update, callback=[*self.callbacks.values(), self.stopper],
+                         reset_num_timesteps=not self.restored, progress_bar=self.cfg.progress)  # fmt: skip
+        self.restored = True
+
+    def _on_eval(self, row: dict[str, Any]) -> None:
+        if self.stopper.stop:  # interrupted: the checkpoint already holds the last update boundary
+            return
+        self.pipe.step = row["update"]
+        metrics = {k: v for k, v in row.items() if k not in ("update", "timesteps")}
+        self.pipe.record(Phase.ADVERSARIAL, row["update"], row["timesteps"], metrics)
+
+    def _save_now(self, _: BaseAlgorithm | None = None) -> None:
+        self.pipe.step = self.updates_done
+        self.pipe.checkpoint()
+
+    def _save(self, model: BaseAlgorithm) -> None:
+        if not self.stopper.stop:  # interrupted: the stopper already saved the last update boundary
+            self._save_now(model)
+
+    def _on_d_round(self, n_updates: int) -> None:
+        if not self.stopper.stop:
+            self.pipe.d_report(Phase.D_ROUND, n_updates, n_updates * self.per_update)
+
+
+def _upgrade(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """An adversarial state in this version's layout. Checkpoints written before agents and callbacks declared their
+    own state hold flat keys, with the callbacks' counters by position (in the order :class:`AdversarialPhase`
+    builds them)."""
+    if "agent" in state:
+        return state
+    env = {"torch_rng": state["env_torch_rng"], "np_random": state["env_np_random"], "q_prev": state["env_q_prev"]}
+    if "env_pos" in state:
+        env.update(tokens=state["env_tokens"], pos=state["env_pos"])
+    agent = {k: state[k] for k in ("policy", "policy_optimizer", "num_timesteps", "n_updates")}
+    agent.update(env=env, sampling_rng=state.get("sampling_rng"), kl_reference=state.get("kl_reference"))
+    callbacks: dict[str, dict[str, Any]] = {n: {"last_done": d} for n, d in zip(names, state["callbacks_last_done"])}
+    if "discriminator" in callbacks:
+        callbacks["discriminator"]["rng"] = state["d_callback_rng"]
+    if "mle" in callbacks:
+        callbacks["mle"].update(rng=state["mle_callback"]["rng"], optimizer=state["mle_callback"]["opt"])
+    callbacks["rollout_policy"]["rollout_policy"] = state.get("rollout_policy")
+    return {"agent": agent, "callbacks": callbacks}
+
+
+def adversarial(pipe: Pipeline) -> None:
+    """Adversarial training: the agent's updates with the shared callbacks until ``adv_updates``, continuing the
+    phase :meth:`Pipeline.load_state` restored, if any."""
+    cfg = pipe.cfg
+    if pipe.phase != Phase.ADVERSARIAL:
+        return
+    phase = pipe.adversarial = pipe.adversarial or AdversarialPhase(pipe)
+    if not any(r["phase"] == Phase.ADVERSARIAL for r in pipe.history):
+        pipe.record(Phase.ADVERSARIAL, 0, 0, pipe.evaluate(phase.generator))
+    remaining = cfg.adv.updates - phase.updates_done
+    if remaining > 0:
+        phase.learn(remaining)
+        pipe.stop_if_interrupted(save=False)  # the stopper saved at the last update boundary
+    pipe.gen.load_state_dict(phase.generator.state_dict())
+    pipe.phase, pipe.step = Phase.DONE, cfg.adv.updates
+    pipe.checkpoint()
+
+
+def match_mle_diversity(pipe: Pipeline) -> None:
+    """With ``--match-mle-diversity``: fold into G the smallest T ≥ 1 at which its validation NLL is no worse than
+    the MLE checkpoint's with confidence (paired, mean + 2 standard errors ≤ 0; see
+    :func:`~seqgan_env.metrics.matching_temperature`), then record the tempered G as the run's final one."""
+    if not pipe.cfg.adv.match_mle_diversity or pipe.phase != Phase.DONE or pipe.tempered() is not None:
+        return
+    assert pipe.task.valid is not None
+    mle = Generator(pipe.gen.config).to(pipe.device)  # the MLE checkpoint: this run's pretraining or --pretrained's
+    mle.load_state_dict(checkpoint_at(pipe.cfg.pretrained or pipe.rundir.path, "pretrained.pt")["generator"])
+    reference = per_sequence_nll(mle, pipe.task.valid)
+    temperature = matching_temperature(pipe.gen, pipe.task.valid, reference)
+    fold_temperature(pipe.gen, temperature)
+    timesteps = pipe.history[-1]["timesteps"]
+    pipe.record(Phase.CALIBRATED, pipe.step, timesteps, {**pipe.evaluate(), "temperature": temperature})
+    pipe.checkpoint()
+
+
+class StopOnInterrupt(BaseCallback):
+    """After Ctrl-C: at the next update boundary save a checkpoint, then stop ``learn``."""
+
+    def __init__(self, pipe: Pipeline, save: Callable[[BaseAlgorithm], None]) -> None:
+        super().__init__()
+        self.pipe, self.save, self.stop = pipe, save, False
+
+    def _on_rollout_start(self) -> None:
+        if self.pipe.interrupted and not self.stop:
+            self.save(self.model)
+            self.stop = True
+
+    def _on_step(self) -> bool:
+        return not self.stop

@@ -1,0 +1,123 @@
+"""The two pretraining phases of a run, G by maximum likelihood then D on real vs generated, and the start from
+another run's pretraining (``--pretrained``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from tqdm.auto import tqdm
+
+from agents.checkpoint import save_checkpoint
+from agents.config import PRETRAIN_ONLY, SeqGANConfig, flag, get, preset_config, replace
+from agents.rundir import Phase, checkpoint_at, saved_config
+from seqgan_env.discriminator import train_discriminator
+from seqgan_env.generator import Generator, mle_step
+
+if TYPE_CHECKING:
+    from agents.pipeline import Pipeline
+
+
+def train_mle_epoch(
+    gen: Generator,
+    optimizer: torch.optim.Optimizer,
+    data: torch.Tensor,
+    batch_size: int,
+    rng: torch.Generator,
+    max_grad_norm: float = 5.0,
+) -> float:
+    """One epoch of maximum-likelihood training (teacher forcing); returns the mean token NLL."""
+    gen.train()
+    perm = torch.randperm(len(data), generator=rng)
+    total = 0.0
+    for idx in torch.split(perm, batch_size):
+        total += mle_step(gen, optimizer, data[idx], max_grad_norm) * len(idx)
+    return total / len(data)
+
+
+def d_kind(cfg: SeqGANConfig) -> str:
+    """Which D a config builds: "prefix" (the LSTM D) or "cnn"."""
+    return "prefix" if cfg.env.reward_source == "prefix" else "cnn"
+
+
+MUST_MATCH = ("task.oracle_params", "task.oracle_seed", "task.vocab_size", "task.seq_len", "task.n_train",
+              "task.n_test", "generator.emb_dim", "generator.hidden_dim", "disc.size", "disc.emb_dim")  # fmt: skip
+"""What a run starting from another's pretraining must share with it (the D's sizes only when it loads that D)."""
+
+
+def load_pretrained(cfg: SeqGANConfig) -> tuple[dict[str, Any], SeqGANConfig]:
+    """The ``pretrained.pt`` of ``cfg.pretrained``, checked to match ``cfg``'s task and model sizes, and ``cfg`` with
+    the pretraining's own settings (:data:`~agents.config.PRETRAIN_ONLY`) recorded from it."""
+    path = Path(cfg.pretrained or "")
+    ckpt = checkpoint_at(path, "pretrained.pt")
+    theirs = saved_config(ckpt)
+    must_match = list(MUST_MATCH)
+    if d_kind(theirs) != d_kind(cfg) or cfg.env.reward_source == "perfect":  # its D is not loaded
+        must_match = [k for k in must_match if not k.startswith("disc.")]
+    diff = {k: (get(theirs, k), get(cfg, k)) for k in must_match if get(theirs, k) != get(cfg, k)}
+    if data_seed(theirs) != data_seed(cfg):
+        diff["task.data_seed"] = (data_seed(theirs), data_seed(cfg))
+    if diff:
+        raise ValueError(f"--pretrained {path}: config differs in {diff} (saved, given); pass matching flags")
+    preset = preset_config(cfg.preset)
+    for k in PRETRAIN_ONLY:  # this run does no MLE: it records the pretraining it starts from, or refuses a clash
+        if get(cfg, k) != get(theirs, k) and get(cfg, k) != get(preset, k):
+            raise ValueError(
+                f"{flag(k)} {get(cfg, k)}: this run starts from --pretrained {path}, whose pretraining used "
+                f"{get(theirs, k)}; it runs no MLE of its own: drop the flag"
+            )
+    return ckpt, replace(cfg, {k: get(theirs, k) for k in PRETRAIN_ONLY})
+
+
+def data_seed(cfg: SeqGANConfig) -> int:
+    """The seed of the task's data sample: ``task.data_seed``, or the run's seed."""
+    return cfg.seed if cfg.task.data_seed is None else cfg.task.data_seed
+
+
+def pretrain_generator(pipe: Pipeline) -> None:
+    """MLE pretraining of G, evaluating every ``eval_every`` epochs and checkpointing after each evaluation."""
+    cfg = pipe.cfg
+    if pipe.phase != Phase.MLE:
+        return
+    if pipe.step == 0 and not pipe.history:
+        pipe.record(Phase.MLE, 0, 0, pipe.evaluate())
+    bar = tqdm(range(pipe.step, cfg.mle.epochs), desc="MLE pretraining", unit="epoch", disable=not cfg.progress,
+               initial=pipe.step, total=cfg.mle.epochs)  # fmt: skip
+    for epoch in bar:
+        loss = train_mle_epoch(pipe.gen, pipe.gen_opt, pipe.task.train, cfg.mle.batch_size, pipe.rng)
+        pipe.step = epoch + 1
+        pipe.logger.record("mle/loss", loss)
+        bar.set_postfix(loss=f"{loss:.3f}")
+        if pipe.step % cfg.eval.every == 0 or pipe.step == cfg.mle.epochs:
+            row = pipe.record(Phase.MLE, pipe.step, 0, pipe.evaluate())
+            bar.set_postfix(loss=f"{loss:.3f}", nll_test=f"{row['nll_test']:.3f}")
+            pipe.checkpoint()
+        if cfg.mle.keep_every and pipe.step % cfg.mle.keep_every == 0:
+            save_checkpoint(pipe.rundir.mle_epoch_path(pipe.step), pipe.state())
+        pipe.stop_if_interrupted()
+    pipe.phase, pipe.step = Phase.DISC, 0
+    pipe.checkpoint()
+
+
+def pretrain_discriminator(pipe: Pipeline) -> None:
+    """Pretrain D: ``d_pretrain_rounds`` rounds of fresh negatives, ``d_pretrain_epochs`` epochs each."""
+    cfg = pipe.cfg
+    if pipe.phase != Phase.DISC:
+        return
+    bar = tqdm(range(pipe.step, cfg.disc.pretrain_rounds), desc="D pretraining", unit="round",
+               disable=not cfg.progress, initial=pipe.step, total=cfg.disc.pretrain_rounds)  # fmt: skip
+    for r in bar:
+        fake = pipe.gen.sample(cfg.disc.negatives, generator=pipe.rng)
+        loss = train_discriminator(
+            pipe.disc, pipe.disc_opt, pipe.task.train, fake, cfg.disc.pretrain_epochs, cfg.disc.batch_size, pipe.rng
+        )
+        pipe.step = r + 1
+        pipe.logger.record("discriminator/pretrain_loss", loss)
+        report = pipe.d_report(Phase.D_PRETRAIN, pipe.step, 0)
+        pipe.logger.dump(step=pipe.step)
+        bar.set_postfix(loss=f"{loss:.3f}", **({"acc": f"{report['accuracy']:.3f}"} if report else {}))
+        pipe.checkpoint()
+        pipe.stop_if_interrupted()
+    pipe.phase, pipe.step = Phase.ADVERSARIAL, 0
+    pipe.checkpoint(also=pipe.rundir.pretrained)
