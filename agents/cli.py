@@ -1,19 +1,62 @@
-"""The shared entry point of ``train/reinforce.py`` and ``train/ppo.py`` (parse, run, report), and the loader the
-oracle diagnostics in ``train/`` share."""
+"""The command line of the training scripts: flags into a :class:`~agents.config.SeqGANConfig` (tyro, from the config's
+dataclasses), the shared entry point of ``train/reinforce.py`` and ``train/ppo.py`` (parse, run, report), and the
+loader the oracle diagnostics in ``train/`` share."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
-from agents.config import SeqGANConfig, parse_args
+from agents.config import PRESETS, RENAMED, SeqGANConfig, flag, get, preset_config, validate
 from agents.pipeline import run
 from agents.rundir import checkpoint_at, saved_config
 from agents.task import Task, build_task
+
+
+def _exit(prog: str, message: str) -> NoReturn:
+    print(f"usage: {prog} [-h] [OPTIONS]\n{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def preset_arg(argv: Sequence[str]) -> str:
+    """The ``--preset`` of ``argv`` (``--preset X`` or ``--preset=X``; default quick), checked."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--preset", default="quick", choices=list(PRESETS))
+    return parser.parse_known_args(list(argv))[0].preset
+
+
+def _renamed_flags(argv: Sequence[str]) -> list[str]:
+    old = {flag(k): flag(v) for k, v in RENAMED.items()}
+    old.update({f"--no-{k.replace('_', '-')}": f"--{v.replace('.', '.no-').replace('_', '-')}"
+                for k, v in RENAMED.items() if isinstance(get(SeqGANConfig(), v), bool)})  # fmt: skip
+    return [f"{a.split('=')[0]} was renamed {old[a.split('=')[0]]}" for a in argv if a.split("=")[0] in old]
+
+
+def parse_args(argv: Sequence[str] | None = None, description: str = "", agent: str | None = None) -> SeqGANConfig:
+    """Parse CLI flags into a validated :class:`SeqGANConfig`: the preset's values (``--preset``, default quick), then
+    every ``--group.field`` flag given. ``agent``: the script's agent (its ``--agent`` flag is then refused)."""
+    import tyro
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = sys.argv[0].rsplit("/", 1)[-1] or "seqgan"
+    renamed = _renamed_flags(argv)
+    if renamed:
+        _exit(prog, "; ".join(renamed))
+    if agent is not None and any(a.split("=")[0] == "--agent" for a in argv):
+        _exit(prog, f"--agent: this script trains the {agent} agent; run train/{{reinforce,ppo}}.py for another")
+    default = preset_config(preset_arg(argv))
+    if agent is not None:
+        default = dataclasses.replace(default, agent=agent)  # type: ignore[arg-type]
+    cfg = tyro.cli(SeqGANConfig, default=default, args=argv, description=description, prog=prog)
+    try:
+        return validate(cfg)
+    except ValueError as exc:
+        _exit(prog, str(exc))
 
 
 def main_for(agent: str, argv: Sequence[str] | None, description: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""One config for a whole SeqGAN run, grouped by component; presets set many fields at once; the CLI (built by tyro
-from the dataclasses and their field docstrings) overrides any field as ``--group.field``.
+"""One config for a whole SeqGAN run, grouped by component; presets set many fields at once; the CLI
+(:func:`agents.cli.parse_args`, built by tyro from these dataclasses and their field docstrings) overrides any field
+as ``--group.field``.
 
 Groups: ``task`` (oracle or real text), ``generator`` (G's sizes), ``mle`` (G's pretraining), ``disc`` (D: its sizes,
 pretraining and retraining), ``env`` (the reward), ``reinforce`` and ``ppo`` (each agent's own settings), ``adv`` (the
@@ -9,13 +10,11 @@ a flag of another agent's group is refused before any work (:func:`check_agent`)
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, NoReturn, get_args, get_type_hints
+from typing import Any, Literal, get_args, get_type_hints
 
 Agent = Literal["reinforce", "ppo", "reference"]
 AGENTS: tuple[str, ...] = get_args(Agent)
@@ -293,74 +292,27 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 RENAMED: dict[str, str] = {
-    **{
-        k: f"task.{k}"
-        for k in (
-            "data",
-            "text_level",
-            "lowercase",
-            "max_vocab",
-            "min_freq",
-            "long_sentences",
-            "oracle_params",
-            "oracle_seed",
-            "vocab_size",
-            "seq_len",
-            "n_train",
-            "n_test",
-            "data_seed",
-            "n_valid",
-        )
-    },
-    "gen_emb_dim": "generator.emb_dim",
-    "gen_hidden_dim": "generator.hidden_dim",
-    "mle_epochs": "mle.epochs",
-    "mle_batch_size": "mle.batch_size",
-    "mle_lr": "mle.lr",
-    "mle_keep_every": "mle.keep_every",
-    "disc_size": "disc.size",
-    "disc_emb_dim": "disc.emb_dim",
-    "disc_lr": "disc.lr",
-    "disc_batch_size": "disc.batch_size",
-    "d_negatives": "disc.negatives",
-    "d_pretrain_rounds": "disc.pretrain_rounds",
-    "d_pretrain_epochs": "disc.pretrain_epochs",
-    "d_every": "disc.retrain_every",
-    "d_rounds": "disc.retrain_rounds",
-    "d_epochs": "disc.retrain_epochs",
-    "d_report_samples": "disc.report_samples",
-    "prefix_d_hidden_dim": "disc.prefix_hidden_dim",
-    "prefix_d_dropout": "disc.prefix_dropout",
-    "prefix_d_l2": "disc.prefix_l2",
-    "prefix_d_lr": "disc.prefix_lr",
+    **{k: f"task.{k}" for k in ("data", "text_level", "lowercase", "max_vocab", "min_freq", "long_sentences",
+                                "oracle_params", "oracle_seed", "vocab_size", "seq_len", "n_train", "n_test",
+                                "data_seed", "n_valid")},
+    "gen_emb_dim": "generator.emb_dim", "gen_hidden_dim": "generator.hidden_dim",
+    **{f"mle_{k}": f"mle.{k}" for k in ("epochs", "batch_size", "lr", "keep_every")},
+    **{f"disc_{k}": f"disc.{k}" for k in ("size", "emb_dim", "lr", "batch_size")},
+    "d_negatives": "disc.negatives", "d_pretrain_rounds": "disc.pretrain_rounds",
+    "d_pretrain_epochs": "disc.pretrain_epochs", "d_every": "disc.retrain_every",
+    "d_rounds": "disc.retrain_rounds", "d_epochs": "disc.retrain_epochs", "d_report_samples": "disc.report_samples",
+    **{f"prefix_d_{k}": f"disc.prefix_{k}" for k in ("hidden_dim", "dropout", "l2", "lr")},
     "batch_size": "env.num_envs",
-    "n_rollouts": "env.n_rollouts",
-    "reward_source": "env.reward_source",
-    "d_reward": "env.d_reward",
-    "rollout_beta": "env.rollout_beta",
+    **{k: f"env.{k}" for k in ("n_rollouts", "reward_source", "d_reward", "rollout_beta")},
     "gen_lr": "reinforce.lr",
-    "reward_mode": "reinforce.reward_mode",
-    "baseline": "reinforce.baseline",
-    "kl_coef": "reinforce.kl_coef",
-    "loss_reduction": "reinforce.loss_reduction",
-    "ppo_lr": "ppo.lr",
-    "ppo_reward_mode": "ppo.reward_mode",
-    "ppo_n_steps": "ppo.n_steps",
-    "ppo_n_epochs": "ppo.n_epochs",
+    **{k: f"reinforce.{k}" for k in ("reward_mode", "baseline", "kl_coef", "loss_reduction")},
+    **{f"ppo_{k}": f"ppo.{k}" for k in ("lr", "reward_mode", "n_steps", "n_epochs", "clip_range", "target_kl",
+                                        "advantage")},
     "ppo_batch_size": "ppo.minibatch_size",
-    "ppo_clip_range": "ppo.clip_range",
-    "ppo_target_kl": "ppo.target_kl",
-    "ppo_advantage": "ppo.advantage",
     "adv_updates": "adv.updates",
-    "lr_schedule": "adv.lr_schedule",
-    "ent_coef": "adv.ent_coef",
-    "max_grad_norm": "adv.max_grad_norm",
-    "mle_steps": "adv.mle_steps",
-    "match_mle_diversity": "adv.match_mle_diversity",
-    "eval_every": "eval.every",
-    "eval_samples": "eval.samples",
-    "checkpoint_every": "eval.checkpoint_every",
-}
+    **{k: f"adv.{k}" for k in ("lr_schedule", "ent_coef", "max_grad_norm", "mle_steps", "match_mle_diversity")},
+    "eval_every": "eval.every", "eval_samples": "eval.samples", "checkpoint_every": "eval.checkpoint_every",
+}  # fmt: skip
 """The flat config of earlier versions (run directories' config.json, old flags): old name → ``group.field``."""
 
 
@@ -604,45 +556,3 @@ def check_agent(cfg: SeqGANConfig) -> None:
         raise ValueError(
             f"{', '.join(flag(k) for k in changed)}: not used by this {cfg.agent} run (it would be ignored); drop it"
         )
-
-
-# ------------------------------------------------------------------------------------------------------- CLI
-def _exit(prog: str, message: str) -> NoReturn:
-    print(f"usage: {prog} [-h] [OPTIONS]\n{prog}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def preset_arg(argv: Sequence[str]) -> str:
-    """The ``--preset`` of ``argv`` (``--preset X`` or ``--preset=X``; default quick), checked."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--preset", default="quick", choices=list(PRESETS))
-    return parser.parse_known_args(list(argv))[0].preset
-
-
-def _renamed_flags(argv: Sequence[str]) -> list[str]:
-    old = {flag(k): flag(v) for k, v in RENAMED.items()}
-    old.update({f"--no-{k.replace('_', '-')}": f"--{v.replace('.', '.no-').replace('_', '-')}"
-                for k, v in RENAMED.items() if isinstance(get(SeqGANConfig(), v), bool)})  # fmt: skip
-    return [f"{a.split('=')[0]} was renamed {old[a.split('=')[0]]}" for a in argv if a.split("=")[0] in old]
-
-
-def parse_args(argv: Sequence[str] | None = None, description: str = "", agent: str | None = None) -> SeqGANConfig:
-    """Parse CLI flags into a validated :class:`SeqGANConfig`: the preset's values (``--preset``, default quick), then
-    every ``--group.field`` flag given. ``agent``: the script's agent (its ``--agent`` flag is then refused)."""
-    import tyro
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    prog = sys.argv[0].rsplit("/", 1)[-1] or "seqgan"
-    renamed = _renamed_flags(argv)
-    if renamed:
-        _exit(prog, "; ".join(renamed))
-    if agent is not None and any(a.split("=")[0] == "--agent" for a in argv):
-        _exit(prog, f"--agent: this script trains the {agent} agent; run train/{{reinforce,ppo}}.py for another")
-    default = preset_config(preset_arg(argv))
-    if agent is not None:
-        default = dataclasses.replace(default, agent=agent)  # type: ignore[arg-type]
-    cfg = tyro.cli(SeqGANConfig, default=default, args=argv, description=description, prog=prog)
-    try:
-        return validate(cfg)
-    except ValueError as exc:
-        _exit(prog, str(exc))

@@ -144,9 +144,20 @@ class Pipeline:
             out["adversarial"] = self.adversarial.state_dict()
         return out
 
+    def load_models(self, ckpt: dict[str, Any], with_discriminator: bool = True) -> None:
+        """G, D and their optimizers from :meth:`state` (or another run's ``pretrained.pt``)."""
+        try:
+            self.gen.load_state_dict(ckpt["generator"])
+            self.gen_opt.load_state_dict(ckpt["gen_optimizer"])
+            if with_discriminator:
+                self.disc.load_state_dict(ckpt["discriminator"])
+                self.disc_opt.load_state_dict(ckpt["disc_optimizer"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise ValueError(f"checkpoint does not match this config's models: {exc}") from None
+
     def load_state(self, ckpt: dict[str, Any]) -> None:
-        """Continue from :meth:`state` (the models are loaded by :func:`build_pipeline`): the phase, the history, the
-        adversarial phase when the run was in it, then every RNG, last (building the agent re-seeds the global ones)."""
+        """Continue from :meth:`state` (after :meth:`load_models`): the phase, the history, the adversarial phase when
+        the run was in it, then every RNG, last (building the agent re-seeds the global ones)."""
         self.history, self.phase, self.step, self.wall = ckpt["history"], ckpt["phase"], ckpt["step"], ckpt["wall"]
         if "adversarial" in ckpt:
             self.adversarial = AdversarialPhase(self)
@@ -216,14 +227,7 @@ def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pip
     # A per-prefix D cannot start from another run's CNN D: it is pretrained here, from the pretrained G.
     new_d = pretrained is not None and ckpt is None and d_kind(saved_config(pretrained)) != d_kind(cfg)
     if source is not None:
-        try:
-            gen.load_state_dict(source["generator"])
-            gen_opt.load_state_dict(source["gen_optimizer"])
-            if not new_d:
-                disc.load_state_dict(source["discriminator"])
-                disc_opt.load_state_dict(source["disc_optimizer"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise ValueError(f"checkpoint does not match this config's models: {exc}") from None
+        pipe.load_models(source, with_discriminator=not new_d)
     if ckpt is not None:
         pipe.load_state(ckpt)
     elif pretrained is not None:

@@ -35,6 +35,7 @@ from agents.config import (
 )
 from agents.pipeline import run
 from agents.pretrain import load_pretrained
+from agents.rundir import RunDir
 from agents.task import Task, build_discriminator, build_task, evaluate_generator, make_generator, seed_everything
 from seqgan_env.discriminator import Discriminator, retrain_discriminator
 from seqgan_env.env import resolve_device
@@ -308,7 +309,7 @@ class RLlibRun:
         atomic_write_json(self.out / "metrics.json", out)
         vocab = self.task.corpus.vocab.tokens if self.task.corpus is not None else None
         state = {"config": to_dict(self.cfg), "generator": self.gen.state_dict(), "vocab": vocab}
-        save_checkpoint(self.out / "checkpoints" / "latest.pt", state)
+        save_checkpoint(RunDir(self.out).latest, state)
         return out
 
     def close(self) -> None:

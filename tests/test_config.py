@@ -7,7 +7,8 @@ import json
 import pytest
 
 from agents.checkpoint import load_checkpoint, save_checkpoint
-from agents.config import RENAMED, from_preset, get, parse_args, paths, to_dict
+from agents.cli import parse_args
+from agents.config import RENAMED, from_preset, get, paths, to_dict
 from agents.pipeline import run
 from agents.rundir import RunDir
 from tests.conftest import tiny_run_config
@@ -97,3 +98,11 @@ def test_a_run_directory_of_an_earlier_version_loads_and_resumes_exactly(tmp_pat
     resumed = run(tiny_run_config(tmp_path / "old", {"adv.updates": 4}, resume=str(tmp_path / "old")))
     assert resumed["final_nll_oracle"] == full["final_nll_oracle"]
     assert resumed["final_nll_test"] == full["final_nll_test"]
+
+
+def test_preset_is_read_in_both_spellings():
+    from agents.cli import preset_arg
+
+    assert preset_arg(["--preset=fast"]) == preset_arg(["--preset", "fast"]) == "fast"
+    assert preset_arg(["--seed", "1"]) == "quick"
+    assert parse_args(["--preset=fast"]).mle.epochs == from_preset("fast").mle.epochs

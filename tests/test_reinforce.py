@@ -18,7 +18,8 @@ from agents import (
     get_generator,
 )
 from agents.checkpoint import load_checkpoint, save_checkpoint
-from agents.config import from_preset, parse_args
+from agents.cli import parse_args
+from agents.config import from_preset
 from agents.pipeline import run
 from agents.reinforce import reinforce_loss, returns_to_go
 from tests.conftest import (

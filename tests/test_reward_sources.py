@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.config import parse_args
+from agents.cli import parse_args
 from agents.pipeline import run
 from agents.reference import PerStepKLReference, per_step_kl
 from agents.reinforce import Reinforce

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.config import parse_args
+from agents.cli import parse_args
 from agents.pipeline import run
 from agents.rundir import RunDir
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv

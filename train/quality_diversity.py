@@ -37,7 +37,7 @@ from agents.compare import (
     plot_sweeps,
     temperature_sweep,
 )
-from agents.rundir import checkpoint_at, saved_config
+from agents.rundir import RunDir, checkpoint_at, saved_config
 from agents.task import build_task, make_generator
 
 
@@ -101,12 +101,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def _mle_epochs(run_dir: str, epochs: list[int] | None = None) -> list[Path]:
-    paths = sorted((Path(run_dir) / "checkpoints").glob("mle_epoch*.pt"))
+    rundir = RunDir(run_dir)
+    kept = rundir.kept_mle_epochs()
     if epochs is not None:
-        missing = [e for e in epochs if Path(run_dir) / "checkpoints" / f"mle_epoch{e:03d}.pt" not in paths]
+        missing = [e for e in epochs if e not in kept]
         if missing:
             raise FileNotFoundError(f"--frontier {run_dir}: no kept MLE checkpoint for epochs {missing}")
-        paths = [Path(run_dir) / "checkpoints" / f"mle_epoch{e:03d}.pt" for e in epochs]
+        kept = epochs
+    paths = [rundir.mle_epoch_path(e) for e in kept]
     if not paths:
         raise FileNotFoundError(
             f"--frontier {run_dir}: no checkpoints/mle_epochNNN.pt (run it with --mle.keep-every N)"

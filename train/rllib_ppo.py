@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from agents.config import parse_args
+from agents.cli import parse_args
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
