@@ -95,7 +95,7 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
 
 
 class AdversarialPhase:
-    """The agent and its callbacks for one run's adversarial phase, by name: ``mle`` (with ``--mle-steps``),
+    """The agent and its callbacks for one run's adversarial phase, by name: ``mle`` (with ``--adv.mle-steps``),
     ``rollout_policy``, ``discriminator`` (when the reward reads a learned D), ``eval`` and ``save``.
 
     :meth:`state_dict` / :meth:`load_state_dict` are what a checkpoint holds of the phase: the agent's own
@@ -203,7 +203,7 @@ def _upgrade(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
 
 
 def adversarial(pipe: Pipeline) -> None:
-    """Adversarial training: the agent's updates with the shared callbacks until ``adv_updates``, continuing the
+    """Adversarial training: the agent's updates with the shared callbacks until ``adv.updates``, continuing the
     phase :meth:`Pipeline.load_state` restored, if any."""
     cfg = pipe.cfg
     if pipe.phase != Phase.ADVERSARIAL:
@@ -221,7 +221,7 @@ def adversarial(pipe: Pipeline) -> None:
 
 
 def match_mle_diversity(pipe: Pipeline) -> None:
-    """With ``--match-mle-diversity``: fold into G the smallest T ≥ 1 at which its validation NLL is no worse than
+    """With ``--adv.match-mle-diversity``: fold into G the smallest T ≥ 1 at which its validation NLL is no worse than
     the MLE checkpoint's with confidence (paired, mean + 2 standard errors ≤ 0; see
     :func:`~seqgan_env.metrics.matching_temperature`), then record the tempered G as the run's final one."""
     if not pipe.cfg.adv.match_mle_diversity or pipe.phase != Phase.DONE or pipe.tempered() is not None:

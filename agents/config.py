@@ -374,6 +374,8 @@ def from_dict(saved: Mapping[str, Any]) -> SeqGANConfig:
             flat.update({f"{key}.{k}": v for k, v in value.items()})
         else:
             flat[RENAMED.get(key, key)] = value
+    if flat.get("agent") == "rllib_ppo":  # earlier RLlib runs named their trainer in the agent field
+        flat["agent"] = "ppo"
     known = set(paths())
     return validate(replace(SeqGANConfig(), {k: v for k, v in flat.items() if k in known}))
 

@@ -39,7 +39,7 @@ on its own)."""
 
 
 def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
-    """Load the last checkpoint of ``cfg.resume``; the run's saved config wins (``adv_updates`` may grow)."""
+    """Load the last checkpoint of ``cfg.resume``; the run's saved config wins (``adv.updates`` may grow)."""
     rundir = RunDir(cfg.resume or "")
     if not rundir.path.is_dir():
         raise FileNotFoundError(f"--resume {rundir.path}: no such run directory")

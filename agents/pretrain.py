@@ -76,7 +76,7 @@ def data_seed(cfg: SeqGANConfig) -> int:
 
 
 def pretrain_generator(pipe: Pipeline) -> None:
-    """MLE pretraining of G, evaluating every ``eval_every`` epochs and checkpointing after each evaluation."""
+    """MLE pretraining of G, evaluating every ``eval.every`` epochs and checkpointing after each evaluation."""
     cfg = pipe.cfg
     if pipe.phase != Phase.MLE:
         return
@@ -101,7 +101,7 @@ def pretrain_generator(pipe: Pipeline) -> None:
 
 
 def pretrain_discriminator(pipe: Pipeline) -> None:
-    """Pretrain D: ``d_pretrain_rounds`` rounds of fresh negatives, ``d_pretrain_epochs`` epochs each."""
+    """Pretrain D: ``disc.pretrain_rounds`` rounds of fresh negatives, ``disc.pretrain_epochs`` epochs each."""
     cfg = pipe.cfg
     if pipe.phase != Phase.DISC:
         return

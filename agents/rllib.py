@@ -3,7 +3,7 @@ runners, while the driver retrains D and keeps every runner's D and rollout poli
 
 What runs where: the **driver** (this process) holds the task (real data, oracle), D and its optimiser, a copy of
 G for evaluation and D's negatives, and the rollout policy; after every training iteration it pulls the learner's
-generator, retrains D every ``d_every`` iterations (fresh negatives every round) and pushes D and the rollout
+generator, retrains D every ``disc.retrain_every`` iterations (fresh negatives every round) and pushes D and the rollout
 policy to every env runner through the object store. The **learner** (local to the driver unless RLlib is told
 otherwise) runs PPO. The **env runners** step SeqGAN-v0 envs and compute Monte Carlo rewards. D retraining runs
 inside ``algo.train()`` (``on_train_result``): the runners wait for it.
@@ -178,7 +178,7 @@ class RLlibDriver:
         self.sync.push(algorithm, self.disc, self.rollout)
 
     def after_iteration(self, algorithm: Any, result: dict[str, Any]) -> None:
-        """Pull the learner's G; every ``d_every`` iterations retrain D; update the rollout policy
+        """Pull the learner's G; every ``disc.retrain_every`` iterations retrain D; update the rollout policy
         (θ_r ← β·θ_r + (1 − β)·θ); push both. Timings go to ``result["seqgan"]``."""
         from seqgan_env.rllib import learner_generator_state
 
@@ -265,7 +265,7 @@ class RLlibRun:
 
     def iterate(self) -> dict[str, Any]:
         """One PPO iteration (sampling, learning, the driver's D retraining and pushes); evaluated every
-        ``eval_every`` iterations and at the last."""
+        ``eval.every`` iterations and at the last."""
         t_it = time.perf_counter()
         result = self.algo.train()
         it = self.driver.iteration
@@ -323,7 +323,7 @@ class RLlibRun:
 
 def train(cfg: SeqGANConfig, num_env_runners: int = 2, address: str | None = None) -> dict[str, Any]:
     """Pretrain (or load ``--pretrained``), then ``cfg.adv.updates`` RLlib PPO iterations of the generator with D
-    retrained on the driver; evaluations every ``eval_every`` iterations (and at 0 and the end) from the learner's
+    retrained on the driver; evaluations every ``eval.every`` iterations (and at 0 and the end) from the learner's
     generator. Writes ``config.json``, ``metrics.json`` and ``checkpoints/latest.pt`` (the final generator, for
     ``seqgan_env.load_generator``) into the run directory and returns the metrics."""
     session = RLlibRun(cfg, num_env_runners, address)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.compare import compare
-from tests.conftest import SENTENCES, tiny_run_config
+from tests.conftest import SENTENCES, tiny_run_config, tiny_run_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,37 +69,7 @@ def test_compare_script_subprocess_smoke(tmp_path):
         "0",
         "--temperatures",
         "1.0",
-        "--task.vocab-size",
-        "50",
-        "--task.seq-len",
-        "5",
-        "--task.n-train",
-        "128",
-        "--task.n-test",
-        "32",
-        "--mle.epochs",
-        "1",
-        "--generator.emb-dim",
-        "8",
-        "--generator.hidden-dim",
-        "8",
-        "--disc.emb-dim",
-        "8",
-        "--disc.negatives",
-        "64",
-        "--disc.pretrain-rounds",
-        "1",
-        "--adv.updates",
-        "2",
-        "--env.num-envs",
-        "4",
-        "--env.n-rollouts",
-        "2",
-        "--eval.samples",
-        "64",
-        "--no-progress",
-        "--device",
-        "cpu",
+        *tiny_run_flags({"adv.updates": 2}),
     ]
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -142,19 +142,16 @@ def test_pipeline_corpus_smaller_than_a_batch_is_one_clear_error(tmp_path, corpu
         run(tiny_run_config(tmp_path / "run", {"task.data": str(corpus_file), "task.seq_len": 10, "env.num_envs": 64}))
 
 
+def text_run(corpus_file) -> dict:
+    """A tiny run on the tiny corpus: 4 sequences of 10 tokens, one MLE epoch, small evaluations."""
+    return {"task.data": str(corpus_file), "task.seq_len": 10, "mle.epochs": 1, "env.num_envs": 4,
+            "mle.batch_size": 4, "disc.negatives": 16, "eval.samples": 16}  # fmt: skip
+
+
 @pytest.mark.parametrize("agent", ["reinforce", "ppo"])
 def test_text_run_resumes_exactly_mid_episode(tmp_path, corpus_file, agent):
     """On text, episodes end at <eos>, so PPO's envs are mid-episode at an update boundary: resume restores them."""
-    kw = {
-        "task.data": str(corpus_file),
-        "task.seq_len": 10,
-        "mle.epochs": 1,
-        "env.num_envs": 4,
-        "mle.batch_size": 4,
-        "disc.negatives": 16,
-        "eval.samples": 16,
-        "eval.every": 1,
-    }
+    kw = {**text_run(corpus_file), "eval.every": 1}
     if agent == "ppo":
         kw.update({"ppo.n_steps": 10, "ppo.minibatch_size": 8})
     full = run(tiny_run_config(tmp_path / "full", {"adv.updates": 4, **kw}, agent=agent))
@@ -169,16 +166,7 @@ def test_text_run_resumes_exactly_mid_episode(tmp_path, corpus_file, agent):
 def test_oracle_diagnostics_refuse_a_text_run_with_one_line(tmp_path, corpus_file, capsys):
     from train import disc_diagnostic, self_imitation
 
-    kw = {
-        "task.data": str(corpus_file),
-        "task.seq_len": 10,
-        "mle.epochs": 1,
-        "env.num_envs": 4,
-        "mle.batch_size": 4,
-        "disc.negatives": 16,
-        "eval.samples": 16,
-        "adv.updates": 0,
-    }
+    kw = {**text_run(corpus_file), "adv.updates": 0}
     run(tiny_run_config(tmp_path / "text", {**kw}))
     for script in (disc_diagnostic, self_imitation):
         capsys.readouterr()
