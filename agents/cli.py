@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import torch
+import tyro
 
 from agents.config import PRESETS, RENAMED, SeqGANConfig, flag, get, preset_config, validate
 from agents.pipeline import run
@@ -40,8 +41,6 @@ def _renamed_flags(argv: Sequence[str]) -> list[str]:
 def parse_args(argv: Sequence[str] | None = None, description: str = "", agent: str | None = None) -> SeqGANConfig:
     """Parse CLI flags into a validated :class:`SeqGANConfig`: the preset's values (``--preset``, default quick), then
     every ``--group.field`` flag given. ``agent``: the script's agent (its ``--agent`` flag is then refused)."""
-    import tyro
-
     argv = list(sys.argv[1:] if argv is None else argv)
     prog = sys.argv[0].rsplit("/", 1)[-1] or "seqgan"
     renamed = _renamed_flags(argv)
