@@ -106,3 +106,12 @@ def test_preset_is_read_in_both_spellings():
     assert preset_arg(["--preset=fast"]) == preset_arg(["--preset", "fast"]) == "fast"
     assert preset_arg(["--seed", "1"]) == "quick"
     assert parse_args(["--preset=fast"]).mle.epochs == from_preset("fast").mle.epochs
+
+
+def test_from_preset_takes_group_paths_and_top_level_fields():
+    cfg = from_preset("quick", {"mle.epochs": 5, "env.num_envs": 32}, agent="ppo", seed=1)  # the README's example
+    assert (cfg.mle.epochs, cfg.env.num_envs, cfg.agent, cfg.seed, cfg.preset) == (5, 32, "ppo", 1, "quick")
+    with pytest.raises(ValueError, match=r"unknown config fields \['mle_epochs \(now mle.epochs\)'\]"):
+        from_preset("quick", {"mle_epochs": 5})
+    with pytest.raises(ValueError, match="--agent must be one of"):
+        from_preset("quick", agent="a2c")
