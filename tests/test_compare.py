@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.compare import compare
+from agents.config import replace
 from tests.conftest import SENTENCES, tiny_run_config, tiny_run_flags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +183,7 @@ def test_compare_on_poems_reports_the_papers_metric_tuned_mle_and_samples(tmp_pa
     assert "| reinforce (2 seeds) |" in table
     assert "**tuned MLE (epoch" in table  # its samples
     # the epoch is the one with the lowest validation NLL, whatever the test set says
-    task = build_task(dataclasses.replace(cfg, data_seed=cfg.seed), torch.device("cpu"))
+    task = build_task(replace(cfg, {"task.data_seed": cfg.seed}), torch.device("cpu"))
     again = tuned_mle(tmp_path / "cmp" / "pretrain", cfg, task, torch.device("cpu"), None, 2)
     assert again["epoch"] == tuned["epoch"]
     assert again["temperature"] == 1.0  # no diversity target: T = 1
