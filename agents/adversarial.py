@@ -25,6 +25,7 @@ from agents.ppo import make_ppo
 from agents.reference import PerStepKLReference
 from agents.reinforce import Reinforce
 from agents.rundir import Phase, checkpoint_at
+from agents.task import make_generator
 from seqgan_env.env import SeqGANVectorEnv
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import fold_temperature, matching_temperature, per_sequence_nll
@@ -227,8 +228,8 @@ def match_mle_diversity(pipe: Pipeline) -> None:
     if not pipe.cfg.adv.match_mle_diversity or pipe.phase != Phase.DONE or pipe.tempered() is not None:
         return
     assert pipe.task.valid is not None
-    mle = Generator(pipe.gen.config).to(pipe.device)  # the MLE checkpoint: this run's pretraining or --pretrained's
-    mle.load_state_dict(checkpoint_at(pipe.cfg.pretrained or pipe.rundir.path, "pretrained.pt")["generator"])
+    pretrained = checkpoint_at(pipe.cfg.pretrained or pipe.rundir.path, "pretrained.pt")  # this run's or its source's
+    mle = make_generator(pipe.cfg, pipe.task, pretrained["generator"], pipe.device)
     reference = per_sequence_nll(mle, pipe.task.valid)
     temperature = matching_temperature(pipe.gen, pipe.task.valid, reference)
     fold_temperature(pipe.gen, temperature)
