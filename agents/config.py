@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args, get_type_hints
 
 Agent = Literal["reinforce", "ppo", "reference"]
 AGENTS: tuple[str, ...] = get_args(Agent)
+Preset = Literal["quick", "fast", "paper"]
 """``reference`` is the exact per-step KL trainer (:mod:`agents.reference`): a yardstick on the perfect reward."""
 
 
@@ -216,8 +217,8 @@ class SeqGANConfig:
 
     agent: Agent = "reinforce"
     """Who trains G in the adversarial phase: reinforce (the paper), ppo or reference (the exact per-step KL
-    yardstick of --env.reward-source perfect)."""
-    preset: str = "paper"
+    yardstick of --env.reward-source perfect); each train/ script fixes its own."""
+    preset: Preset = "paper"
     """Preset the other fields start from: quick (the scripts' default, ~minutes), fast, paper (the official
     schedule: this class's defaults)."""
     seed: int = 0
@@ -290,6 +291,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval.checkpoint_every": 5,
     },
 }
+assert set(PRESETS) == set(get_args(Preset)), "every preset is a value of the Preset type"
 
 RENAMED: dict[str, str] = {
     **{k: f"task.{k}" for k in ("data", "text_level", "lowercase", "max_vocab", "min_freq", "long_sentences",
