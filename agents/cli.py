@@ -33,7 +33,7 @@ def preset_arg(argv: Sequence[str]) -> str:
 
 def _renamed_flags(argv: Sequence[str]) -> list[str]:
     old = {flag(k): flag(v) for k, v in RENAMED.items()}
-    old.update({f"--no-{k.replace('_', '-')}": f"--{v.replace('.', '.no-').replace('_', '-')}"
+    old.update({flag(k, negated=True): flag(v, negated=True)
                 for k, v in RENAMED.items() if isinstance(get(SeqGANConfig(), v), bool)})  # fmt: skip
     return [f"{a.split('=')[0]} was renamed {old[a.split('=')[0]]}" for a in argv if a.split("=")[0] in old]
 

@@ -15,9 +15,8 @@ import torch
 from agents.checkpoint import atomic_save_figure, atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import AGENTS, SeqGANConfig, agent_config, check_agent, replace, to_dict
 from agents.pipeline import run
-from agents.pretrain import data_seed
 from agents.rundir import Phase, RunDir
-from agents.task import Task, build_task, make_generator, text_metrics
+from agents.task import Task, build_task, data_seed, make_generator, text_metrics
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import nll_test, oracle_metrics

@@ -356,8 +356,12 @@ def replace(cfg: SeqGANConfig, changes: Mapping[str, Any]) -> SeqGANConfig:
     return out
 
 
-def flag(path: str) -> str:
-    """The command-line flag of a field path: ``mle.keep_every`` → ``--mle.keep-every``."""
+def flag(path: str, negated: bool = False) -> str:
+    """The command-line flag of a field path: ``mle.keep_every`` → ``--mle.keep-every``; ``negated`` (a boolean):
+    ``adv.match_mle_diversity`` → ``--adv.no-match-mle-diversity``, ``progress`` → ``--no-progress``."""
+    if negated:
+        group, _, name = path.rpartition(".")
+        path = f"{group}.no-{name}" if group else f"no-{name}"
     return "--" + path.replace("_", "-")
 
 

@@ -157,15 +157,20 @@ class Pipeline:
 
     def load_state(self, ckpt: dict[str, Any]) -> None:
         """Continue from :meth:`state` (after :meth:`load_models`): the phase, the history, the adversarial phase when
-        the run was in it, then every RNG, last (building the agent re-seeds the global ones)."""
+        the run continues it, then every RNG, last (building the agent re-seeds the global ones)."""
         self.history, self.phase, self.step, self.wall = ckpt["history"], ckpt["phase"], ckpt["step"], ckpt["wall"]
-        if "adversarial" in ckpt:
+        if "adversarial" in ckpt and self.adversarial_left():
             self.adversarial = AdversarialPhase(self)
             self.adversarial.load_state_dict(ckpt["adversarial"])
         self.rng.set_state(ckpt["rng"])
         torch.set_rng_state(ckpt["torch_rng"])
         np.random.set_state(ckpt["numpy_rng"])  # noqa: NPY002
         random.setstate(ckpt["python_rng"])
+
+    def adversarial_left(self) -> bool:
+        """Whether the adversarial phase has updates to do: it is under way, or the run ended and was resumed with a
+        larger ``--adv.updates``."""
+        return self.phase == Phase.ADVERSARIAL or (self.phase == Phase.DONE and self.step < self.cfg.adv.updates)
 
     def start_from_pretrained(self, pretrained: dict[str, Any], new_d: bool) -> None:
         """Start after another run's pretraining (``--pretrained``): its history, as ``pretrained_*`` rows, and its
@@ -278,7 +283,7 @@ def _run(pipe: Pipeline, cfg: SeqGANConfig, ckpt: dict[str, Any] | None) -> dict
     with GracefulInterrupt(pipe):
         pretrain_generator(pipe)
         pretrain_discriminator(pipe)
-        if pipe.phase == Phase.DONE and pipe.step < cfg.adv.updates:  # resumed with a larger --adv.updates
+        if pipe.phase == Phase.DONE and pipe.adversarial_left():  # resumed with a larger --adv.updates
             if pipe.tempered() is not None:
                 raise ValueError(f"--resume {pipe.rundir.path}: its generator was tempered (--adv.match-mle-diversity) "
                                  "at the end of the run; it cannot take more updates")  # fmt: skip

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from agents.checkpoint import save_checkpoint
 from agents.config import PRETRAIN_ONLY, SeqGANConfig, flag, get, preset_config, replace
 from agents.rundir import Phase, checkpoint_at, saved_config
+from agents.task import data_seed
 from seqgan_env.discriminator import train_discriminator
 from seqgan_env.generator import Generator, mle_step
 
@@ -68,11 +69,6 @@ def load_pretrained(cfg: SeqGANConfig) -> tuple[dict[str, Any], SeqGANConfig]:
                 f"{get(theirs, k)}; it runs no MLE of its own: drop the flag"
             )
     return ckpt, replace(cfg, {k: get(theirs, k) for k in PRETRAIN_ONLY})
-
-
-def data_seed(cfg: SeqGANConfig) -> int:
-    """The seed of the task's data sample: ``task.data_seed``, or the run's seed."""
-    return cfg.seed if cfg.task.data_seed is None else cfg.task.data_seed
 
 
 def pretrain_generator(pipe: Pipeline) -> None:

@@ -7,19 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.base_class import BaseAlgorithm
 
-from seqgan_env.sb3 import SB3VecEnv
-
-
-def sb3_env(model: BaseAlgorithm) -> SB3VecEnv:
-    """The :class:`SB3VecEnv` under ``model.env``'s wrappers (e.g. ``VecMonitor``)."""
-    env = model.env
-    while env is not None and not isinstance(env, SB3VecEnv):
-        env = getattr(env, "venv", None)
-    if env is None:
-        raise TypeError(f"{type(model).__name__}'s env does not wrap a SeqGAN-v0 SB3VecEnv")
-    return env
+from agents.callbacks import get_seqgan_env
 
 
 class ResumableMixin:
@@ -36,7 +25,7 @@ class ResumableMixin:
             "policy_optimizer": self.policy.optimizer.state_dict(),
             "num_timesteps": self.num_timesteps,
             "n_updates": self._n_updates,
-            "env": sb3_env(self).state_dict(),
+            "env": get_seqgan_env(self.env).state_dict(),
         }
 
     def load_resume_state(self: Any, state: dict[str, Any]) -> None:
@@ -46,7 +35,7 @@ class ResumableMixin:
         self.policy.optimizer.load_state_dict(state["policy_optimizer"])
         self.num_timesteps = state["num_timesteps"]
         self._n_updates = state["n_updates"]
-        env = sb3_env(self)
+        env = get_seqgan_env(self.env)
         self._last_obs = self.env.reset()  # also resets the monitor's episode statistics
         self._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
         if env.load_state_dict(state["env"]):  # episodes in progress (text: PPO stops mid-episode)

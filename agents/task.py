@@ -64,9 +64,14 @@ class Task:
 VALID_SEED = 1_000_003  # offset of the validation sample's seed from the data seed
 
 
+def data_seed(cfg: SeqGANConfig) -> int:
+    """The seed of the task's data sample and split: ``task.data_seed``, or the run's seed."""
+    return cfg.seed if cfg.task.data_seed is None else cfg.task.data_seed
+
+
 def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
     """Build the oracle (official parameters or seeded random) and sample its train/test sets, or read the corpus."""
-    data_seed = cfg.seed if cfg.task.data_seed is None else cfg.task.data_seed
+    seed = data_seed(cfg)
     if cfg.task.data is not None:
         corpus = load_corpus(
             CorpusConfig(
@@ -77,7 +82,7 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
                 max_vocab=cfg.task.max_vocab,
                 min_freq=cfg.task.min_freq,
                 long=cfg.task.long_sentences,
-                seed=data_seed,
+                seed=seed,
             ),
             min_sentences=max(cfg.env.num_envs, cfg.mle.batch_size) + 1,
         )
@@ -97,16 +102,14 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
             OracleConfig(vocab_size=cfg.task.vocab_size, seq_len=cfg.task.seq_len, seed=cfg.task.oracle_seed)
         )
     oracle.to(device)
-    train, test = oracle.make_data(cfg.task.n_train, cfg.task.n_test, seed=data_seed)
+    train, test = oracle.make_data(cfg.task.n_train, cfg.task.n_test, seed=seed)
     vocab = oracle.config.vocab_size
     uniform = torch.randint(
         0, vocab, (cfg.eval.samples, cfg.task.seq_len), generator=torch.Generator().manual_seed(cfg.seed)
     )
     valid = None
     if cfg.task.n_valid:  # its own stream, so train and test are those of a run without it
-        valid = oracle.sample(
-            cfg.task.n_valid, generator=torch.Generator(device=device).manual_seed(data_seed + VALID_SEED)
-        )
+        valid = oracle.sample(cfg.task.n_valid, generator=torch.Generator(device=device).manual_seed(seed + VALID_SEED))
     return Task(train, test, vocab, oracle=oracle, random_nll_oracle=oracle.nll(uniform.to(device)), valid=valid)
 
 

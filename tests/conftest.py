@@ -98,8 +98,7 @@ def tiny_run_flags(overrides: dict | None = None, /, **top) -> list[str]:
     flags = []
     for path, value in _tiny_values({**(overrides or {}), **top}).items():
         if isinstance(value, bool):
-            group, _, name = path.rpartition(".")
-            flags.append(flag(path) if value else flag(f"{group}.no-{name}" if group else f"no-{name}"))
+            flags.append(flag(path, negated=not value))
         else:
             flags += [flag(path), str(value)]
     return flags
