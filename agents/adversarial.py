@@ -20,8 +20,8 @@ from agents.callbacks import (
     SaveEveryKUpdates,
     timesteps_per_update,
 )
-from agents.config import SeqGANConfig, uses_discriminator
-from agents.ppo import make_ppo
+from agents.config import ACTOR_CRITIC, SeqGANConfig, uses_discriminator
+from agents.ppo import make_actor_critic
 from agents.reference import PerStepKLReference
 from agents.reinforce import Reinforce
 from agents.rundir import Phase, checkpoint_at
@@ -29,6 +29,7 @@ from agents.task import make_generator
 from seqgan_env.env import SeqGANVectorEnv
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import fold_temperature, matching_temperature, per_sequence_nll
+from seqgan_env.rewards import SOURCES
 from seqgan_env.sb3 import SB3VecEnv
 
 if TYPE_CHECKING:
@@ -55,20 +56,20 @@ class LinearDecay:
 def build_agent(pipe: Pipeline) -> BaseAlgorithm:
     """The adversarial-phase agent on a fresh vector env, its generator starting from ``pipe.gen``."""
     cfg = pipe.cfg
-    reward_mode = cfg.reinforce.reward_mode if cfg.agent == "reinforce" else cfg.ppo.reward_mode
-    perfect = cfg.env.reward_source == "perfect"
+    reward_mode = cfg.ppo.reward_mode if cfg.agent in ACTOR_CRITIC else cfg.reinforce.reward_mode
+    source = SOURCES[cfg.env.reward_source]
     venv = SeqGANVectorEnv(
         num_envs=cfg.env.num_envs,
         vocab_size=pipe.gen.config.vocab_size,
         seq_len=cfg.task.seq_len,
         n_rollouts=cfg.env.n_rollouts,
         reward_mode=reward_mode,
-        discriminator=None if perfect else pipe.disc,
-        rollout_policy=pipe.gen,
+        discriminator=pipe.disc if source.discriminator else None,
+        rollout_policy=pipe.gen if source.uses_policy else None,
         device=str(pipe.device),
         d_reward=cfg.env.d_reward,
         reward_source=cfg.env.reward_source,
-        oracle=pipe.task.oracle if perfect else None,
+        oracle=pipe.task.oracle if source.needs_oracle else None,
     )
     env = VecMonitor(SB3VecEnv(venv, seed=cfg.seed))
     gen_kwargs = {"generator_config": vars(pipe.gen.config).copy()}
@@ -88,8 +89,8 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
         )  # fmt: skip
         model.policy.generator.load_state_dict(pipe.gen.state_dict())
     else:
-        model = make_ppo(
-            env, cfg, pipe.gen.state_dict(), device=pipe.device, learning_rate=lr_schedule(cfg.ppo.lr, cfg)
+        model = make_actor_critic(
+            cfg.agent, env, cfg, pipe.gen.state_dict(), device=pipe.device, learning_rate=lr_schedule(cfg.ppo.lr, cfg)
         )
     model.set_logger(pipe.logger)
     return model
@@ -113,7 +114,8 @@ class AdversarialPhase:
         if cfg.adv.mle_steps:
             callbacks["mle"] = MLECallback(pipe.task.train, steps=cfg.adv.mle_steps, batch_size=cfg.mle.batch_size,
                                            lr=cfg.mle.lr, seed=cfg.seed)  # fmt: skip
-        callbacks["rollout_policy"] = RolloutPolicyCallback(beta=cfg.env.rollout_beta)
+        if SOURCES[cfg.env.reward_source].uses_policy:  # the env holds a copy of G to keep in sync
+            callbacks["rollout_policy"] = RolloutPolicyCallback(beta=cfg.env.rollout_beta)
         if uses_discriminator(cfg):  # the perfect and the constant reward read no D: it is not retrained
             callbacks["discriminator"] = DiscriminatorCallback(
                 pipe.disc,

@@ -20,6 +20,7 @@ from agents.task import Task, build_task, data_seed, make_generator, text_metric
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import nll_test, oracle_metrics
+from seqgan_env.rewards import SOURCES
 
 DEFAULT_TEMPERATURES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 
@@ -29,6 +30,57 @@ def _mean_std(values: list[float]) -> str:
         return "–"
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.3f} ± {std:.3f}"
+
+
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+         12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}  # fmt: skip
+"""Student's t quantile t_{0.975, df}, for 95 % confidence intervals of a mean over seeds."""
+
+
+def t_quantile(df: int) -> float:
+    """t_{0.975, df} (the nearest tabulated df at or below ``df``; 1.96 beyond 30)."""
+    if df > 30:
+        return 1.96
+    return _T975[max(k for k in _T975 if k <= df)]
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """The mean of ``values`` and the half-width of its 95 % confidence interval (Student's t over the ``n`` values;
+    0 for a single value, which has no interval)."""
+    mean = statistics.mean(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, t_quantile(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def _ci(values: list[float], digits: int = 3) -> str:
+    """``mean ± 95 % CI half-width`` (``mean`` alone for one value: no interval)."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "–"
+    mean, half = mean_ci(values)
+    return f"{mean:.{digits}f}" if len(values) < 2 else f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def gap_closed(kl_start: float, kl_agent: float, kl_reference: float) -> float:
+    """The share of the exact reference's KL gain an agent gets: (KL_start − KL_agent) / (KL_start − KL_reference),
+    both at the same generated tokens (1 = as far as the reference; negative = G moved away from the oracle)."""
+    return (kl_start - kl_agent) / (kl_start - kl_reference) if kl_start != kl_reference else float("nan")
+
+
+def reference_curve(runs: list[dict[str, Any]]) -> dict[int, float]:
+    """The exact reference's mean KL(G ‖ O) over seeds at each evaluated token count."""
+    by_tokens: dict[int, list[float]] = {}
+    for r in runs:
+        for row in r["rows"]:
+            by_tokens.setdefault(row["timesteps"], []).append(row["kl_oracle"])
+    return {t: statistics.mean(v) for t, v in sorted(by_tokens.items())}
+
+
+def gap_closed_curve(run: dict[str, Any], kl_start: float, ref: dict[int, float]) -> dict[int, float]:
+    """One run's gap closed at each of its evaluations where the reference was evaluated at the same tokens."""
+    return {row["timesteps"]: gap_closed(kl_start, row["kl_oracle"], ref[row["timesteps"]])
+            for row in run["rows"] if row["timesteps"] in ref and row["timesteps"] > 0}  # fmt: skip
 
 
 def adversarial_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -177,17 +229,41 @@ def frontier_gap(
     """How far a generator's temperature sweep ``points`` lies from the ``frontier`` family's :func:`envelope`, in
     quality units at equal diversity (oracle task: NLL-oracle minus the frontier's NLL-oracle at the same NLL-test;
     negative = beyond the frontier). ``at_t1``: the generator as it is (T = 1); ``best``: the best point of its
-    sweep; None where the frontier does not reach that diversity."""
+    sweep. A point whose diversity lies outside the frontier's range is measured against the frontier point nearest
+    in diversity, and ``*_side`` says which side (``"more_diverse"``, ``"less_diverse"``; None inside): more diverse
+    than the whole frontier with a negative gap, it dominates the frontier's end by that much. ``best`` is chosen
+    among the points inside the range or on its more diverse side. None only for an empty frontier."""
     sign = 1.0 if axes.lower_is_better else -1.0
+    ends = [p for pts in frontier for p in pts]
+
+    def side(p: dict[str, float]) -> str | None:
+        """None inside the frontier's diversity range; else which side of it (lower diversity metric = better)."""
+        if envelope(frontier, p[axes.diversity], axes) is not None or not ends:
+            return None
+        return "more_diverse" if p[axes.diversity] < min(f[axes.diversity] for f in ends) else "less_diverse"
 
     def gap(p: dict[str, float]) -> float | None:
         y = envelope(frontier, p[axes.diversity], axes)
-        return None if y is None else sign * (p[axes.quality] - y)
+        if y is not None:
+            return sign * (p[axes.quality] - y)
+        if not ends:
+            return None
+        # outside the frontier's range: the signed quality distance to the frontier's end nearest in diversity
+        near = min(ends, key=lambda f: abs(f[axes.diversity] - p[axes.diversity]))
+        return sign * (p[axes.quality] - near[axes.quality])
 
-    gaps = [(g, p) for p in points if (g := gap(p)) is not None]
+    # a point more diverse than the whole frontier and better in quality than its end dominates it: it counts
+    # (negative gap = "dominates by"); a less diverse one is compared only inside the range
+    gaps = [(g, p) for p in points if (g := gap(p)) is not None and side(p) != "less_diverse"]
     at_one = next((p for p in points if p["temperature"] == 1.0), None)
     best = min(gaps, key=lambda gp: gp[0]) if gaps else (None, {})
-    return {"at_t1": gap(at_one) if at_one else None, "best": best[0], "best_temperature": best[1].get("temperature")}
+    return {
+        "at_t1": gap(at_one) if at_one else None,
+        "best": best[0],
+        "best_temperature": best[1].get("temperature"),
+        "at_t1_side": side(at_one) if at_one else None,
+        "best_side": side(best[1]) if best[1] else None,
+    }
 
 
 def compare(
@@ -198,27 +274,22 @@ def compare(
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES,
 ) -> dict[str, Any]:
     """Pretrain once, run every agent × seed from the pretrained G/D, and write table, plots and JSON. ``agents``
-    defaults to REINFORCE and PPO, plus the reference trainer with ``--env.reward-source perfect``."""
+    defaults to REINFORCE and PPO, plus the reference trainer on the oracle task's rewards (``--env.reward-source
+    perfect`` or ``oracle``). With ``cfg.pretrained`` every run starts from that run directory's pretraining (e.g. the
+    benchmark's early-stopped MLE checkpoint) and none is run here."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output directory {out} already exists and is not empty")
     if not seeds:
         raise ValueError("--seeds must name at least one seed")
-    if agents is None:  # on the perfect reward, the exact per-step reference trainer runs beside the two agents
-        agents = ("reinforce", "ppo", "reference") if cfg.env.reward_source == "perfect" else ("reinforce", "ppo")
-    unknown = [a for a in agents if a not in AGENTS]
-    if unknown or not agents:
-        raise ValueError(f"--agents must be a non-empty subset of {list(AGENTS)}, got {list(agents)}")
-    if "reference" in agents and cfg.env.reward_source != "perfect":
-        raise ValueError("--agents reference (the exact per-step yardstick) needs --env.reward-source perfect")
+    oracle_reward = SOURCES[cfg.env.reward_source].needs_oracle
+    agents = _agents(cfg, agents)
     if not temperatures or any(t <= 0 for t in temperatures):
         raise ValueError(f"--temperatures must be positive numbers, got {list(temperatures)}")
     for agent in agents:  # every agent's own flags and combinations, before any work
         check_agent(agent_config(cfg, agent))
     base = replace(cfg, {"task.data_seed": data_seed(cfg)})
-    pre_dir = out / "pretrain"
-    pre_cfg = replace(base, {"adv.updates": 0, "run_dir": str(pre_dir), "resume": None, "pretrained": None})
-    run(agent_config(pre_cfg, "reinforce"))
+    pre_dir = _pretraining(base, out)
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in agents}
     for agent in agents:
         for seed in seeds:
@@ -243,7 +314,9 @@ def compare(
 
     mle = RunDir(pre_dir).rows(Phase.MLE)[-1]
     tuned = None
-    if task.corpus is None:
+    if task.corpus is None and oracle_reward:
+        table = _oracle_table(runs, seeds)
+    elif task.corpus is None:
         table = _table(runs, mle, seeds, axes)
     else:
         n = int(axes.quality.removeprefix("bleu"))
@@ -263,6 +336,8 @@ def compare(
     atomic_write_json(out / "compare.json", result)
     atomic_write_text(out / "compare.md", table)
     _plot_curves(runs, mle, out / "compare_nll.png", axes)
+    if task.oracle is not None:
+        plot_kl(runs, out / "compare_kl.png")
     plot_sweeps(sweeps, out / "quality_diversity.png", axes)
     return result
 
@@ -294,6 +369,93 @@ def _table(
                  f"generates the same number of tokens ({runs[next(iter(runs))][0]['tokens']}) under the same D "
                  "schedule. Wall time and tokens/s cover the adversarial phase, evaluations included.")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _agents(cfg: SeqGANConfig, agents: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The agents to run (default: REINFORCE and PPO, plus the reference on the oracle task's rewards), checked."""
+    oracle_reward = SOURCES[cfg.env.reward_source].needs_oracle
+    if agents is None:  # on the oracle task's rewards, the exact per-step reference trainer runs beside the agents
+        agents = ("reinforce", "ppo", "reference") if oracle_reward else ("reinforce", "ppo")
+    unknown = [a for a in agents if a not in AGENTS]
+    if unknown or not agents:
+        raise ValueError(f"--agents must be a non-empty subset of {list(AGENTS)}, got {list(agents)}")
+    if "reference" in agents and not oracle_reward:
+        raise ValueError(
+            "--agents reference (the exact per-step yardstick) needs --env.reward-source perfect or oracle"
+        )
+    return agents
+
+
+def _pretraining(base: SeqGANConfig, out: Path) -> Path:
+    """The run directory every agent starts from: ``--pretrained`` when given, else a pretraining run made here."""
+    if base.pretrained:
+        pre_dir = Path(base.pretrained)
+        if not RunDir(pre_dir).pretrained.is_file():
+            raise FileNotFoundError(f"--pretrained {pre_dir}: no checkpoints/pretrained.pt there")
+        return pre_dir
+    pre_dir = out / "pretrain"
+    pre_cfg = replace(base, {"adv.updates": 0, "run_dir": str(pre_dir), "resume": None, "pretrained": None})
+    run(agent_config(pre_cfg, "reinforce"))
+    return pre_dir
+
+
+def _oracle_table(runs: dict[str, list[dict[str, Any]]], seeds: tuple[int, ...]) -> str:
+    """The oracle benchmark's table: KL(G ‖ O), entropy, NLL-test and NLL-oracle at T = 1 after the budget, and the
+    gap closed to the exact reference at equal tokens, each mean ± 95 % CI over seeds."""
+    ref = reference_curve(runs["reference"]) if "reference" in runs else None
+    # every run starts from the same G: its KL, estimated on each run's own evaluation samples, averaged over all
+    kl_start = statistics.mean(r["rows"][0]["kl_oracle"] for rs in runs.values() for r in rs)
+    head = ("| agent | seeds | KL(G‖O) | entropy | NLL-test | NLL-oracle | gap closed | tokens | tokens/s |",
+            "|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    first = runs[next(iter(runs))][0]["rows"][0]
+    lines = [*head, f"| start (update 0) | – | {kl_start:.3f} | {first['entropy']:.3f} | "
+             f"{first['nll_test']:.3f} | {first['nll_oracle']:.3f} | 0 | 0 | – |"]  # fmt: skip
+    for agent, rs in runs.items():
+        final = [r["rows"][-1] for r in rs]
+        cells = [_ci([f[k] for f in final]) for k in ("kl_oracle", "entropy", "nll_test", "nll_oracle")]
+        gaps = []
+        if ref is not None:
+            for r in rs:
+                curve = gap_closed_curve(r, kl_start, ref)
+                if curve:
+                    gaps.append(curve[max(curve)])
+        gap = _ci([100 * g for g in gaps], 0) + " %" if gaps else "–"
+        tps = statistics.mean(r["tokens_per_s"] for r in rs)
+        lines.append(f"| {agent} | {len(rs)} | " + " | ".join(cells) + f" | {gap} | {rs[0]['tokens']} | {tps:.0f} |")
+    lines.append("")
+    lines.append(
+        f"Mean ± 95 % CI (Student's t) over seeds {list(seeds)}, at T = 1 after the same number of generated tokens, "
+        "all from the same pretrained G. KL(G‖O) and entropy are per token (nats), on the evaluation's samples. Gap "
+        "closed = (KL_start − KL_agent) / (KL_start − KL_reference) at equal tokens, against the exact reference's "
+        "mean curve over its seeds (100 % = as far as the reference; KL_start: the mean over every run's update-0 "
+        "evaluation). tokens/s: the adversarial phase end to end, evaluations "
+        "included."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def plot_kl(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """KL(G ‖ oracle) against generated tokens for each agent: the mean over seeds with its 95 % CI band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for agent, rs in runs.items():
+        xs = np.array([r["timesteps"] for r in rs[0]["rows"]])
+        ys = np.array([[r["kl_oracle"] for r in x["rows"]] for x in rs])
+        stats = [mean_ci(list(col)) for col in ys.T]
+        mean, half = np.array([m for m, _ in stats]), np.array([h for _, h in stats])
+        ax.plot(xs, mean, marker=".", label=f"{agent} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
+        if len(rs) > 1:
+            ax.fill_between(xs, mean - half, mean + half, alpha=0.2)
+    ax.set_xlabel("generated tokens")
+    ax.set_ylabel("KL(G ‖ oracle), nats/token (lower is better)")
+    ax.set_title("Distance to the oracle (mean; band: 95 % CI over seeds)", fontsize=10)
+    ax.legend(fontsize=8)
+    atomic_save_figure(fig, path)
 
 
 def _text_table(

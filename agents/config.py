@@ -16,10 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args, get_type_hints
 
-Agent = Literal["reinforce", "ppo", "reference"]
+from seqgan_env.rewards import SOURCES, RewardSourceName, check_source
+
+Agent = Literal["reinforce", "ppo", "a2c", "trpo", "reference"]
 AGENTS: tuple[str, ...] = get_args(Agent)
 Preset = Literal["quick", "fast", "paper"]
-"""``reference`` is the exact per-step KL trainer (:mod:`agents.reference`): a yardstick on the perfect reward."""
+"""``a2c`` is SB3's A2C and ``trpo`` sb3-contrib's TRPO (``pip install -e ".[contrib]"``), both with the project's
+actor-critic policy and reading the ``ppo`` group's actor-critic settings; ``reference`` is the exact per-step KL
+trainer (:mod:`agents.reference`): a yardstick on the oracle task's rewards (``perfect`` and ``oracle``)."""
+ACTOR_CRITIC = ("ppo", "a2c", "trpo")
+"""The agents built on SB3's on-policy actor-critic base (they read the ``ppo`` group)."""
 
 
 @dataclass
@@ -79,6 +85,10 @@ class MLEConfig:
     """Minibatch size (also of the interleaved steps of --adv.mle-steps)."""
     lr: float = 0.01
     """Adam learning rate (also of the interleaved steps of --adv.mle-steps)."""
+    patience: int = 0
+    """Early stopping on validation NLL (needs --task.n-valid): stop when the NLL of the validation sequences has not
+    improved for N epochs and keep G from its best epoch (the benchmark protocol's standard start); 0: off, the fixed
+    schedule of --mle.epochs (which is then the most epochs run)."""
     keep_every: int = 0
     """Also keep G after every N epochs as checkpoints/mle_epochNNN.pt (0: off), e.g. to compare MLE checkpoints
     over a temperature sweep (train/quality_diversity.py)."""
@@ -129,10 +139,11 @@ class EnvConfig:
     """Sequences generated in parallel; one generator update is one batch of them (REINFORCE)."""
     n_rollouts: int = 16
     """Monte Carlo rollouts per prefix."""
-    reward_source: Literal["rollout", "prefix", "perfect"] = "rollout"
+    reward_source: RewardSourceName = "rollout"
     """Where Q comes from: rollout (Monte Carlo rollouts scored by the CNN D, the paper), prefix (a per-prefix LSTM D,
-    dense, no rollouts) or perfect (oracle task only: the perfect discriminator p_O/(p_O + p_G), dense per-token
-    log-ratios — an upper bound no real task has)."""
+    dense, no rollouts), perfect (oracle task only: the perfect discriminator p_O/(p_O + p_G), dense per-token
+    log-ratios — an upper bound no real task has) or oracle (oracle task only: r_t = log p_O(y_t | y_<t), no G in the
+    env; with --adv.ent-coef 1 the return is −KL(G ‖ oracle), a known optimum)."""
     d_reward: Literal["prob", "log_odds", "constant"] = "prob"
     """What Q averages: D's P(real) (prob, the paper), its log-odds (log_odds; with --reinforce.kl-coef 1 the optimum
     is the MLE generator reweighted by D/(1 − D)), or 1 (constant: an ablation without D's signal)."""
@@ -158,7 +169,8 @@ class ReinforceConfig:
 
 @dataclass
 class PPOConfig:
-    """The PPO baseline (SB3's PPO, γ = λ = 1)."""
+    """The PPO baseline (SB3's PPO, γ = λ = 1); A2C and TRPO (--agent a2c / trpo) read its lr, reward_mode,
+    n_steps and advantage (TRPO also target_kl: its trust region, default 0.01)."""
 
     lr: float = 1e-3
     """Adam learning rate of actor and critic."""
@@ -408,7 +420,8 @@ POSITIVE = (
     "eval.checkpoint_every",
 )  # fmt: skip
 NON_NEGATIVE = (
-    "mle.epochs", "mle.keep_every", "task.n_valid", "disc.pretrain_rounds", "disc.report_samples", "disc.prefix_l2",
+    "mle.epochs", "mle.keep_every", "mle.patience", "task.n_valid", "disc.pretrain_rounds", "disc.report_samples",
+    "disc.prefix_l2",
     "adv.updates", "adv.ent_coef", "adv.mle_steps", "reinforce.kl_coef",
 )  # fmt: skip
 LEARNING_RATES = ("mle.lr", "disc.lr", "disc.prefix_lr", "reinforce.lr", "ppo.lr")
@@ -438,6 +451,8 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
     _validate_ranges(cfg)
     _validate_reward(cfg)
     _validate_ppo(cfg)
+    if cfg.mle.patience and not cfg.task.n_valid:
+        raise ValueError("--mle.patience (early stopping) needs --task.n-valid > 0 validation sequences to stop on")
     if cfg.adv.match_mle_diversity and not cfg.task.n_valid:
         raise ValueError("--adv.match-mle-diversity needs --task.n-valid > 0 validation sequences to choose T on")
     return cfg
@@ -469,24 +484,12 @@ def _validate_ranges(cfg: SeqGANConfig) -> None:
 
 
 def _validate_reward(cfg: SeqGANConfig) -> None:
-    """The reward source's combinations."""
+    """The reward source's combinations: the env's own rules (:func:`seqgan_env.rewards.check_source`), as flags."""
+    names = {"reward_source": "--env.reward-source", "d_reward": "--env.d-reward", "rollout_beta": "--env.rollout-beta",
+             "corpus": f"--task.data {cfg.task.data}"}  # fmt: skip
     env = cfg.env
-    if env.reward_source == "perfect":
-        if cfg.task.data is not None:
-            raise ValueError(
-                f"--env.reward-source perfect needs the oracle task (both likelihoods known); --task.data "
-                f"{cfg.task.data} is real text with no known likelihood: use --env.reward-source rollout or prefix"
-            )
-        if env.d_reward != "prob":
-            raise ValueError(
-                f"--env.d-reward {env.d_reward} transforms a learned D's score; --env.reward-source perfect has none"
-            )
-        if env.rollout_beta:
-            raise ValueError("--env.reward-source perfect scores against the current G; it needs --env.rollout-beta 0")
-    if env.reward_source == "prefix" and env.d_reward == "constant":
-        raise ValueError(
-            "--env.d-reward constant is an ablation of the rollout reward; use --env.reward-source rollout"
-        )
+    check_source(env.reward_source, d_reward=env.d_reward, on_text=cfg.task.data is not None,
+                 rollout_beta=env.rollout_beta, spell=names.__getitem__)  # fmt: skip
 
 
 def _validate_ppo(cfg: SeqGANConfig) -> None:
@@ -514,8 +517,8 @@ def _validate_ppo(cfg: SeqGANConfig) -> None:
 
 
 def uses_discriminator(cfg: SeqGANConfig) -> bool:
-    """Whether the adversarial reward reads a learned D (so D is retrained and its quality reported)."""
-    return cfg.env.reward_source != "perfect" and cfg.env.d_reward != "constant"
+    """Whether the adversarial reward reads a learned D (so D is pretrained, retrained and its quality reported)."""
+    return SOURCES[cfg.env.reward_source].discriminator is not None and cfg.env.d_reward != "constant"
 
 
 def ppo_sizes(cfg: SeqGANConfig) -> tuple[int, int]:
@@ -527,7 +530,7 @@ def ppo_sizes(cfg: SeqGANConfig) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------------ which agent reads what
 ORACLE_ONLY = ("task.oracle_params", "task.oracle_seed", "task.vocab_size", "task.n_train", "task.n_test")
-PRETRAIN_ONLY = ("mle.epochs", "mle.keep_every")
+PRETRAIN_ONLY = ("mle.epochs", "mle.keep_every", "mle.patience")
 """Read only by MLE pretraining: a ``--pretrained`` run records its source's values instead."""
 
 
@@ -538,7 +541,9 @@ def ignored_by(agent: str) -> tuple[str, ...]:
     ppo = tuple(f"ppo.{f.name}" for f in fields(PPOConfig))
     # the reference trainer is REINFORCE's class with an exact per-step loss: of that group it reads the rate only
     reference = (*ppo, *(k for k in reinforce if k != "reinforce.lr"), "adv.ent_coef", "adv.mle_steps")
-    return {"ppo": reinforce, "reinforce": ppo, "reference": reference}[agent]
+    a2c = (*reinforce, "ppo.n_epochs", "ppo.minibatch_size", "ppo.clip_range", "ppo.target_kl")
+    trpo = (*reinforce, "ppo.n_epochs", "ppo.clip_range")
+    return {"ppo": reinforce, "reinforce": ppo, "reference": reference, "a2c": a2c, "trpo": trpo}[agent]
 
 
 def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
@@ -551,10 +556,11 @@ def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
 def check_agent(cfg: SeqGANConfig) -> None:
     """Refuse, before any work, flags the config's agent would ignore (set away from the preset's value): REINFORCE's
     under PPO, PPO's under REINFORCE or the reference trainer, the oracle's on real text."""
-    if cfg.agent == "reference" and cfg.env.reward_source != "perfect":
+    if cfg.agent == "reference" and not SOURCES[cfg.env.reward_source].needs_oracle:
+        oracle_sources = " or ".join(n for n, c in SOURCES.items() if c.needs_oracle)
         raise ValueError(
-            "the reference trainer is the exact per-step yardstick of the perfect reward: it needs the oracle task and "
-            f"--env.reward-source perfect, got --env.reward-source {cfg.env.reward_source}"
+            "the reference trainer is the exact per-step yardstick of the oracle task's rewards: it needs the oracle "
+            f"task and --env.reward-source {oracle_sources}, got --env.reward-source {cfg.env.reward_source}"
         )
     preset = preset_config(cfg.preset)
     changed = [k for k in ignored_by(cfg.agent) if get(cfg, k) != get(preset, k)]

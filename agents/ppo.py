@@ -1,11 +1,13 @@
-"""PPO baseline: SB3's ``PPO`` whose actor is the shared :class:`~seqgan_env.Generator`."""
+"""The actor-critic agents: SB3's ``PPO`` (the baseline) and ``A2C``, and sb3-contrib's ``TRPO``, each with the
+project's :class:`~agents.policies.GeneratorActorCriticPolicy`, whose actor is the shared
+:class:`~seqgan_env.Generator`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.callbacks import get_seqgan_env
@@ -18,6 +20,71 @@ class SeqGANPPO(ResumableMixin, PPO):
     """SB3's ``PPO``, unchanged, that can also write and read a run's mid-phase state (:class:`ResumableMixin`)."""
 
 
+class SeqGANA2C(ResumableMixin, A2C):
+    """SB3's ``A2C``, unchanged, that can also write and read a run's mid-phase state (:class:`ResumableMixin`)."""
+
+
+def _trpo_class() -> type:
+    try:
+        from sb3_contrib import TRPO
+    except ImportError:
+        raise ValueError("--agent trpo is sb3-contrib's TRPO: pip install -e '.[contrib]'") from None
+
+    class SeqGANTRPO(ResumableMixin, TRPO):
+        """sb3-contrib's ``TRPO``, unchanged (it has no entropy bonus), with :class:`ResumableMixin`."""
+
+    return SeqGANTRPO
+
+
+def make_actor_critic(
+    agent: str,
+    env: VecEnv,
+    cfg: SeqGANConfig,
+    generator_state: dict[str, torch.Tensor] | None = None,
+    device: torch.device | str = "auto",
+    learning_rate: Any = None,
+) -> Any:
+    """``agent`` (``"ppo"``, ``"a2c"`` or ``"trpo"``) on the SeqGAN vector env, from the ``ppo`` group's settings:
+    γ = λ = 1 with a critic, or with ``cfg.ppo.advantage == "q"`` the un-centred per-step weights (no critic,
+    advantage = the step's reward). A2C uses Adam (not SB3's default RMSprop), as every other agent here; TRPO's
+    trust region is ``--ppo.target-kl`` (default 0.01) and it has no entropy bonus."""
+    if agent == "ppo":
+        return make_ppo(env, cfg, generator_state, device=device,
+                        **({} if learning_rate is None else {"learning_rate": learning_rate}))  # fmt: skip
+    n_steps, minibatch = ppo_sizes(cfg)
+    kwargs: dict[str, Any] = dict(
+        learning_rate=cfg.ppo.lr if learning_rate is None else learning_rate, n_steps=n_steps, gamma=1.0,
+        gae_lambda=1.0, policy_kwargs={"generator_config": _generator_config(env, cfg)}, seed=cfg.seed, device=device,
+    )  # fmt: skip
+    if agent == "a2c":
+        cls: type = SeqGANA2C
+        kwargs.update(ent_coef=cfg.adv.ent_coef, max_grad_norm=cfg.adv.max_grad_norm, use_rms_prop=False,
+                      normalize_advantage=True)  # fmt: skip
+    elif agent == "trpo":
+        cls = _trpo_class()
+        kwargs.update(batch_size=minibatch, target_kl=cfg.ppo.target_kl or 0.01)
+    else:
+        raise ValueError(f"agent must be one of ('ppo', 'a2c', 'trpo'), got {agent!r}")
+    if cfg.ppo.advantage == "q":
+        kwargs.update(gamma=0.0, normalize_advantage=False)
+        kwargs["policy_kwargs"]["critic"] = False
+        if agent == "a2c":
+            kwargs["vf_coef"] = 0.0
+    model = cls(GeneratorActorCriticPolicy, env, **kwargs)
+    if generator_state is not None:
+        model.policy.load_generator(generator_state)
+    return model
+
+
+def _generator_config(env: VecEnv, cfg: SeqGANConfig) -> dict[str, Any]:
+    core = get_seqgan_env(env).core
+    return {
+        "vocab_size": core.vocab_size, "seq_len": core.seq_len,
+        "emb_dim": cfg.generator.emb_dim, "hidden_dim": cfg.generator.hidden_dim,
+        "eos_token": core.eos_token, "pad_token": core.pad_token,
+    }  # fmt: skip
+
+
 def make_ppo(
     env: VecEnv,
     cfg: SeqGANConfig,
@@ -28,12 +95,7 @@ def make_ppo(
     """SB3 PPO on the SeqGAN vector env with γ = 1 and λ = 1 (Monte Carlo advantages over a learned value), or
     with ``cfg.ppo.advantage == "q"`` the paper's un-centred weights (no critic, advantage = Q_t); its actor
     (and the critic's LSTM) starting from ``generator_state`` (e.g. the MLE-pretrained G)."""
-    core = get_seqgan_env(env).core
-    gen_config = {
-        "vocab_size": core.vocab_size, "seq_len": core.seq_len,
-        "emb_dim": cfg.generator.emb_dim, "hidden_dim": cfg.generator.hidden_dim,
-        "eos_token": core.eos_token, "pad_token": core.pad_token,
-    }  # fmt: skip
+    gen_config = _generator_config(env, cfg)
     n_steps, minibatch = ppo_sizes(cfg)
     kwargs: dict[str, Any] = dict(
         learning_rate=cfg.ppo.lr,

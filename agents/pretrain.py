@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm.auto import tqdm
 
-from agents.checkpoint import save_checkpoint
-from agents.config import PRETRAIN_ONLY, SeqGANConfig, flag, get, preset_config, replace
+from agents.checkpoint import load_checkpoint, save_checkpoint
+from agents.config import PRETRAIN_ONLY, SeqGANConfig, flag, get, preset_config, replace, uses_discriminator
 from agents.rundir import Phase, checkpoint_at, saved_config
 from agents.task import data_seed
 from seqgan_env.discriminator import train_discriminator
 from seqgan_env.generator import Generator, mle_step
+from seqgan_env.metrics import nll_test
+from seqgan_env.rewards import SOURCES
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
@@ -38,8 +40,10 @@ def train_mle_epoch(
 
 
 def d_kind(cfg: SeqGANConfig) -> str:
-    """Which D a config builds: "prefix" (the LSTM D) or "cnn"."""
-    return "prefix" if cfg.env.reward_source == "prefix" else "cnn"
+    """Which D a config trains: "prefix" (the LSTM D), "cnn", or "none" (a reward that reads no learned D)."""
+    if not uses_discriminator(cfg):
+        return "none"
+    return "prefix" if SOURCES[cfg.env.reward_source].discriminator == "prefix" else "cnn"
 
 
 MUST_MATCH = ("task.oracle_params", "task.oracle_seed", "task.vocab_size", "task.seq_len", "task.n_train",
@@ -54,7 +58,7 @@ def load_pretrained(cfg: SeqGANConfig) -> tuple[dict[str, Any], SeqGANConfig]:
     ckpt = checkpoint_at(path, "pretrained.pt")
     theirs = saved_config(ckpt)
     must_match = list(MUST_MATCH)
-    if d_kind(theirs) != d_kind(cfg) or cfg.env.reward_source == "perfect":  # its D is not loaded
+    if d_kind(theirs) != d_kind(cfg) or d_kind(cfg) == "none":  # its D is not loaded
         must_match = [k for k in must_match if not k.startswith("disc.")]
     diff = {k: (get(theirs, k), get(cfg, k)) for k in must_match if get(theirs, k) != get(cfg, k)}
     if data_seed(theirs) != data_seed(cfg):
@@ -91,8 +95,32 @@ def pretrain_generator(pipe: Pipeline) -> None:
             pipe.checkpoint()
         if cfg.mle.keep_every and pipe.step % cfg.mle.keep_every == 0:
             save_checkpoint(pipe.rundir.mle_epoch_path(pipe.step), pipe.state())
+        if cfg.mle.patience and _early_stop(pipe, bar):
+            break
         pipe.stop_if_interrupted()
     pipe.phase, pipe.step = Phase.DISC, 0
+
+
+def _early_stop(pipe: Pipeline, bar: Any) -> bool:
+    """Early stopping on validation NLL: keep G at its best epoch (``RunDir.mle_best``, with that epoch and its NLL);
+    after ``mle.patience`` epochs without improvement, or at the last epoch, load it back, record it as an MLE row
+    (``best_epoch``, ``nll_valid``) and return True when the schedule should stop."""
+    cfg, path = pipe.cfg, pipe.rundir.mle_best
+    assert pipe.task.valid is not None
+    nll_valid = nll_test(pipe.gen, pipe.task.valid)
+    pipe.logger.record("mle/nll_valid", nll_valid)
+    best = load_checkpoint(path)["mle_best"] if path.exists() else None
+    if best is None or nll_valid < best["nll_valid"]:
+        best = {"epoch": pipe.step, "nll_valid": nll_valid}
+        save_checkpoint(path, {**pipe.state(), "mle_best": best})
+    bar.set_postfix(nll_valid=f"{nll_valid:.3f}", best_epoch=best["epoch"])
+    if pipe.step - best["epoch"] < cfg.mle.patience and pipe.step < cfg.mle.epochs:
+        return False
+    pipe.gen.load_state_dict(load_checkpoint(path)["generator"])
+    pipe.record(Phase.MLE, pipe.step, 0, {**pipe.evaluate(), "best_epoch": best["epoch"],
+                                          "nll_valid": best["nll_valid"]})  # fmt: skip
+    pipe.checkpoint()
+    return True
     pipe.checkpoint()
 
 
@@ -101,8 +129,9 @@ def pretrain_discriminator(pipe: Pipeline) -> None:
     cfg = pipe.cfg
     if pipe.phase != Phase.DISC:
         return
-    bar = tqdm(range(pipe.step, cfg.disc.pretrain_rounds), desc="D pretraining", unit="round",
-               disable=not cfg.progress, initial=pipe.step, total=cfg.disc.pretrain_rounds)  # fmt: skip
+    rounds = cfg.disc.pretrain_rounds if uses_discriminator(cfg) else 0  # a reward with no learned D trains none
+    bar = tqdm(range(pipe.step, rounds), desc="D pretraining", unit="round",
+               disable=not cfg.progress or not rounds, initial=pipe.step, total=rounds)  # fmt: skip
     for r in bar:
         fake = pipe.gen.sample(cfg.disc.negatives, generator=pipe.rng)
         loss = train_discriminator(

@@ -52,6 +52,11 @@ class RunDir:
         """Where ``--mle.keep-every`` keeps G after MLE epoch ``epoch``."""
         return self.path / "checkpoints" / f"mle_epoch{epoch:03d}.pt"
 
+    @property
+    def mle_best(self) -> Path:
+        """Where ``--mle.patience`` keeps G at its best validation NLL so far."""
+        return self.path / "checkpoints" / "mle_best.pt"
+
     def kept_mle_epochs(self) -> list[int]:
         """The MLE epochs whose G ``--mle.keep-every`` kept, in order."""
         kept = (self.path / "checkpoints").glob("mle_epoch*.pt")

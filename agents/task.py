@@ -19,6 +19,7 @@ from seqgan_env.discriminator import (
 from seqgan_env.generator import Generator, GeneratorConfig
 from seqgan_env.metrics import bleu, nll_test, oracle_metrics, self_bleu
 from seqgan_env.oracle import Oracle, OracleConfig
+from seqgan_env.rewards import SOURCES
 from seqgan_env.text import Corpus, CorpusConfig, load_corpus
 
 
@@ -172,7 +173,7 @@ def make_generator(
 
 def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig | PrefixDiscriminatorConfig:
     """D's sizes: the per-prefix LSTM D with ``--env.reward-source prefix``, else the CNN (``--disc.size``)."""
-    if cfg.env.reward_source == "prefix":
+    if SOURCES[cfg.env.reward_source].discriminator == "prefix":
         return PrefixDiscriminatorConfig(
             vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, hidden_dim=cfg.disc.prefix_hidden_dim,
             dropout=cfg.disc.prefix_dropout, l2_reg=cfg.disc.prefix_l2, lr=cfg.disc.prefix_lr,

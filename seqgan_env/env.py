@@ -11,19 +11,12 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
-from seqgan_env.discriminator import (
-    Discriminator,
-    DiscriminatorConfig,
-    PrefixDiscriminator,
-    PrefixDiscriminatorConfig,
-)
+from seqgan_env.discriminator import PrefixDiscriminator
 from seqgan_env.generator import Generator, GeneratorConfig, State
-from seqgan_env.rollout import RolloutReward, SequenceScorer, check_scores
+from seqgan_env.rewards import REWARD_MODES, REWARD_SOURCES, RewardSource, make_source
+from seqgan_env.rollout import SequenceScorer
 
-REWARD_MODES = ("shaped", "q", "terminal")
-REWARD_SOURCES = ("rollout", "prefix", "perfect")
-"""Where Q comes from: Monte Carlo rollouts scored by D (the paper), a per-prefix D read one token per step (no
-rollouts), or the perfect discriminator of the oracle task (an upper bound no real task has)."""
+__all__ = ["REWARD_MODES", "REWARD_SOURCES", "SeqGANCore", "SeqGANEnv", "SeqGANVectorEnv", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -50,36 +43,6 @@ def _check_render_mode(render_mode: str | None, modes: list[str]) -> None:
         raise ValueError(f"render_mode must be None or one of {modes}, got {render_mode!r}")
 
 
-def _set_rows(state: State | None, idx: torch.Tensor, rows: State, num_envs: int) -> State:
-    """``state`` with rows ``idx`` replaced by ``rows`` (``rows`` itself when every row is replaced)."""
-    if state is None or len(idx) == num_envs:
-        return rows
-    state[0][idx] = rows[0]
-    state[1][idx] = rows[1]
-    return state
-
-
-def _check_source(source: str, d_reward: str, discriminator: object, oracle: object, eos_token: int | None) -> str:
-    """Check ``reward_source`` and the arguments it needs or excludes; one ``ValueError`` naming them."""
-    if source not in REWARD_SOURCES:
-        raise ValueError(f"reward_source must be one of {REWARD_SOURCES}, got {source!r}")
-    if source == "perfect":
-        if oracle is None or eos_token is not None:
-            raise ValueError(
-                "reward_source='perfect' needs the oracle task: pass oracle= (the seqgan_env.Oracle whose samples are "
-                "the real data); real text (a corpus) has no known likelihood, so it has no perfect discriminator"
-            )
-        if discriminator is not None:
-            raise ValueError("reward_source='perfect' rewards with the oracle's likelihood; do not pass discriminator=")
-        if d_reward != "prob":
-            raise ValueError(f"d_reward={d_reward!r} transforms a learned D's score; reward_source='perfect' has none")
-    elif oracle is not None:
-        raise ValueError(f"oracle= is used only by reward_source='perfect', got reward_source={source!r}")
-    if source == "prefix" and d_reward == "constant":
-        raise ValueError("d_reward='constant' is an ablation of the rollout reward; use reward_source='rollout'")
-    return source
-
-
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -90,7 +53,8 @@ class SeqGANCore:
     """The batched state machine behind both env forms: ``B`` sequences, each at its own position.
 
     Without an end token every sequence lasts ``seq_len`` steps, so the rows move in lock-step; with
-    ``eos_token`` (real text) a row ends when it writes ``<eos>`` and can be reset on its own.
+    ``eos_token`` (real text) a row ends when it writes ``<eos>`` and can be reset on its own. The reward comes from
+    a :class:`~seqgan_env.rewards.RewardSource` (``self.source``), asked at each reset and step.
     """
 
     def __init__(
@@ -118,39 +82,34 @@ class SeqGANCore:
         if eos_token is not None and not 0 <= eos_token < self.vocab_size:
             raise ValueError(f"eos_token must be None or in [0, vocab_size={self.vocab_size}), got {eos_token}")
         self.reward_mode = reward_mode
-        self.reward_source = _check_source(reward_source, d_reward, discriminator, oracle, eos_token)
+        self.source: RewardSource = make_source(
+            reward_source, discriminator=discriminator, oracle=oracle, n_rollouts=self.n_rollouts,
+            d_reward=d_reward, on_text=eos_token is not None,
+        )  # fmt: skip
+        if not self.source.uses_policy and rollout_policy is not None:
+            raise ValueError(f"reward_source={reward_source!r} holds no generator: do not pass rollout_policy=")
+        self.reward_source = reward_source
         self.eos_token, self.pad_token = eos_token, pad_token
         self.device = resolve_device(device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)  # default (untrained) parts are the same in every process
-            if rollout_policy is None:
-                rollout_policy = Generator(
-                    GeneratorConfig(self.vocab_size, self.seq_len, eos_token=eos_token, pad_token=pad_token)
-                )
-            if discriminator is None and reward_source == "rollout":
-                discriminator = Discriminator(DiscriminatorConfig.paper(self.vocab_size, self.seq_len))
-            elif discriminator is None and reward_source == "prefix":
-                discriminator = PrefixDiscriminator(PrefixDiscriminatorConfig(self.vocab_size, self.seq_len))
-        self.reward = RolloutReward(rollout_policy, discriminator, self.n_rollouts, d_reward)  # type: ignore[arg-type]
         self.pos = torch.full((self.num_envs,), -1, dtype=torch.long, device=self.device)  # -1: before reset()
-        self.oracle: Generator | None = None
-        self.d_state: State | None = None  # the per-prefix D's state (reward_source="prefix")
-        self.oracle_state: State | None = None  # the oracle's state (reward_source="perfect")
-        self.log_ratio = torch.zeros(self.num_envs, device=self.device)  # Σ log p_O − log p_G so far ("perfect")
-        if oracle is not None:
-            self._check_sizes("oracle", oracle)
-            self.oracle = oracle.to(self.device)
-        self.set_rollout_policy(rollout_policy)
-        if discriminator is not None:
-            self.set_discriminator(discriminator)
+        self.policy: Generator | None = None
+        if self.source.uses_policy:
+            if rollout_policy is None:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(0)  # default (untrained) parts are the same in every process
+                    rollout_policy = Generator(
+                        GeneratorConfig(self.vocab_size, self.seq_len, eos_token=eos_token, pad_token=pad_token)
+                    )
+            self.set_rollout_policy(rollout_policy)
         self.torch_rng = torch.Generator(device=self.device)
         self.tokens = torch.zeros(self.num_envs, self.seq_len, dtype=torch.long, device=self.device)
         self.ended = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        self.state: State | None = None
-        self.q_prev = torch.zeros(self.num_envs, device=self.device)
+        self.state: State | None = None  # the rollout policy's state after reading each prefix
+        self.source.bind(self)
 
     # ---------------------------------------------------------------- injected parts
-    def _check_sizes(self, name: str, part: object) -> None:
+    def check_sizes(self, name: str, part: object) -> None:
+        """Refuse a model whose ``config.vocab_size`` / ``config.seq_len`` differ from the env's."""
         config = getattr(part, "config", None)
         vocab, length = getattr(config, "vocab_size", None), getattr(config, "seq_len", None)
         if vocab != self.vocab_size or length != self.seq_len:
@@ -162,27 +121,15 @@ class SeqGANCore:
     def set_discriminator(self, discriminator: SequenceScorer) -> None:
         """Use ``discriminator`` (anything with ``config.vocab_size/seq_len`` and ``score``) for rewards; with
         ``reward_source="prefix"`` a :class:`PrefixDiscriminator` (episodes in progress are re-read with it)."""
-        if self.reward_source == "perfect":
-            raise ValueError("reward_source='perfect' rewards with the oracle's likelihood; it takes no discriminator")
-        if not callable(getattr(discriminator, "score", None)):
-            raise TypeError(f"discriminator must have a score(tokens) method, got {type(discriminator).__name__}")
-        if self.reward_source == "prefix" and not isinstance(discriminator, PrefixDiscriminator):
-            raise TypeError(
-                "reward_source='prefix' needs a seqgan_env.PrefixDiscriminator (it scores every prefix), got "
-                f"{type(discriminator).__name__}"
-            )
-        self._check_sizes("discriminator", discriminator)
-        if isinstance(discriminator, torch.nn.Module):
-            discriminator.to(self.device)
-        self.reward.discriminator = discriminator
-        if self.reward_source == "prefix" and bool((self.pos >= 0).all()):
-            self.d_state = self._read_prefix(discriminator)  # type: ignore[arg-type]
+        self.source.set_discriminator(discriminator)
 
     def set_rollout_policy(self, policy: Generator) -> None:
         """Use ``policy`` (a :class:`Generator`) to complete prefixes in Monte Carlo rollouts."""
+        if not self.source.uses_policy:
+            raise ValueError(f"reward_source={self.reward_source!r} holds no generator: it takes no rollout policy")
         if not isinstance(policy, Generator):
             raise TypeError(f"rollout_policy must be a seqgan_env.Generator, got {type(policy).__name__}")
-        self._check_sizes("rollout_policy", policy)
+        self.check_sizes("rollout_policy", policy)
         theirs = (policy.config.eos_token, policy.config.pad_token if policy.config.eos_token is not None else None)
         ours = (self.eos_token, self.pad_token if self.eos_token is not None else None)
         if theirs != ours:
@@ -190,21 +137,32 @@ class SeqGANCore:
                 f"rollout_policy has (eos_token, pad_token)={theirs}, the env needs {ours} "
                 "(build the generator with the corpus's <eos> and <pad> ids)"
             )
-        self.reward.policy = policy.to(self.device)
+        self.policy = policy.to(self.device)
+        if self.source.core is not None:
+            self.source.on_policy_changed()
         if bool((self.pos >= 0).all()):  # after reset(): re-read the prefixes with the new policy
-            self.state = self._read_prefix(policy)
+            self.state = self.read_prefix(policy)
 
     @property
     def discriminator(self) -> SequenceScorer | None:
-        """The discriminator rewards come from (None with ``reward_source="perfect"``)."""
-        return self.reward.discriminator
+        """The discriminator rewards come from (None for a source that reads none)."""
+        return self.source.get_discriminator()
 
     @property
-    def rollout_policy(self) -> Generator:
-        return self.reward.policy
+    def rollout_policy(self) -> Generator | None:
+        """The rollout policy (None for a source that holds no generator)."""
+        return self.policy
 
     # ---------------------------------------------------------------- dynamics
-    def _read_prefix(self, model: Generator | PrefixDiscriminator) -> State:
+    def set_rows(self, state: State | None, idx: torch.Tensor, rows: State) -> State:
+        """``state`` with rows ``idx`` replaced by ``rows`` (``rows`` itself when every row is replaced)."""
+        if state is None or len(idx) == self.num_envs:
+            return rows
+        state[0][idx] = rows[0]
+        state[1][idx] = rows[1]
+        return state
+
+    def read_prefix(self, model: Generator | PrefixDiscriminator) -> State:
         """``model``'s recurrent state after reading each row's prefix (``first_state`` then ``advance``)."""
         with torch.inference_mode():
             h, c = model.first_state(self.num_envs)
@@ -223,16 +181,24 @@ class SeqGANCore:
         self.tokens = tokens.to(self.device, torch.long).clone()
         self.pos = pos.to(self.device, torch.long).clone()
         self.ended = torch.zeros_like(self.ended)
-        self.state = self._read_prefix(self.reward.policy)
-        if self.reward_source == "prefix":
-            self.d_state = self._read_prefix(self.reward.discriminator)  # type: ignore[arg-type]
-        elif self.reward_source == "perfect":
-            assert self.oracle is not None
-            self.oracle_state = self._read_prefix(self.oracle)
-            with torch.inference_mode():  # the log-ratio of the prefix so far
-                lp_o, lp_g = self.oracle.log_prob(self.tokens), self.reward.policy.log_prob(self.tokens)
-                inside = torch.arange(self.seq_len, device=self.device) < self.pos[:, None]
-                self.log_ratio = ((lp_o - lp_g) * inside).sum(dim=1)
+        if self.policy is not None:
+            self.state = self.read_prefix(self.policy)
+        self.source.restore()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler's RNG, the episodes in progress and the reward source's own state (e.g. Q_(t−1))."""
+        return {"torch_rng": self.torch_rng.get_state(), "tokens": self.tokens.cpu(), "pos": self.pos.cpu(),
+                "source": self.source.state_dict()}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> bool:
+        """Restore :meth:`state_dict` (after a reset); returns whether it held episodes to continue (an earlier
+        version's state holds only the RNG and ``q_prev``, the shaped rollout reward's Q_(t−1), at the top level)."""
+        self.torch_rng.set_state(state["torch_rng"])
+        source = state.get("source", {"q_prev": state["q_prev"]} if "q_prev" in state else {})
+        if "pos" in state:
+            self.restore(state["tokens"], state["pos"])
+        self.source.load_state_dict(source)
+        return "pos" in state
 
     def observation(self) -> np.ndarray:
         obs = self.tokens.clone()
@@ -250,36 +216,14 @@ class SeqGANCore:
         arrays (meaningful in ``rows``)."""
         idx = rows.nonzero().squeeze(1)
         with torch.inference_mode():
-            policy = self.reward.policy
             self.tokens[idx] = self.pad_token
             self.pos[idx] = 0
             self.ended[idx] = False
-            first = policy.first_state(len(idx))
-            self.state = _set_rows(self.state, idx, first, self.num_envs)
-            if self.reward_source == "prefix":
-                d_first = self.reward.discriminator.first_state(len(idx))  # type: ignore[union-attr]
-                self.d_state = _set_rows(self.d_state, idx, d_first, self.num_envs)
-            elif self.reward_source == "perfect":
-                assert self.oracle is not None
-                self.oracle_state = _set_rows(self.oracle_state, idx, self.oracle.first_state(len(idx)), self.num_envs)
-                self.log_ratio[idx] = 0.0
-            info: dict[str, np.ndarray] = {}
-            if self.reward_mode == "shaped" and self.reward_source != "perfect":
-                if self.reward_source == "prefix":
-                    self.q_prev[idx] = self.reward.value(self.reward.discriminator.prob(d_first))  # type: ignore[union-attr]
-                else:
-                    self.q_prev[idx] = self.reward.q_values(self.tokens[idx, :0], first, self.torch_rng)
-                info["q"] = self.q_prev.cpu().numpy().copy()
-        return info
-
-    def _perfect_log_ratio(self, act: torch.Tensor) -> torch.Tensor:
-        """``log p_O(a_t | prefix) − log p_G(a_t | prefix)`` ``(B,)``, from the states before reading ``act``."""
-        assert self.oracle is not None
-        assert self.oracle_state is not None
-        assert self.state is not None
-        lp_o = torch.log_softmax(self.oracle.logits_from_state(self.oracle_state), dim=1)
-        lp_g = torch.log_softmax(self.reward.policy.logits_from_state(self.state), dim=1)
-        return (lp_o.gather(1, act[:, None]) - lp_g.gather(1, act[:, None])).squeeze(1)
+            first = None
+            if self.policy is not None:
+                first = self.policy.first_state(len(idx))
+                self.state = self.set_rows(self.state, idx, first)
+            return self.source.reset_rows(idx, first)
 
     def check_actions(self, actions: Any) -> torch.Tensor:
         if bool((self.pos < 0).any()):
@@ -304,80 +248,22 @@ class SeqGANCore:
         (``"d_score"`` is meaningful where an episode ended)."""
         act = self.check_actions(actions)
         with torch.inference_mode():
-            # the perfect D's log-ratio needs G's and the oracle's next-token distributions before reading act
-            log_ratio = self._perfect_log_ratio(act) if self.reward_source == "perfect" else None
             self.tokens[torch.arange(self.num_envs, device=self.device), self.pos] = act
             self.pos += 1
-            assert self.state is not None
-            self.state = self.reward.policy.advance(act, self.state)
+            before = self.state
+            if self.policy is not None:
+                assert before is not None
+                self.state = self.policy.advance(act, before)
             ended = self.pos == self.seq_len
             if self.eos_token is not None:
                 ended |= act == self.eos_token
             self.ended = ended.clone()  # reset_rows() writes into it in place
-            if log_ratio is not None:
-                reward, info = self._perfect_reward(act, log_ratio, ended)
-            elif self.reward_source == "prefix":
-                reward, info = self._prefix_reward(act, ended)
-            else:
-                reward, info = self._rollout_reward(ended)
+            reward, info = self.source.step(act, ended, before)
         return reward.cpu().numpy().astype(np.float32), ended.cpu().numpy(), info
 
-    def _rollout_reward(self, ended: torch.Tensor) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
-        """Q from Monte Carlo rollouts scored by D (``"terminal"``: D's score of the ended rows, no rollouts)."""
-        info: dict[str, np.ndarray] = {}
-        if self.reward_mode != "terminal":
-            assert self.state is not None
-            q = self.reward.q_rows(self.tokens, self.pos, self.state, self.torch_rng)
-            if not torch.isfinite(q).all():
-                raise FloatingPointError(f"non-finite Q-value at step(s) {self.pos.unique().tolist()}: check D")
-            reward = q - self.q_prev if self.reward_mode == "shaped" else q
-            self.q_prev = q.clone()  # reset_rows() writes into q_prev in place
-            info["q"] = q.cpu().numpy()
-        else:
-            reward = torch.zeros(self.num_envs, device=self.device)
-            if bool(ended.any()):
-                reward[ended] = self.reward.sequence_reward(self.tokens[ended]).to(reward.dtype)
-                if not torch.isfinite(reward).all():
-                    raise FloatingPointError("non-finite discriminator score: check the discriminator")
-                info["q"] = reward.cpu().numpy()
-        if bool(ended.any()):  # an ended row's Q is its score: D's P(real) itself with d_reward="prob"
-            info["d_score"] = info["q"] if self.reward.d_reward == "prob" else self._d_scores(ended)
-        return reward, info
-
-    def _prefix_reward(self, act: torch.Tensor, ended: torch.Tensor) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
-        """Q_t = D(y_1..t) from the per-prefix D's state, advanced by ``act``: no rollouts."""
-        assert self.d_state is not None
-        disc = self.reward.discriminator
-        self.d_state = disc.advance(act, self.d_state)  # type: ignore[union-attr]
-        p = disc.prob(self.d_state)  # type: ignore[union-attr]
-        q = self.reward.value(p)
-        reward = {"q": q, "shaped": q - self.q_prev, "terminal": q * ended}[self.reward_mode]
-        self.q_prev = q.clone()
-        info = {"q": (reward if self.reward_mode == "terminal" else q).cpu().numpy()}
-        if bool(ended.any()):
-            info["d_score"] = (p * ended).cpu().numpy()
-        return reward, info
-
-    def _perfect_reward(
-        self, act: torch.Tensor, log_ratio: torch.Tensor, ended: torch.Tensor
-    ) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
-        """The perfect discriminator's dense reward (see the env docstring): no rollouts, no D."""
-        assert self.oracle is not None
-        assert self.oracle_state is not None
-        self.oracle_state = self.oracle.advance(act, self.oracle_state)
-        self.log_ratio += log_ratio
-        reward = torch.where(ended, self.log_ratio, 0.0) if self.reward_mode == "terminal" else log_ratio
-        info = {"q": reward.cpu().numpy()}
-        if bool(ended.any()):  # D*(x) = p_O / (p_O + p_G) = sigmoid(log p_O(x) − log p_G(x))
-            info["d_score"] = (torch.sigmoid(self.log_ratio) * ended).cpu().numpy()
-        return reward, info
-
-    def _d_scores(self, ended: torch.Tensor) -> np.ndarray:
-        """D's P(real) ``(B,)`` of the rows that ended (0 elsewhere), for ``info["d_score"]``."""
-        d_score = torch.zeros(self.num_envs, device=self.device)
-        rows = self.tokens[ended]
-        d_score[ended] = check_scores(self.reward.discriminator.score(rows), len(rows)).to(d_score.dtype)
-        return d_score.cpu().numpy()
+    def end_only_keys(self) -> set[str]:
+        """The info keys meaningful only where an episode ended (the vector env masks the others' entries)."""
+        return self.source.end_only_keys(self.reward_mode)
 
     def render_rows(self) -> list[str]:
         return [
@@ -400,14 +286,16 @@ _DOC_ARGS = """
       1 for every sequence (``"constant"``: an ablation without D's signal).
     * ``reward_source`` (str, ``"rollout"``): where Q comes from (see Reward sources): ``"rollout"`` (Monte Carlo
       rollouts scored by D, the paper), ``"prefix"`` (a per-prefix ``PrefixDiscriminator``, no rollouts) or
-      ``"perfect"`` (the oracle task's perfect discriminator: an upper bound, not a learned D).
+      ``"perfect"`` (the oracle task's perfect discriminator: an upper bound, not a learned D) or ``"oracle"`` (the
+      oracle's log-likelihood of each token: a known-optimum reward that needs no G).
     * ``discriminator`` (``Discriminator`` or any object with ``config.vocab_size``, ``config.seq_len`` and a
       batched ``score(tokens) -> P(real)``; a ``PrefixDiscriminator`` for ``reward_source="prefix"``; default: an
-      untrained paper-size CNN, or an untrained ``PrefixDiscriminator``; none with ``"perfect"``).
+      untrained paper-size CNN, or an untrained ``PrefixDiscriminator``; none with ``"perfect"`` or ``"oracle"``).
     * ``oracle`` (``Oracle``, default None): the oracle whose samples are the real data; needed by, and only by,
-      ``reward_source="perfect"``.
-    * ``rollout_policy`` (``Generator``; default: an untrained paper-size LSTM). Its ``eos_token`` (if any)
-      ends episodes; with a ``corpus`` it must be the corpus's ``<eos>`` (and ``pad_token`` its ``<pad>``).
+      ``reward_source="perfect"`` and ``"oracle"``.
+    * ``rollout_policy`` (``Generator``; default: an untrained paper-size LSTM; none with ``"oracle"``). Its
+      ``eos_token`` (if any) ends episodes; with a ``corpus`` it must be the corpus's ``<eos>`` (and ``pad_token``
+      its ``<pad>``).
     * ``device`` (str, ``"cpu"``): ``"auto"``, ``"cpu"`` or ``"cuda"``.
 """
 
@@ -479,7 +367,14 @@ class SeqGANEnv(gym.Env):
       0 only at G = oracle. As a per-step weight (``"q"``, REINFORCE) r_t alone gives a sampled form of the
       gradient of the per-step KL(G(·|prefix) ‖ O(·|prefix)) at G's prefixes, without credit through later steps;
       as a reward summed into returns-to-go (``"shaped"``) the full sequence-level gradient.
-      ``info["d_score"]`` is D*(x) at the last step.
+      ``info["d_score"]`` is D*(x) at the last step. It reads the agent's own G, so only an agent that keeps the
+      env's ``rollout_policy`` equal to its policy can use it.
+    * ``"oracle"`` — **a known-optimum benchmark any RL library can use**: r_t = log p_O(y_t | y_<t), the oracle's
+      log-likelihood of the token, with no G inside the env (pass ``oracle=``, no ``rollout_policy``). With an
+      entropy bonus of weight 1 at every step (undiscounted), E_π[Σ_t r_t] + Σ_t E_π[H(π(·|y_<t))] =
+      E_π[log p_O(Y)] + H(π) = −KL(π ‖ oracle): the oracle is the unique optimum, with value 0. ``"perfect"`` pays
+      the same return once −log p_G(y_t | y_<t), a sample of that entropy, is added to each step.
+      ``"terminal"`` pays log p_O(y) at the last step; ``info["oracle_log_prob"]`` is the episode's log p_O so far.
 
     ## Starting State
     The empty prefix. ``reset(seed=...)`` seeds the rollout sampler.
@@ -681,7 +576,7 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
         reward, ended, info = self.core.step(actions)
         obs = self.core.observation()
         infos: dict[str, Any] = {}
-        only_ended = {"d_score", "q"} if self.core.reward_mode == "terminal" else {"d_score"}
+        only_ended = self.core.end_only_keys()
         for k, v in info.items():
             infos[k], infos[f"_{k}"] = v, (ended.copy() if k in only_ended else np.ones(self.num_envs, dtype=bool))
         if ended.any() and self.autoreset_mode == "next_step":  # all ended together (checked at construction)

@@ -36,9 +36,11 @@ from ray.tune.registry import register_env
 from seqgan_env.discriminator import Discriminator, DiscriminatorConfig
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
 from seqgan_env.generator import Generator, GeneratorConfig
+from seqgan_env.oracle import Oracle, OracleConfig
+from seqgan_env.rewards import SOURCES
 
 ENV_NAME = "SeqGAN-v0"
-ENV_KEYS = ("vocab_size", "seq_len", "n_rollouts", "reward_mode", "d_reward", "device")
+ENV_KEYS = ("vocab_size", "seq_len", "n_rollouts", "reward_mode", "d_reward", "device", "reward_source")
 SYNC_TIMEOUT_S = 120.0
 """Seconds a weight push waits for every env runner (never 0: RLlib skips a 0 s sync while another is in flight)."""
 
@@ -50,13 +52,16 @@ def env_creator(config: dict[str, Any]) -> gym.Env:
 
     Keys: the env kwargs ``vocab_size``, ``seq_len``, ``n_rollouts``, ``reward_mode``, ``d_reward``, ``device``, plus
     ``generator_config`` / ``discriminator_config`` (dicts of :class:`GeneratorConfig` /
-    :class:`DiscriminatorConfig` kwargs) for the rollout policy and the discriminator. A text corpus's
-    ``<eos>``/``<pad>`` reach the env as the rollout policy's ``eos_token``/``pad_token``. With ``num_envs`` (what
-    RLlib passes with ``gym_env_vectorize_mode="vector_entry_point"``) it builds one :class:`SeqGANVectorEnv` of that
-    many sequences, whose rollouts are batched, with RLlib's next-step autoreset.
+    :class:`DiscriminatorConfig` kwargs) for the rollout policy and the discriminator, and ``reward_source`` with
+    ``oracle_config`` (a dict of :class:`~seqgan_env.oracle.OracleConfig` kwargs: ``params_path`` of the official
+    oracle, or ``seed`` of a random one; every runner builds the same oracle) for the oracle task's rewards:
+    ``reward_source="oracle"`` needs no D, no G and no weight pushes, so any RLlib algorithm can train on it.
+    A text corpus's ``<eos>``/``<pad>`` reach the env as the rollout policy's ``eos_token``/``pad_token``. With
+    ``num_envs`` (what RLlib passes with ``gym_env_vectorize_mode="vector_entry_point"``) it builds one
+    :class:`SeqGANVectorEnv` of that many sequences, whose rollouts are batched, with RLlib's next-step autoreset.
     """
     config = dict(config)
-    allowed = [*ENV_KEYS, "generator_config", "discriminator_config", "num_envs"]
+    allowed = [*ENV_KEYS, "generator_config", "discriminator_config", "oracle_config", "num_envs"]
     unknown = sorted(set(config) - set(allowed))
     if unknown:
         raise ValueError(f"unknown SeqGAN-v0 env_config keys {unknown}; allowed: {allowed}")
@@ -71,6 +76,15 @@ def env_creator(config: dict[str, Any]) -> gym.Env:
             disc_cfg.update(filter_sizes=paper.filter_sizes, num_filters=paper.num_filters)
         policy = Generator(GeneratorConfig(**gen_cfg))
         disc = Discriminator(DiscriminatorConfig(**disc_cfg))
+    source = SOURCES.get(kwargs.get("reward_source", "rollout"))
+    if source is not None and source.needs_oracle:
+        oracle_cfg = {**config.get("oracle_config", {}), "vocab_size": vocab, "seq_len": seq_len}
+        kwargs["oracle"] = Oracle(OracleConfig(**oracle_cfg))
+    elif "oracle_config" in config:
+        raise ValueError("oracle_config is read only with reward_source 'perfect' or 'oracle'")
+    if source is not None:  # an unknown source reaches the env, which names the allowed ones
+        disc = disc if source.discriminator else None  # type: ignore[assignment]
+        policy = policy if source.uses_policy else None  # type: ignore[assignment]
     if "num_envs" in config:
         venv = SeqGANVectorEnv(
             num_envs=int(config["num_envs"]), discriminator=disc, rollout_policy=policy, autoreset_mode="next_step",

@@ -50,26 +50,13 @@ class SB3VecEnv(VecEnv):
 
     def state_dict(self) -> dict[str, Any]:
         """The env's RNGs and its episodes in progress: what continuing exactly after a restart needs."""
-        core = self.core
-        return {
-            "torch_rng": core.torch_rng.get_state(),
-            "np_random": self.venv.np_random.bit_generator.state,
-            "q_prev": core.q_prev.cpu(),
-            "tokens": core.tokens.cpu(),
-            "pos": core.pos.cpu(),
-        }
+        return {**self.core.state_dict(), "np_random": self.venv.np_random.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> bool:
         """Restore :meth:`state_dict`'s RNGs and episodes in progress (after a :meth:`reset`); returns whether the
         state held episodes to continue (checkpoints from before they were saved hold only the RNGs)."""
-        core = self.core
-        core.torch_rng.set_state(state["torch_rng"])
         self.venv.np_random.bit_generator.state = state["np_random"]
-        core.q_prev = state["q_prev"].to(core.device)
-        if "pos" not in state:
-            return False
-        core.restore(state["tokens"], state["pos"])
-        return True
+        return self.core.load_state_dict(state)
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         self._next_seed = seed
@@ -99,7 +86,7 @@ class SB3VecEnv(VecEnv):
         ended = info.get("_final_obs", np.zeros(self.num_envs, dtype=bool))
         for i in range(self.num_envs):  # the step's info: from final_info where the episode ended
             step_info = info["final_info"] if ended[i] else info
-            for key in ("q", "d_score"):
+            for key in self.core.source.info_keys:
                 if key in step_info and step_info[f"_{key}"][i]:
                     infos[i][key] = float(step_info[key][i])
             if ended[i]:

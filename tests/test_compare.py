@@ -40,7 +40,7 @@ def test_compare_on_the_perfect_reward_runs_the_reference_beside_both_agents(tmp
     )
     result = compare(cfg, tmp_path / "cmp", seeds=(0,), temperatures=(1.0,))
     assert set(result["runs"]) == {"reinforce", "ppo", "reference"}
-    assert "| reference (1 seeds) |" in result["table"]
+    assert "| reference | 1 |" in result["table"]
     assert {"entropy", "kl_oracle"} <= set(result["sweeps"]["reference"][0])
     assert len({r["tokens"] for rs in result["runs"].values() for r in rs}) == 1  # the same budget
     with pytest.raises(ValueError, match=r"--agents reference .* needs --env.reward-source perfect"):
@@ -48,10 +48,34 @@ def test_compare_on_the_perfect_reward_runs_the_reference_beside_both_agents(tmp
     assert not (tmp_path / "cmp2").exists()
 
 
+def test_compare_on_the_oracle_reward_every_agent_with_kl_entropy_and_gap_closed(tmp_path):
+    cfg = tiny_run_config(tmp_path / "unused", {"env.reward_source": "oracle", "adv.ent_coef": 1.0,
+                                                "reinforce.baseline": "mean"})  # fmt: skip
+    agents = ("reinforce", "ppo", "a2c", "trpo", "reference")
+    result = compare(cfg, tmp_path / "cmp", seeds=(0, 1), agents=agents, temperatures=(1.0,))
+    out = tmp_path / "cmp"
+    assert (out / "compare_kl.png").is_file()
+    assert (out / "pretrain" / "checkpoints" / "pretrained.pt").is_file()
+    table = result["table"]
+    assert "| agent | seeds | KL(G‖O) | entropy | NLL-test | NLL-oracle | gap closed |" in table
+    for agent in agents:
+        assert f"| {agent} | 2 |" in table
+    ref_row = next(line for line in table.splitlines() if line.startswith("| reference | 2 |"))
+    assert " %" in ref_row  # the reference against its own mean curve
+    assert len({r["tokens"] for rs in result["runs"].values() for r in rs}) == 1  # the same budget
+    # a second comparison starts from the first one's pretraining (--pretrained), with no pretraining of its own
+    again = compare(replace(cfg, {"pretrained": str(out / "pretrain")}), tmp_path / "cmp2", seeds=(0,),
+                    agents=("reinforce",), temperatures=(1.0,))  # fmt: skip
+    assert not (tmp_path / "cmp2" / "pretrain").exists()
+    assert (
+        again["runs"]["reinforce"][0]["rows"][0]["kl_oracle"] == result["runs"]["reinforce"][0]["rows"][0]["kl_oracle"]
+    )
+
+
 def test_compare_bad_arguments(tmp_path):
     cfg = tiny_run_config(tmp_path / "unused")
     with pytest.raises(ValueError, match="--agents must be a non-empty subset"):
-        compare(cfg, tmp_path / "a", agents=("a2c",))
+        compare(cfg, tmp_path / "a", agents=("sac",))
     with pytest.raises(ValueError, match="--temperatures must be positive"):
         compare(cfg, tmp_path / "b", temperatures=(0.0,))
     (tmp_path / "c").mkdir()
@@ -112,7 +136,16 @@ def test_envelope_and_frontier_gap_by_hand():
     gap = frontier_gap(run, [a, b])
     assert gap["at_t1"] == pytest.approx(-0.5)  # 3.0 against the envelope's 3.5 at NLL-test 2.0
     assert gap["best"] == pytest.approx(-0.5)
-    assert gap["best_temperature"] == 1.0  # the other point is outside the frontier's range
+    assert gap["best_temperature"] == 1.0  # the other point is less diverse than the whole frontier: not counted
+    assert gap["at_t1_side"] is None
+    beyond = frontier_gap([{"temperature": 1.0, "nll_test": 0.5, "nll_oracle": 4.0}], [a, b])
+    assert beyond["at_t1"] == pytest.approx(-1.0)  # more diverse than every frontier point, 1.0 better than a's end
+    assert beyond["at_t1_side"] == "more_diverse"
+    assert beyond["best"] == pytest.approx(-1.0)
+    worse = frontier_gap([{"temperature": 1.0, "nll_test": 9.0, "nll_oracle": 4.0}], [a, b])
+    assert worse["at_t1"] == pytest.approx(0.5)  # less diverse than the frontier and worse than its end
+    assert worse["at_t1_side"] == "less_diverse"
+    assert worse["best"] is None
 
 
 def test_time_to_quality_and_quality_diversity_scripts(tmp_path, capsys):

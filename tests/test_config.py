@@ -73,7 +73,7 @@ def _old_adversarial(state: dict, names: list[str]) -> dict:
     return {
         **{k: agent[k] for k in ("policy", "policy_optimizer", "num_timesteps", "n_updates")},
         "sampling_rng": agent["sampling_rng"], "kl_reference": agent["kl_reference"],
-        "env_torch_rng": env["torch_rng"], "env_np_random": env["np_random"], "env_q_prev": env["q_prev"],
+        "env_torch_rng": env["torch_rng"], "env_np_random": env["np_random"], "env_q_prev": env["source"]["q_prev"],
         "env_tokens": env["tokens"], "env_pos": env["pos"],
         "callbacks_last_done": [cbs[n]["last_done"] for n in names],
         "d_callback_rng": cbs["discriminator"]["rng"], "mle_callback": None,

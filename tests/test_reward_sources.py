@@ -106,7 +106,7 @@ def test_perfect_reward_needs_the_oracle_task_one_clear_error(tmp_path):
         SeqGANVectorEnv(num_envs=2, vocab_size=V, seq_len=T, rollout_policy=gen, reward_source="perfect",
                         oracle=oracle, discriminator=tiny_discriminator(vocab=V, seq_len=T))  # fmt: skip
     with pytest.raises(ValueError, match="reward_source must be one of"):
-        SeqGANVectorEnv(num_envs=2, vocab_size=V, seq_len=T, rollout_policy=gen, reward_source="oracle")
+        SeqGANVectorEnv(num_envs=2, vocab_size=V, seq_len=T, rollout_policy=gen, reward_source="bogus")
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c\nb c a\nc a b\n" * 5)
     with pytest.raises(ValueError, match="real text"):

@@ -242,6 +242,6 @@ def test_rllib_env_creator_passes_env_kwargs_and_a_corpus_end_tokens():
     env = env_creator({"vocab_size": 10, "seq_len": 4, "n_rollouts": 2, "reward_mode": "q", "d_reward": "log_odds"})
     core = env.unwrapped.core
     assert (core.vocab_size, core.seq_len, core.n_rollouts, core.reward_mode) == (10, 4, 2, "q")
-    assert core.reward.d_reward == "log_odds"
+    assert core.source.d_reward == "log_odds"
     env = env_creator({"vocab_size": 10, "seq_len": 4, "generator_config": {"eos_token": 2, "pad_token": 0}})
     assert (env.unwrapped.core.eos_token, env.unwrapped.core.pad_token) == (2, 0)

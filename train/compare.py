@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         nargs="+",
         default=None,
         choices=AGENTS,
-        help="agents to compare (default: reinforce ppo, plus reference with --env.reward-source perfect)",
+        help="agents to compare (default: reinforce ppo, plus reference with --env.reward-source perfect or oracle)",
     )
     own.add_argument("--temperatures", type=float, nargs="+", default=list(DEFAULT_TEMPERATURES),
                      help="softmax temperatures of the quality-diversity sweep")  # fmt: skip

@@ -11,7 +11,9 @@ BLEU-4 / self-BLEU-4 on text) at each temperature and writes the plot.
 
 ``--frontier RUN_DIR`` adds tuned MLE: every MLE-epoch checkpoint the run kept (``--mle.keep-every``), each swept
 over the same temperatures; their envelope is the frontier (Caccia et al.), and each generator's gap to it is
-printed (``agents.compare.frontier_gap``: quality minus the frontier's at the same diversity; negative = beyond it).
+printed (``agents.compare.frontier_gap``: quality minus the frontier's at the same diversity; negative = beyond it;
+a point outside the frontier's range of diversity is measured against its nearest end, with ``*_side`` saying which
+side: ``more_diverse`` with a negative gap dominates the frontier's end by that much).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for label, gap in result["gaps"].items():
             print(
                 f"gap to tuned MLE  {label}: "
-                + json.dumps({k: v if v is None else round(v, 3) for k, v in gap.items()})
+                + json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in gap.items()})
             )
         sweeps = {**sweeps, "tuned MLE (envelope)": _envelope_points(curves, axes)}
     plot_sweeps(sweeps, Path(args.out), axes)

@@ -1,0 +1,167 @@
+"""The oracle reward (``reward_source="oracle"``): r_t = log p_O(y_t | y_<t) with no G in the env, its known-optimum
+identity E_π[Σ r_t] + H(π) = −KL(π ‖ O), any library's agent on it, and its bad input."""
+
+from __future__ import annotations
+
+import itertools
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
+from seqgan_env import Generator, GeneratorConfig, Oracle, OracleConfig
+from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
+from seqgan_env.rewards import SOURCES, OracleSource, check_source
+from seqgan_env.sb3 import SB3VecEnv
+
+V, T = 4, 3  # 64 sequences: small enough to enumerate
+
+
+def _oracle(seed: int = 0, vocab: int = V, seq_len: int = T) -> Oracle:
+    return Oracle(OracleConfig(vocab_size=vocab, seq_len=seq_len, emb_dim=4, hidden_dim=5, seed=seed))
+
+
+def _all_sequences() -> torch.Tensor:
+    return torch.tensor(list(itertools.product(range(V), repeat=T)))
+
+
+@pytest.mark.parametrize("mode", ["q", "shaped", "terminal"])
+def test_oracle_rewards_sum_to_the_oracle_log_likelihood(mode):
+    oracle = _oracle()
+    venv = SeqGANVectorEnv(num_envs=5, vocab_size=V, seq_len=T, reward_mode=mode, reward_source="oracle",
+                           oracle=oracle)  # fmt: skip
+    assert venv.core.rollout_policy is None  # no G inside the env
+    venv.reset(seed=3)
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, V, size=(T, 5))
+    total = np.zeros(5)
+    for t in range(T):
+        _, reward, term, _, info = venv.step(actions[t])
+        total += reward
+        if mode == "terminal" and t < T - 1:
+            assert np.all(reward == 0)
+    assert term.all()
+    expected = oracle.log_prob(torch.as_tensor(actions.T)).sum(1).double().numpy()
+    np.testing.assert_allclose(total, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(info["final_info"]["oracle_log_prob"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_identity_holds_by_exact_enumeration():
+    """E_π[Σ_t r_t] + Σ_t E_π[H(π(·|y_<t))] = −KL(π ‖ O), with π a generator and r_t the env's rewards."""
+    oracle = _oracle(seed=1)
+    torch.manual_seed(5)
+    pi = Generator(GeneratorConfig(V, T, emb_dim=4, hidden_dim=5, init_std=0.7))
+    seqs = _all_sequences()
+    venv = SeqGANVectorEnv(num_envs=len(seqs), vocab_size=V, seq_len=T, reward_mode="q", reward_source="oracle",
+                           oracle=oracle)  # fmt: skip
+    venv.reset(seed=0)
+    returns = np.zeros(len(seqs))
+    for t in range(T):
+        returns += venv.step(seqs[:, t].numpy())[1]
+    with torch.no_grad():
+        log_pi_all = torch.log_softmax(pi(seqs), dim=-1).double()  # (N, T, V): π(· | y_<t) at each prefix
+        log_pi = log_pi_all.gather(2, seqs[..., None]).squeeze(-1).sum(1)
+        p = log_pi.exp()
+        step_entropy = -(log_pi_all.exp() * log_pi_all).sum(-1).sum(1)  # Σ_t H(π(· | y_<t)) of each sequence
+        kl = (p * (log_pi - oracle.log_prob(seqs).double().sum(1))).sum()
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-6)
+    objective = (p * torch.as_tensor(returns, dtype=torch.float64)).sum() + (p * step_entropy).sum()
+    assert float(objective) == pytest.approx(-float(kl), abs=1e-5)
+    assert float(kl) > 0.01  # a real gap, not a trivial 0 = 0
+
+
+def _policy_kl(model, oracle: Oracle) -> float:
+    """KL(π ‖ O) of an SB3 policy on SeqGAN-v0 observations, by enumerating every sequence."""
+    seqs = _all_sequences()
+    log_pi = torch.zeros(len(seqs), dtype=torch.float64)
+    for t in range(T):
+        obs = seqs.clone()
+        obs[:, t:] = V  # the env's padding value: "no token yet"
+        obs_t, _ = model.policy.obs_to_tensor(obs.numpy())
+        with torch.no_grad():
+            dist = model.policy.get_distribution(obs_t)
+            log_pi += dist.log_prob(seqs[:, t]).double().cpu()
+    p = log_pi.exp()
+    return float((p * (log_pi - oracle.log_prob(seqs).double().sum(1))).sum())
+
+
+def test_sb3_ppo_mlp_policy_with_the_entropy_bonus_lowers_kl_to_the_oracle():
+    """Any library's agent: SB3's PPO("MlpPolicy") on the oracle reward, entropy coefficient 1, γ = 1."""
+    from stable_baselines3 import PPO
+
+    oracle = _oracle(seed=2)
+    env = gymnasium.make("SeqGAN-v0", vocab_size=V, seq_len=T, reward_source="oracle", oracle=oracle)
+    model = PPO("MlpPolicy", env, n_steps=192, batch_size=64, n_epochs=4, gamma=1.0, gae_lambda=1.0, ent_coef=1.0,
+                learning_rate=3e-3, seed=0, device="cpu")  # fmt: skip
+    start = _policy_kl(model, oracle)
+    model.learn(192 * 12)
+    end = _policy_kl(model, oracle)
+    assert end < 0.6 * start, (start, end)
+
+
+def test_oracle_reward_through_sb3_vec_env_reports_the_episode_likelihood():
+    oracle = _oracle()
+    venv = SeqGANVectorEnv(num_envs=3, vocab_size=V, seq_len=T, reward_mode="terminal", reward_source="oracle",
+                           oracle=oracle)  # fmt: skip
+    env = SB3VecEnv(venv, seed=0)
+    env.reset()
+    for _ in range(T):
+        _, rew, dones, infos = env.step(np.zeros(3, dtype=np.int64))
+    assert dones.all()
+    expected = float(oracle.log_prob(torch.zeros(1, T, dtype=torch.long)).sum())
+    assert [i["oracle_log_prob"] for i in infos] == pytest.approx([expected] * 3, abs=1e-5)
+    assert rew == pytest.approx([expected] * 3, abs=1e-5)
+
+
+def test_env_state_round_trips_mid_episode():
+    oracle = _oracle()
+    a = SeqGANVectorEnv(num_envs=2, vocab_size=V, seq_len=T, reward_source="oracle", oracle=oracle)
+    a.reset(seed=0)
+    a.step(np.array([1, 2]))
+    b = SeqGANVectorEnv(num_envs=2, vocab_size=V, seq_len=T, reward_source="oracle", oracle=oracle)
+    b.reset(seed=1)
+    assert b.core.load_state_dict(a.core.state_dict())
+    ra, rb = a.step(np.array([3, 0]))[1], b.step(np.array([3, 0]))[1]
+    np.testing.assert_allclose(ra, rb)
+    torch.testing.assert_close(a.core.source.total, b.core.source.total)
+
+
+def test_oracle_reward_bad_input_one_clear_error(tmp_path):
+    oracle = _oracle()
+    with pytest.raises(ValueError, match="reward_source='oracle' needs the oracle task"):
+        SeqGANVectorEnv(num_envs=2, vocab_size=V, seq_len=T, reward_source="oracle")
+    with pytest.raises(ValueError, match="oracle has vocab_size=4, seq_len=3; the env needs vocab_size=5"):
+        SeqGANVectorEnv(num_envs=2, vocab_size=5, seq_len=T, reward_source="oracle", oracle=oracle)
+    with pytest.raises(ValueError, match="holds no generator: do not pass rollout_policy"):
+        SeqGANVectorEnv(num_envs=2, vocab_size=V, seq_len=T, reward_source="oracle", oracle=oracle,
+                        rollout_policy=Generator(GeneratorConfig(V, T)))  # fmt: skip
+    with pytest.raises(ValueError, match="reads no D"):
+        SeqGANEnv(vocab_size=V, seq_len=T, reward_source="oracle", oracle=oracle, d_reward="log_odds")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c\nb c a\nc a b\n" * 5)
+    with pytest.raises(ValueError, match="real text"):
+        SeqGANEnv(corpus=str(corpus), seq_len=T + 3, reward_source="oracle", oracle=oracle)
+    env = SeqGANEnv(vocab_size=V, seq_len=T, reward_source="oracle", oracle=oracle)
+    with pytest.raises(ValueError, match="takes no rollout policy"):
+        env.set_rollout_policy(Generator(GeneratorConfig(V, T)))
+    with pytest.raises(ValueError, match="takes no discriminator"):
+        env.set_discriminator(object())  # type: ignore[arg-type]
+
+
+def test_config_shares_the_env_rules_as_flags():
+    from agents.cli import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--task.data", "sotu:obama", "--env.reward-source", "oracle"], description="")
+    with pytest.raises(ValueError, match="--env.d-reward='log_odds' transforms a learned D's score"):
+        check_source(
+            "oracle",
+            d_reward="log_odds",
+            spell={"d_reward": "--env.d-reward", "reward_source": "--env.reward-source"}.__getitem__,
+        )
+    assert SOURCES["oracle"] is OracleSource
+    assert not OracleSource.uses_policy
+    assert OracleSource.needs_oracle
+    assert OracleSource.discriminator is None
