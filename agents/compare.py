@@ -17,6 +17,7 @@ from agents.config import AGENTS, SeqGANConfig, agent_config, check_agent, repla
 from agents.pipeline import run
 from agents.rundir import Phase, RunDir
 from agents.task import Task, build_task, data_seed, make_generator, text_metrics
+from seqgan_env.benchmark import gap_closed
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import nll_test, oracle_metrics
@@ -62,12 +63,6 @@ def _ci(values: list[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f}" if len(values) < 2 else f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
-def gap_closed(kl_start: float, kl_agent: float, kl_reference: float) -> float:
-    """The share of the exact reference's KL gain an agent gets: (KL_start − KL_agent) / (KL_start − KL_reference),
-    both at the same generated tokens (1 = as far as the reference; negative = G moved away from the oracle)."""
-    return (kl_start - kl_agent) / (kl_start - kl_reference) if kl_start != kl_reference else float("nan")
-
-
 def reference_curve(runs: list[dict[str, Any]]) -> dict[int, float]:
     """The exact reference's mean KL(G ‖ O) over seeds at each evaluated token count."""
     by_tokens: dict[int, list[float]] = {}
@@ -80,7 +75,8 @@ def reference_curve(runs: list[dict[str, Any]]) -> dict[int, float]:
 def gap_closed_curve(run: dict[str, Any], kl_start: float, ref: dict[int, float]) -> dict[int, float]:
     """One run's gap closed at each of its evaluations where the reference was evaluated at the same tokens."""
     return {row["timesteps"]: gap_closed(kl_start, row["kl_oracle"], ref[row["timesteps"]])
-            for row in run["rows"] if row["timesteps"] in ref and row["timesteps"] > 0}  # fmt: skip
+            for row in run["rows"] if row["timesteps"] in ref and row["timesteps"] > 0
+            and ref[row["timesteps"]] != kl_start}  # fmt: skip
 
 
 def adversarial_rows(run_dir: Path) -> list[dict[str, Any]]:

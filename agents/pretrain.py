@@ -3,6 +3,7 @@ another run's pretraining (``--pretrained``)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,13 @@ MUST_MATCH = ("task.oracle_params", "task.oracle_seed", "task.vocab_size", "task
 """What a run starting from another's pretraining must share with it (the D's sizes only when it loads that D)."""
 
 
+def _same(path: str, a: Any, b: Any) -> bool:
+    """Whether two values of field ``path`` agree: the oracle's file by where it resolves to, not by spelling."""
+    if path == "task.oracle_params" and a is not None and b is not None:
+        return os.path.realpath(a) == os.path.realpath(b)
+    return a == b
+
+
 def load_pretrained(cfg: SeqGANConfig) -> tuple[dict[str, Any], SeqGANConfig]:
     """The ``pretrained.pt`` of ``cfg.pretrained``, checked to match ``cfg``'s task and model sizes, and ``cfg`` with
     the pretraining's own settings (:data:`~agents.config.PRETRAIN_ONLY`) recorded from it."""
@@ -60,7 +68,7 @@ def load_pretrained(cfg: SeqGANConfig) -> tuple[dict[str, Any], SeqGANConfig]:
     must_match = list(MUST_MATCH)
     if d_kind(theirs) != d_kind(cfg) or d_kind(cfg) == "none":  # its D is not loaded
         must_match = [k for k in must_match if not k.startswith("disc.")]
-    diff = {k: (get(theirs, k), get(cfg, k)) for k in must_match if get(theirs, k) != get(cfg, k)}
+    diff = {k: (get(theirs, k), get(cfg, k)) for k in must_match if not _same(k, get(theirs, k), get(cfg, k))}
     if data_seed(theirs) != data_seed(cfg):
         diff["task.data_seed"] = (data_seed(theirs), data_seed(cfg))
     if diff:

@@ -129,13 +129,15 @@ class Oracle(Generator):
         return data[:n_train], data[n_train:]
 
     @torch.no_grad()
-    def nll(self, tokens: torch.Tensor, batch_size: int = 4096) -> float:
+    def nll(self, tokens: torch.Tensor, batch_size: int | None = None) -> float:
         """Mean per-token negative log-likelihood of ``tokens`` ``(N, T)`` under the oracle (nats)."""
         return sequence_nll(self, tokens, batch_size)
 
 
 @torch.no_grad()
-def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096, temperature: float = 1.0) -> float:
+def sequence_nll(
+    model: Generator, tokens: torch.Tensor, batch_size: int | None = None, temperature: float = 1.0
+) -> float:
     """Mean over all tokens of ``-log p_model(token | prefix)`` for ``tokens`` ``(N, T)``, in nats.
 
     ``temperature`` divides the model's logits before the softmax. When the model has an ``eos_token``
@@ -147,7 +149,7 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 4096,
 
 @torch.no_grad()
 def per_sequence_nll(
-    model: Generator, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int = 4096
+    model: Generator, tokens: torch.Tensor, temperature: float = 1.0, batch_size: int | None = None
 ) -> torch.Tensor:
     """``(N,)`` float64 on the CPU: each sequence's mean per-token NLL under ``model`` at ``temperature`` (the
     tokens counted as in :func:`sequence_nll`)."""
@@ -155,8 +157,22 @@ def per_sequence_nll(
     return torch.cat([terms.sum(1) / mask.sum(1).clamp(min=1) for terms, mask in chunks]).cpu()
 
 
+LOGITS_CHUNK = 1 << 22
+"""Most logits (4M float32: 16 MB) one chunk of a no-gradient likelihood materialises: small enough that the
+allocator reuses the block from chunk to chunk instead of mapping fresh pages from the OS each time (at 5,000 tokens
+a 4,096-row chunk is 1.6 GB, and the page faults cost more system time than the matmul costs user time)."""
+
+
+def chunk_rows(model: Generator, batch_size: int | None = None) -> int:
+    """Rows per chunk of a no-gradient pass over ``(N, T)`` sequences: ``batch_size``, or as many as keep the
+    ``(rows, T, V)`` logits within :data:`LOGITS_CHUNK`."""
+    if batch_size is not None:
+        return batch_size
+    return max(1, LOGITS_CHUNK // (model.config.seq_len * model.config.vocab_size))
+
+
 def _masked_token_nlls(
-    model: Generator, tokens: torch.Tensor, batch_size: int, temperature: float
+    model: Generator, tokens: torch.Tensor, batch_size: int | None, temperature: float
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per chunk of ``tokens``: the token NLLs ``(b, T)`` (float64, 0 outside the sequence) and the mask."""
     if tokens.dim() != 2 or tokens.shape[0] == 0:
@@ -168,7 +184,7 @@ def _masked_token_nlls(
     was_training = model.training
     model.eval()
     chunks = []
-    for chunk in torch.split(tokens.to(model.device), batch_size):
+    for chunk in torch.split(tokens.to(model.device), chunk_rows(model, batch_size)):
         mask = model.valid_mask(chunk)
         chunks.append((-(model.log_prob(chunk, temperature).double() * mask), mask))
     model.train(was_training)

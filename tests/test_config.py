@@ -114,4 +114,34 @@ def test_from_preset_takes_group_paths_and_top_level_fields():
     with pytest.raises(ValueError, match=r"unknown config fields \['mle_epochs \(now mle.epochs\)'\]"):
         from_preset("quick", {"mle_epochs": 5})
     with pytest.raises(ValueError, match="--agent must be one of"):
-        from_preset("quick", agent="a2c")
+        from_preset("quick", agent="sac")
+
+
+def test_mle_early_stopping_keeps_the_best_validation_epoch(tmp_path):
+    """--mle.patience: G in pretrained.pt is the epoch with the lowest validation NLL, recorded as best_epoch."""
+    import torch
+
+    cfg = tiny_run_config(
+        tmp_path / "es",
+        {
+            "mle.epochs": 40,
+            "mle.patience": 2,
+            "mle.lr": 0.3,
+            "task.n_valid": 64,
+            "task.n_train": 64,
+            "generator.hidden_dim": 32,
+            "adv.updates": 0,
+            "eval.every": 1,
+        },
+    )  # 64 sequences and a large rate: it overfits within a few epochs
+    run(cfg)
+    rundir = RunDir(tmp_path / "es")
+    mle = rundir.rows("mle")
+    best = next(r for r in mle if "best_epoch" in r)
+    evaluated = [r for r in mle if "best_epoch" not in r and r["step"] > 0]
+    assert best["nll_valid"] == pytest.approx(min(r["nll_valid"] for r in evaluated))
+    assert best["step"] == best["best_epoch"] + 2 < 40  # stopped after 2 epochs without a gain
+    kept, final = load_checkpoint(rundir.mle_best)["generator"], load_checkpoint(rundir.pretrained)["generator"]
+    assert all(torch.equal(kept[k], final[k]) for k in kept)
+    with pytest.raises(ValueError, match=r"--mle.patience \(early stopping\) needs --task.n-valid"):
+        run(tiny_run_config(tmp_path / "bad", {"mle.patience": 2}))

@@ -165,3 +165,62 @@ def test_config_shares_the_env_rules_as_flags():
     assert not OracleSource.uses_policy
     assert OracleSource.needs_oracle
     assert OracleSource.discriminator is None
+
+
+def test_policy_metrics_of_a_generator_match_the_pipeline_metrics():
+    """seqgan_env.benchmark.policy_metrics (any policy, through observations) agrees with oracle_metrics (the
+    generator's own sampler) within Monte Carlo error, and NLL-test exactly."""
+    from seqgan_env.benchmark import generator_log_probs, policy_metrics
+    from seqgan_env.metrics import nll_test, oracle_metrics
+
+    oracle = Oracle(OracleConfig(vocab_size=12, seq_len=5, emb_dim=4, hidden_dim=5, seed=0))
+    torch.manual_seed(0)
+    gen = Generator(GeneratorConfig(12, 5, emb_dim=4, hidden_dim=5, init_std=0.5))
+    test = oracle.make_data(1, 300, seed=1)[1]
+    mine = policy_metrics(generator_log_probs(gen), oracle, test, n_samples=4000, seed=0)
+    theirs = oracle_metrics(oracle, gen, 4000, seed=0)
+    for key in ("kl_oracle", "entropy", "nll_oracle"):
+        assert mine[key] == pytest.approx(theirs[key], abs=0.05), key
+    assert mine["nll_test"] == pytest.approx(nll_test(gen, test), abs=1e-5)
+    with pytest.raises(ValueError, match=r"log_probs\(obs\) must return a \(10, 12\) tensor"):
+        policy_metrics(lambda obs: torch.zeros(len(obs), 3), oracle, test, n_samples=10)
+
+
+def test_gap_closed_and_reference_interpolation():
+    from seqgan_env.benchmark import gap_closed, reference_kl
+
+    assert gap_closed(2.0, 1.5, 1.0) == pytest.approx(0.5)
+    assert gap_closed(2.0, 2.5, 1.0) == pytest.approx(-0.5)
+    assert reference_kl({0: 2.0, 100: 1.0}, 50) == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="outside the reference curve"):
+        reference_kl({0: 2.0, 100: 1.0}, 200)
+    with pytest.raises(ValueError, match="did not move"):
+        gap_closed(1.0, 1.0, 1.0)
+
+
+def test_outside_user_script_puts_an_sb3_algorithm_on_the_table(tmp_path, capsys):
+    """train/oracle_benchmark.py: SB3's A2C with MlpPolicy from scratch on a tiny random oracle, rows at each budget,
+    and the gap closed against a reference run directory."""
+    import json
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "train"))
+    import oracle_benchmark
+
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    history = [{"phase": "adversarial", "step": s, "timesteps": 640 * s, "kl_oracle": 1.0 - 0.1 * s}
+               for s in range(3)]  # fmt: skip
+    (ref / "metrics.json").write_text(json.dumps({"history": history}))
+    rows = oracle_benchmark.main(["--algo", "A2C", "--policy", "MlpPolicy", "--oracle-params", "random",
+                                  "--vocab-size", "8", "--seq-len", "4", "--tokens", "1280", "--eval-every", "640",
+                                  "--num-envs", "8", "--eval-samples", "100", "--n-test", "50", "--reference",
+                                  str(ref), "--json", str(tmp_path / "rows.json")])  # fmt: skip
+    assert [r["tokens"] for r in rows] == [0, 640, 1280]
+    assert all("gap_closed" in r for r in rows[1:])
+    assert json.loads((tmp_path / "rows.json").read_text())["rows"][-1]["tokens"] == 1280
+    with pytest.raises(SystemExit):
+        oracle_benchmark.main(["--policy", "generator"])  # no --start
+    assert "--start RUN_DIR" in capsys.readouterr().err
