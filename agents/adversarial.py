@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor
@@ -27,7 +29,7 @@ from agents.reinforce import Reinforce
 from agents.rundir import Phase, checkpoint_at
 from agents.task import make_generator
 from seqgan_env.env import SeqGANVectorEnv
-from seqgan_env.generator import Generator
+from seqgan_env.generator import Generator, GeneratorConfig
 from seqgan_env.metrics import fold_temperature, matching_temperature, per_sequence_nll
 from seqgan_env.rewards import SOURCES
 from seqgan_env.sb3 import SB3VecEnv
@@ -82,9 +84,10 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
         )  # fmt: skip
         model.policy.generator.load_state_dict(pipe.gen.state_dict())
     elif cfg.agent == "reference":
-        assert pipe.task.oracle is not None
+        teacher = load_teacher(cfg, pipe.gen, pipe.device) if cfg.adv.teacher else pipe.task.oracle
+        assert teacher is not None
         model = PerStepKLReference(
-            "GeneratorPolicy", env, oracle=pipe.task.oracle, learning_rate=lr_schedule(cfg.reinforce.lr, cfg),
+            "GeneratorPolicy", env, oracle=teacher, learning_rate=lr_schedule(cfg.reinforce.lr, cfg),
             max_grad_norm=cfg.adv.max_grad_norm, policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
         )  # fmt: skip
         model.policy.generator.load_state_dict(pipe.gen.state_dict())
@@ -94,6 +97,21 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
         )
     model.set_logger(pipe.logger)
     return model
+
+
+def load_teacher(cfg: SeqGANConfig, gen: Generator, device: torch.device) -> Generator:
+    """The reference trainer's teacher from ``--adv.teacher``: that run's pretrained G, with its own sizes (read from
+    its config), frozen; its vocabulary and length must be this run's."""
+    ckpt = checkpoint_at(Path(cfg.adv.teacher or ""), "pretrained.pt")
+    state = ckpt["generator"]
+    sizes = {"emb_dim": state["embedding.weight"].shape[1], "hidden_dim": state["proj.weight"].shape[1]}
+    config = GeneratorConfig(**{**vars(gen.config), **sizes})
+    if tuple(state["proj.weight"].shape) != (config.vocab_size, config.hidden_dim):
+        raise ValueError(f"--adv.teacher {cfg.adv.teacher}: its generator has vocabulary "
+                         f"{state['proj.weight'].shape[0]}, this run's has {config.vocab_size}")  # fmt: skip
+    teacher = Generator(config).to(device)
+    teacher.load_state_dict(state)
+    return teacher.eval().requires_grad_(False)
 
 
 class AdversarialPhase:

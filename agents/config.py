@@ -14,9 +14,16 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
-from seqgan_env.rewards import SOURCES, RewardSourceName, check_source
+from seqgan_env.rewards import SOURCES, RewardModeName, RewardSourceName, check_source
+from seqgan_env.rollout import DRewardName
+
+Baseline = Literal["none", "mean", "value"]
+"""REINFORCE's baselines (``agents.reinforce.BASELINES`` is read from this)."""
+Reduction = Literal["sum", "mean"]
+"""REINFORCE's loss reductions (``agents.reinforce.REDUCTIONS`` is read from this)."""
 
 Agent = Literal["reinforce", "ppo", "a2c", "trpo", "reference"]
 AGENTS: tuple[str, ...] = get_args(Agent)
@@ -144,7 +151,7 @@ class EnvConfig:
     dense, no rollouts), perfect (oracle task only: the perfect discriminator p_O/(p_O + p_G), dense per-token
     log-ratios — an upper bound no real task has) or oracle (oracle task only: r_t = log p_O(y_t | y_<t), no G in the
     env; with --adv.ent-coef 1 the return is −KL(G ‖ oracle), a known optimum)."""
-    d_reward: Literal["prob", "log_odds", "constant"] = "prob"
+    d_reward: DRewardName = "prob"
     """What Q averages: D's P(real) (prob, the paper), its log-odds (log_odds; with --reinforce.kl-coef 1 the optimum
     is the MLE generator reweighted by D/(1 − D)), or 1 (constant: an ablation without D's signal)."""
     rollout_beta: float = 0.0
@@ -157,13 +164,13 @@ class ReinforceConfig:
 
     lr: float = 0.01
     """Adam learning rate (also the reference trainer's)."""
-    reward_mode: Literal["q", "shaped", "terminal"] = "q"
+    reward_mode: RewardModeName = "q"
     """Env reward: q (paper), shaped or terminal."""
-    baseline: Literal["none", "mean", "value"] = "none"
+    baseline: Baseline = "none"
     """Baseline: none (paper), mean or value."""
     kl_coef: float = 0.0
     """β of a KL(G ‖ MLE checkpoint) penalty (0: off, the paper)."""
-    loss_reduction: Literal["sum", "mean"] = "sum"
+    loss_reduction: Reduction = "sum"
     """Loss over the batch: sum (official) or mean."""
 
 
@@ -174,7 +181,7 @@ class PPOConfig:
 
     lr: float = 1e-3
     """Adam learning rate of actor and critic."""
-    reward_mode: Literal["shaped", "q", "terminal"] = "shaped"
+    reward_mode: RewardModeName = "shaped"
     """Env reward (shaped: r_t = Q_t − Q_(t−1), sound with γ = 1)."""
     n_steps: int | None = None
     """Env steps per env per iteration, a multiple of seq_len (default: seq_len, one sequence per env)."""
@@ -206,6 +213,10 @@ class AdversarialConfig:
     """Generator gradient-norm clip."""
     mle_steps: int = 0
     """Interleaved MLE minibatch steps on real data after each update (0: off, the paper)."""
+    teacher: str | None = None
+    """Reference trainer only: distil from this run directory's pretrained G (e.g. a larger LM trained by MLE on the
+    same training data) in place of the oracle; the run is still evaluated against the oracle. The data's own upper
+    bound on what any learned teacher can give (RESULTS.md)."""
     match_mle_diversity: bool = False
     """After the phase, fold into G the smallest temperature T ≥ 1 at which its NLL of the --task.n-valid held-out
     sequences is no worse than the MLE checkpoint's (update 0), so the final G keeps MLE's diversity."""
@@ -451,6 +462,8 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
     _validate_ranges(cfg)
     _validate_reward(cfg)
     _validate_ppo(cfg)
+    if cfg.adv.teacher is not None and not (Path(cfg.adv.teacher) / "checkpoints" / "pretrained.pt").is_file():
+        raise ValueError(f"--adv.teacher {cfg.adv.teacher}: no checkpoints/pretrained.pt there (a run directory)")
     if cfg.mle.patience and not cfg.task.n_valid:
         raise ValueError("--mle.patience (early stopping) needs --task.n-valid > 0 validation sequences to stop on")
     if cfg.adv.match_mle_diversity and not cfg.task.n_valid:
@@ -541,6 +554,8 @@ def ignored_by(agent: str) -> tuple[str, ...]:
     ppo = tuple(f"ppo.{f.name}" for f in fields(PPOConfig))
     # the reference trainer is REINFORCE's class with an exact per-step loss: of that group it reads the rate only
     reference = (*ppo, *(k for k in reinforce if k != "reinforce.lr"), "adv.ent_coef", "adv.mle_steps")
+    if agent != "reference":
+        reinforce, ppo = (*reinforce, "adv.teacher"), (*ppo, "adv.teacher")
     a2c = (*reinforce, "ppo.n_epochs", "ppo.minibatch_size", "ppo.clip_range", "ppo.target_kl")
     trpo = (*reinforce, "ppo.n_epochs", "ppo.clip_range")
     return {"ppo": reinforce, "reinforce": ppo, "reference": reference, "a2c": a2c, "trpo": trpo}[agent]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import numpy as np
 import torch
@@ -32,13 +32,14 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from agents.callbacks import get_seqgan_env
+from agents.config import Baseline, Reduction
 from agents.policies import GeneratorPolicy
 from agents.resumable import ResumableMixin
 from seqgan_env.generator import Generator
 from seqgan_env.sampling import categorical_sample
 
-BASELINES = ("none", "mean", "value")
-REDUCTIONS = ("mean", "sum")
+BASELINES: tuple[str, ...] = get_args(Baseline)
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
 
 def reinforce_loss(

@@ -26,6 +26,7 @@ from _common import parser, setup, table
 
 import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
 from seqgan_env import Discriminator, DiscriminatorConfig, Oracle, OracleConfig
+from seqgan_env.rewards import REWARD_SOURCES, SOURCES
 from seqgan_env.sb3 import SB3VecEnv
 
 
@@ -51,7 +52,7 @@ def steps_per_s_vec(mode: str, episodes: int, n_rollouts: int, sb3: bool, num_en
 
 def steps_per_s_source(source: str, episodes: int, n_rollouts: int, num_envs: int) -> float:
     kw: dict = {"reward_source": source}
-    if source == "perfect":
+    if SOURCES[source].needs_oracle:
         kw["oracle"] = Oracle(OracleConfig(vocab_size=5000, seq_len=20))
     env = gymnasium.make_vec("SeqGAN-v0", num_envs=num_envs, reward_mode="q", n_rollouts=n_rollouts, **kw)
     env.reset(seed=0)
@@ -93,7 +94,7 @@ def main() -> None:
                      "SB3 adapter steps/s": sb3, "vec / single": vec / single})  # fmt: skip
     print(f"vocab 5000, length 20, {n_rollouts} rollouts, paper-size discriminator")
     print(table(rows))
-    rates = {src: steps_per_s_source(src, 1, n_rollouts, num_envs) for src in ("rollout", "prefix", "perfect")}
+    rates = {src: steps_per_s_source(src, 1, n_rollouts, num_envs) for src in REWARD_SOURCES}
     print(f"\nreward sources, make_vec({num_envs}), reward_mode q (dense sources need no rollouts)")
     print(table([{"reward_source": src, "steps/s": r, "× rollout": r / rates["rollout"]} for src, r in rates.items()]))
     small = Discriminator(DiscriminatorConfig.small(5000, 20))

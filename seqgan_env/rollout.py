@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 import torch
 
@@ -19,7 +19,8 @@ class SequenceScorer(Protocol):
         ...
 
 
-D_REWARDS = ("prob", "log_odds", "constant")
+DRewardName = Literal["prob", "log_odds", "constant"]
+D_REWARDS: tuple[str, ...] = get_args(DRewardName)
 LOG_ODDS_EPS = 1e-6
 """P(real) is clipped to [eps, 1 − eps] before taking log-odds, so they lie within ±13.8."""
 

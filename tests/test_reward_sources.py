@@ -288,3 +288,19 @@ def test_discriminator_report_ranks_a_perfect_scorer_at_one():
     report = discriminator_report(Perfect(), gen, oracle, oracle.sample(500), num_samples=500, seed=0)
     assert report["spearman_ratio"] > 0.99  # ties among repeated sequences keep it just below 1
     assert report["accuracy"] > 0.6
+
+
+def test_reference_distils_from_a_teacher_run_in_place_of_the_oracle(tmp_path):
+    """--adv.teacher: the exact per-step trainer's target is another run's (larger) G; evaluation stays the oracle's."""
+    teacher = run(tiny_run_config(tmp_path / "teacher", {"generator.hidden_dim": 16, "adv.updates": 0,
+                                                         "env.reward_source": "oracle"}))  # fmt: skip
+    assert teacher["final_kl_oracle"] > 0
+    base = {"env.reward_source": "oracle", "adv.updates": 3, "reinforce.lr": 0.05}
+    own = run(tiny_run_config(tmp_path / "own", base, agent="reference"))
+    distil = run(tiny_run_config(tmp_path / "distil", {**base, "adv.teacher": str(tmp_path / "teacher")},
+                                 agent="reference"))  # fmt: skip
+    assert distil["final_kl_oracle"] != own["final_kl_oracle"]  # another target, the same evaluation
+    with pytest.raises(ValueError, match="--adv.teacher: not used by this reinforce run"):
+        run(tiny_run_config(tmp_path / "r", {**base, "adv.teacher": str(tmp_path / "teacher")}))
+    with pytest.raises(ValueError, match="no checkpoints/pretrained.pt there"):
+        run(tiny_run_config(tmp_path / "m", {**base, "adv.teacher": str(tmp_path / "nowhere")}, agent="reference"))

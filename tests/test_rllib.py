@@ -245,3 +245,47 @@ def test_rllib_env_creator_passes_env_kwargs_and_a_corpus_end_tokens():
     assert core.source.d_reward == "log_odds"
     env = env_creator({"vocab_size": 10, "seq_len": 4, "generator_config": {"eos_token": 2, "pad_token": 0}})
     assert (env.unwrapped.core.eos_token, env.unwrapped.core.pad_token) == (2, 0)
+
+
+def test_rllib_trains_its_own_default_module_on_the_oracle_reward(tmp_path):
+    """Any RLlib algorithm can use the oracle reward: RLlib's own PPO with its default MLP module, nothing of the
+    project's agents, on env_creator's oracle env (every runner builds the same seeded oracle)."""
+    import ray
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from seqgan_env import Oracle, OracleConfig
+    from seqgan_env import rllib as seqgan_rllib
+
+    env_config = {"vocab_size": 6, "seq_len": 3, "reward_source": "oracle", "reward_mode": "q",
+                  "oracle_config": {"seed": 3, "emb_dim": 4, "hidden_dim": 4}}  # fmt: skip
+    env = seqgan_rllib.env_creator(env_config)
+    assert env.unwrapped.core.rollout_policy is None
+    assert env.unwrapped.core.discriminator is None
+    with pytest.raises(ValueError, match="oracle_config is read only with reward_source"):
+        seqgan_rllib.env_creator({"vocab_size": 6, "seq_len": 3, "oracle_config": {"seed": 3}})
+    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
+    try:
+        config = (
+            PPOConfig()
+            .environment(seqgan_rllib.register(), env_config=env_config)
+            .env_runners(num_env_runners=0)
+            .training(
+                gamma=1.0,
+                lambda_=1.0,
+                entropy_coeff=1.0,
+                train_batch_size_per_learner=120,
+                minibatch_size=60,
+                num_epochs=2,
+                lr=3e-3,
+            )
+        )
+        algo = config.build_algo()
+        result = algo.train()
+        algo.stop()
+    finally:
+        ray.shutdown()
+    ret = result["env_runners"]["episode_return_mean"]
+    oracle = Oracle(OracleConfig(vocab_size=6, seq_len=3, seed=3, emb_dim=4, hidden_dim=4))
+    every = torch.cartesian_prod(*[torch.arange(6)] * 3)
+    worst = float(oracle.log_prob(every).sum(1).min())
+    assert worst <= ret < 0  # an episode's return is log p_O of its sequence
