@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 CHECKPOINT_VERSION = 2
@@ -117,8 +118,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise ValueError(f"checkpoint {path} is unreadable or corrupt (UnpicklingError: {exc})") from None
         raise ValueError(
             f"checkpoint {path} holds objects other than tensors and plain data, so loading it would run code from "
-            f"the file; refused ({_what_global(exc)}). If it is a checkpoint of version 1 that you "
-            f"trust, convert it once with: python -m agents.checkpoint upgrade {path}"
+            f"the file; refused ({_what_global(exc)}). A checkpoint of version 1 from a run of your own can be "
+            f"converted once with python -m agents.checkpoint upgrade (read its --help: it names the risk)"
         ) from None
     except Exception as exc:
         raise ValueError(f"checkpoint {path} is unreadable or corrupt ({type(exc).__name__}: {exc})") from None
@@ -131,30 +132,63 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def upgrade(path: str | os.PathLike[str]) -> None:
-    """Rewrite a version-1 checkpoint as version 2. This unpickles it in full (it may run code): only for files
-    you trust, e.g. your own runs from before version 2."""
-    data = torch.load(path, map_location="cpu", weights_only=False)
+def _numpy_globals() -> list[Any]:
+    """What unpickling numpy arrays, scalars and dtypes needs (data, not code): the weights-only reader's allowance
+    for the numpy objects that version-1 checkpoints pickled as they were."""
+    from numpy._core import multiarray
+
+    dtypes = [type(np.dtype(t)) for t in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
+                                           "uint8", "uint16", "uint32", "uint64", "bool")]  # fmt: skip
+    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype, *dtypes]
+
+
+def upgrade(path: str | os.PathLike[str], trust_code: bool = False) -> None:
+    """Rewrite a version-1 checkpoint as version 2. By default it is read weights-only (no code runs) and refused
+    when it holds other objects; ``trust_code=True`` unpickles it in full, which runs any code the file holds: only
+    for files you made yourself."""
+    path = Path(path)
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):  # version 1 pickled numpy arrays and RNG states
+            data = torch.load(path, map_location="cpu", weights_only=not trust_code)
+    except pickle.UnpicklingError as exc:
+        if trust_code or ("unsupported global" not in str(exc).lower() and "unsupported class" not in str(exc).lower()):
+            raise ValueError(f"{path} is unreadable or corrupt (UnpicklingError: {exc})") from None
+        raise ValueError(
+            f"{path} holds objects other than tensors and plain data ({_what_global(exc)}): reading it would run "
+            "code from the file. Only if you made this file yourself, pass --trust-code"
+        ) from None
+    except Exception as exc:
+        raise ValueError(f"{path} is unreadable or corrupt ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or data.get("checkpoint_version") not in (1, CHECKPOINT_VERSION):
         raise ValueError(f"{path} is not a seqgan_env checkpoint of version 1")
     save_checkpoint(path, {k: v for k, v in data.items() if k != "checkpoint_version"})
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m agents.checkpoint upgrade PATH…``: rewrite trusted version-1 checkpoints (or every checkpoint
-    under a run directory) as version 2."""
+    """``python -m agents.checkpoint upgrade PATH…``: rewrite version-1 checkpoints (or every checkpoint under a run
+    directory) as version 2, reading them weights-only; ``--trust-code`` reads them in full (runs code)."""
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m agents.checkpoint", description=main.__doc__)
     p.add_argument("command", choices=["upgrade"])
     p.add_argument("paths", nargs="+", help="checkpoint files or run directories (their checkpoints/*.pt)")
+    p.add_argument("--trust-code", action="store_true",
+                   help="unpickle in full: a malicious file runs its code on this machine; only for your own files")
     args = p.parse_args(argv)
-    files = [f for x in map(Path, args.paths) for f in (sorted(x.glob("checkpoints/*.pt")) if x.is_dir() else [x])]
+    files = []
+    for x in map(Path, args.paths):
+        found = sorted(x.glob("checkpoints/*.pt")) if x.is_dir() else [x]
+        if x.is_dir() and not found:
+            p.error(f"{x}: a directory with no checkpoints/*.pt (not a run directory)")
+        files += found
     for f in files:
         if not f.is_file():
             p.error(f"{f}: no such checkpoint file")
     for f in files:
-        upgrade(f)
+        try:
+            upgrade(f, trust_code=args.trust_code)
+        except ValueError as exc:
+            p.exit(2, f"error: {exc}\n")
         print(f"upgraded {f} to version {CHECKPOINT_VERSION}")
 
 

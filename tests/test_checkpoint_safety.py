@@ -85,7 +85,9 @@ def test_a_version_1_checkpoint_gets_a_clear_message_and_upgrades(tmp_path):
     data = load_checkpoint(latest)
     data["checkpoint_version"] = 1
     torch.save(data, latest)  # what version 1 wrote: numpy objects pickled as they are
-    with pytest.raises(ValueError, match=r"python -m agents\.checkpoint upgrade"):
+    with pytest.raises(
+        ValueError, match=r"python -m agents\.checkpoint upgrade \(read its --help: it names the risk\)"
+    ):
         load_checkpoint(latest)
     upgrade(latest)
     assert load_checkpoint(latest)["checkpoint_version"] == 2
@@ -94,3 +96,34 @@ def test_a_version_1_checkpoint_gets_a_clear_message_and_upgrades(tmp_path):
     assert out.returncode == 0, out.stderr
     summary = run(tiny_run_config(tmp_path / "r", {"adv.updates": 4}, resume=str(tmp_path / "r")))
     assert summary["final_nll_oracle"] > 0
+
+
+def test_upgrade_never_runs_a_payload_unless_told_to_trust_the_file(tmp_path):
+    marker = tmp_path / "pwned"
+    _crafted(tmp_path / "evil.pt", marker)
+    out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "evil.pt")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 2
+    assert "would run code from the file" in out.stderr
+    assert "--trust-code" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not marker.exists()
+    with pytest.raises(ValueError, match="pass --trust-code"):
+        upgrade(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(("content", "match"), [(b"", "unreadable or corrupt"), (b"\x00\x01garbage" * 9, "unreadable"),
+                                                (b"a text file\n", "unreadable")])  # fmt: skip
+def test_upgrade_of_bytes_that_are_no_checkpoint_is_one_line(tmp_path, content, match):
+    (tmp_path / "x.pt").write_bytes(content)
+    out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "x.pt")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 2
+    assert match in out.stderr
+    assert "Traceback" not in out.stderr
+    (tmp_path / "empty").mkdir()
+    out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "empty")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 2
+    assert "no checkpoints/*.pt" in out.stderr
