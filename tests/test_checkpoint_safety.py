@@ -14,7 +14,7 @@ import torch
 
 from agents.checkpoint import load_checkpoint, save_checkpoint, upgrade
 from agents.pipeline import run
-from tests.conftest import tiny_run_config
+from tests.helpers import tiny_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import pytest
 
 from agents.compare import compare
 from agents.config import replace
-from tests.conftest import SENTENCES, tiny_run_config, tiny_run_flags
+from tests.helpers import SENTENCES, tiny_run_config, tiny_run_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from agents.cli import parse_args
 from agents.config import RENAMED, from_preset, get, paths, to_dict
 from agents.pipeline import run
 from agents.rundir import RunDir
-from tests.conftest import tiny_run_config
+from tests.helpers import tiny_run_config
 
 
 def test_help_lists_the_flags_by_group_with_the_presets_values(capsys):

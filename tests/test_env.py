@@ -14,7 +14,7 @@ import seqgan_env
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
 from seqgan_env.generator import Generator, GeneratorConfig
 from seqgan_env.sb3 import SB3VecEnv
-from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_env_kwargs, tiny_generator
+from tests.helpers import SEQ_LEN, VOCAB, tiny_discriminator, tiny_env_kwargs, tiny_generator
 
 
 def run_episode(env, actions, seed):

@@ -15,7 +15,7 @@ from seqgan_env.generator import mle_step, valid_mask
 from seqgan_env.oracle import sequence_nll
 from seqgan_env.rollout import RolloutReward
 from seqgan_env.sb3 import SB3VecEnv
-from tests.conftest import tiny_discriminator
+from tests.helpers import tiny_discriminator
 
 V, T, PAD, EOS = 12, 6, 0, 1
 

@@ -7,7 +7,7 @@ import torch
 
 from agents.pipeline import run
 from seqgan_env import load_generator
-from tests.conftest import tiny_run_config
+from tests.helpers import tiny_run_config
 from train import generate
 
 

@@ -78,7 +78,7 @@ def test_discriminator_report_measures_accuracy_and_rank_correlation(tiny_oracle
     import torch
 
     from seqgan_env.metrics import discriminator_report
-    from tests.conftest import tiny_discriminator, tiny_generator
+    from tests.helpers import tiny_discriminator, tiny_generator
 
     gen, real_test = tiny_generator(), tiny_oracle.sample(64, generator=torch.Generator().manual_seed(1))
     fake = gen.sample(64, generator=torch.Generator().manual_seed(2))
@@ -104,7 +104,7 @@ def test_discriminator_report_measures_accuracy_and_rank_correlation(tiny_oracle
 
 def test_disc_diagnostic_script_reports_each_round(tmp_path, capsys):
     from agents.pipeline import run
-    from tests.conftest import tiny_run_config
+    from tests.helpers import tiny_run_config
     from train import disc_diagnostic
 
     run(tiny_run_config(tmp_path / "run"))

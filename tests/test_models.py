@@ -11,7 +11,7 @@ from seqgan_env import Discriminator, DiscriminatorConfig, Generator, GeneratorC
 from seqgan_env.metrics import nll_oracle, nll_test
 from seqgan_env.rollout import RolloutReward
 from seqgan_env.sampling import ProjectionSampler, categorical_sample
-from tests.conftest import SEQ_LEN, VOCAB, tiny_discriminator, tiny_generator
+from tests.helpers import SEQ_LEN, VOCAB, tiny_discriminator, tiny_generator
 
 OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "seqgan_oracle" / "target_params.npz"
 

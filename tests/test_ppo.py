@@ -11,7 +11,7 @@ from agents import DiscriminatorCallback, EvalEveryKUpdates, RolloutPolicyCallba
 from agents.config import from_preset
 from agents.pipeline import run
 from agents.ppo import make_ppo
-from tests.conftest import (
+from tests.helpers import (
     SEQ_LEN,
     VOCAB,
     oracle_eval,

@@ -22,7 +22,7 @@ from agents.cli import parse_args
 from agents.config import from_preset
 from agents.pipeline import run
 from agents.reinforce import reinforce_loss, returns_to_go
-from tests.conftest import (
+from tests.helpers import (
     SEQ_LEN,
     VOCAB,
     oracle_eval,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from seqgan_env import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
-from tests.conftest import tiny_run_flags
+from tests.helpers import tiny_run_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = tiny_run_flags()

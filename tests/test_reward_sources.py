@@ -27,7 +27,7 @@ from seqgan_env import (
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
 from seqgan_env.metrics import oracle_metrics
 from seqgan_env.sb3 import SB3VecEnv
-from tests.conftest import tiny_discriminator, tiny_run_config
+from tests.helpers import tiny_discriminator, tiny_run_config
 
 V, T = 6, 3  # small enough to enumerate every sequence (216)
 
@@ -263,7 +263,7 @@ def test_reference_agent_without_the_perfect_reward_fails_before_any_work(tmp_pa
 
 def test_constant_reward_runs_no_rollouts():
     from seqgan_env.rollout import RolloutReward
-    from tests.conftest import tiny_generator
+    from tests.helpers import tiny_generator
 
     gen = tiny_generator()
     reward = RolloutReward(gen, tiny_discriminator(), n_rollouts=4, d_reward="constant")

@@ -16,13 +16,13 @@ import torch
 pytest.importorskip("ray.rllib")
 
 from agents.config import from_preset, replace
-from tests.conftest import tiny_run_config
+from tests.helpers import tiny_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny(tmp_path: Path, overrides: dict | None = None):
-    """The suite's tiny run (tests/conftest.py) as PPO at vocab 30, length 5, evaluated every iteration."""
+    """The suite's tiny run (tests/helpers.py) as PPO at vocab 30, length 5, evaluated every iteration."""
     kw = {"task.vocab_size": 30, "task.seq_len": 5, "task.n_train": 128, "task.n_test": 32, "mle.epochs": 1,
           "disc.negatives": 64, "disc.retrain_every": 1, "eval.every": 1, "eval.samples": 64,
           "disc.report_samples": 32, "adv.updates": 2, "eval.checkpoint_every": 10, **(overrides or {})}  # fmt: skip

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from agents.self_imitation import self_imitation
-from tests.conftest import tiny_generator, tiny_run_config
+from tests.helpers import tiny_generator, tiny_run_config
 
 
 def test_one_sgd_step_is_minus_lr_times_the_gradient_of_the_summed_log_likelihood_of_own_samples():

@@ -9,7 +9,7 @@ import torch
 import seqgan_env  # noqa: F401
 from agents.pipeline import run
 from seqgan_env.text import CorpusConfig, Vocabulary, load_corpus, tokenize
-from tests.conftest import SENTENCES, tiny_run_config
+from tests.helpers import SENTENCES, tiny_run_config
 
 
 @pytest.fixture

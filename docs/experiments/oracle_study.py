@@ -111,7 +111,7 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
 
 GRIDS: dict[str, list[dict[str, Any]]] = {
     "reference": [{"reinforce.lr": lr, "env.num_envs": b} for lr in (3e-3, 1e-2, 3e-2, 1e-1) for b in (64, 256)],
-    "reinforce-step": [{"reinforce.lr": lr} for lr in (1e-2, 3e-2, 1e-1)],
+    "reinforce-step": [{"reinforce.lr": lr} for lr in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)],
     "reinforce-step-logratio": [
         {"reinforce.lr": lr, "env.num_envs": b} for lr in (1e-2, 3e-2, 1e-1) for b in (64, 256)
     ],

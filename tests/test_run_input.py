@@ -1,17 +1,15 @@
-"""Every flag checked before work starts, nothing silently ignored, one process per run directory, and the env
-checks what it is given (issue: trust)."""
+"""The runs and their command line: every flag checked before work starts, nothing silently ignored, one process
+per run directory, OS errors and a full disk as one line."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from agents.cli import parse_args
 from agents.pipeline import run
 from agents.rundir import RunDir
-from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
-from tests.conftest import VOCAB, tiny_env_kwargs, tiny_run_config, tiny_run_flags
+from tests.helpers import tiny_run_config, tiny_run_flags
 
 
 @pytest.mark.parametrize(
@@ -76,73 +74,6 @@ def test_a_run_stopped_before_its_first_checkpoint_says_what_to_do(tmp_path):
         run(tiny_run_config(tmp_path / "r", resume=str(tmp_path / "r")))
 
 
-class _BadD:
-    def __init__(self, fn):
-        from tests.conftest import SEQ_LEN
-
-        self.config = type("C", (), {"vocab_size": VOCAB, "seq_len": SEQ_LEN})()
-        self.fn = fn
-
-    def score(self, tokens):
-        return self.fn(tokens)
-
-
-@pytest.mark.parametrize(
-    ("fn", "error", "message"),
-    [
-        (lambda x: torch.full((x.shape[0],), 5.0), ValueError, r"probabilities in \[0, 1\], got 5.0"),
-        (lambda x: torch.full((x.shape[0],), -1.0), ValueError, r"probabilities in \[0, 1\], got -1.0"),
-        (lambda x: torch.zeros(x.shape[0], 2), TypeError, r"shape \(\d+,\).*got a torch.float32 tensor of shape"),
-        (lambda x: torch.ones(x.shape[0], dtype=torch.long), TypeError, "must return a floating tensor"),
-        (lambda x: [0.5] * x.shape[0], TypeError, "got list"),
-    ],
-)
-def test_the_env_checks_what_an_injected_discriminator_returns(fn, error, message):
-    env = SeqGANEnv(**tiny_env_kwargs(discriminator=_BadD(fn), reward_mode="q"))
-    env.reset(seed=0)
-    with pytest.raises(error, match=message):
-        env.step(1)
-
-
-def test_a_huge_action_is_reported_as_it_was_given():
-    env = SeqGANEnv(**tiny_env_kwargs())
-    env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"got \[1.e\+30\]"):
-        env.step(1e30)
-
-
-def test_reset_options_are_honoured_or_refused():
-    env = SeqGANEnv(**tiny_env_kwargs())
-    with pytest.raises(ValueError, match="takes no reset options"):
-        env.reset(options={"foo": 1})
-    venv = SeqGANVectorEnv(num_envs=3, **tiny_env_kwargs(reward_mode="terminal"))
-    with pytest.raises(ValueError, match="only 'reset_mask' is supported"):
-        venv.reset(options={"foo": 1})
-    venv.reset(seed=0)
-    venv.step(np.array([1, 2, 3]))
-    obs, _ = venv.reset(options={"reset_mask": np.array([True, False, True])})
-    assert (obs[[0, 2]] == VOCAB).all()  # rows 0 and 2 start again
-    assert obs[1, 0] == 2  # row 1 keeps its prefix
-    with pytest.raises(ValueError, match="reset_mask must be a bool array of shape"):
-        venv.reset(options={"reset_mask": np.array([1, 0, 1])})
-
-
-@pytest.mark.filterwarnings("ignore:.*render_mode='rgb_array'")  # gymnasium's warning before SB3 falls back
-def test_sb3_one_liners_work_on_seqgan_v0():
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.env_util import make_vec_env
-
-    import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
-
-    small = {"vocab_size": 50, "seq_len": 4, "n_rollouts": 2, "reward_mode": "terminal"}
-    venv = make_vec_env("SeqGAN-v0", n_envs=4, env_kwargs=small)
-    assert venv.num_envs == 4
-    model = PPO("MlpPolicy", venv, n_steps=8, batch_size=16, n_epochs=1, seed=0)
-    model.learn(32)
-    assert model.num_timesteps >= 32
-    assert PPO("MlpPolicy", "SeqGAN-v0", n_steps=8, batch_size=8).env.num_envs == 1  # the default env, by its id
-
-
 def test_flags_a_run_would_ignore_are_refused_or_recorded_truthfully(tmp_path, capsys):
     import json
 
@@ -177,15 +108,6 @@ def test_os_errors_at_the_run_directory_are_one_line(tmp_path, capsys):
     assert err.startswith("error: ")
     assert "afile" in err
     assert "Traceback" not in err
-
-
-def test_sb3_adapter_keeps_q0_in_reset_infos():
-    from seqgan_env.sb3 import SB3VecEnv
-
-    env = SB3VecEnv(num_envs=3, seed=0, **tiny_env_kwargs(reward_mode="shaped"))
-    env.reset()
-    assert len(env.reset_infos) == 3
-    assert all(0.0 <= i["q"] <= 1.0 for i in env.reset_infos)
 
 
 def test_more_bad_inputs_get_one_clear_error(tmp_path):
@@ -227,27 +149,6 @@ def test_resume_refuses_a_changed_split_and_a_changed_vocabulary(tmp_path):
     corpus.write_text("\n".join([*lines[:-1], "zz yy xx"]) + "\n")  # a new word: another vocabulary
     with pytest.raises(ValueError, match="no longer yields the checkpoint's vocabulary"):
         run(tiny_run_config(tmp_path / "r", {"adv.updates": 2, **kw}, resume=str(tmp_path / "r")))
-
-
-def test_native_and_gymnasium_sync_vector_envs_agree_with_same_step_autoreset():
-    import gymnasium
-
-    import seqgan_env  # noqa: F401
-
-    kw = {"vocab_size": 30, "seq_len": 3, "n_rollouts": 2, "reward_mode": "q"}
-    native = gymnasium.make_vec("SeqGAN-v0", 2, vectorization_mode="vector_entry_point", **kw)
-    sync = gymnasium.make_vec("SeqGAN-v0", 2, vectorization_mode="sync", **kw,
-                              vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP})  # fmt: skip
-    a, _ = native.reset(seed=0)
-    b, _ = sync.reset(seed=0)
-    np.testing.assert_array_equal(a, b)
-    for t in range(7):
-        acts = np.array([t % 30, (3 * t) % 30])
-        oa, ra, da, _, _ = native.step(acts)
-        ob, rb, db, _, _ = sync.step(acts)
-        np.testing.assert_array_equal(oa, ob)
-        np.testing.assert_array_equal(da, db)
-        assert ra.dtype == rb.dtype == np.float64
 
 
 def test_a_disk_full_mid_run_is_one_line_and_the_run_resumes_to_the_same_metrics(tmp_path, capsys, monkeypatch):
