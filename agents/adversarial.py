@@ -23,6 +23,7 @@ from agents.callbacks import (
     timesteps_per_update,
 )
 from agents.config import ACTOR_CRITIC, SeqGANConfig, uses_discriminator
+from agents.mac import MeanActorCritic
 from agents.ppo import make_actor_critic
 from agents.reference import PerStepKLReference
 from agents.reinforce import Reinforce
@@ -83,6 +84,13 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
             policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
         )  # fmt: skip
         model.policy.generator.load_state_dict(pipe.gen.state_dict())
+    elif cfg.agent == "mac":
+        model = MeanActorCritic(
+            "GeneratorPolicy", env, learning_rate=lr_schedule(cfg.reinforce.lr, cfg), loss_reduction="mean",
+            max_grad_norm=cfg.adv.max_grad_norm, policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
+        )  # fmt: skip
+        model.policy.generator.load_state_dict(pipe.gen.state_dict())
+        model.start_critic_from_policy()
     elif cfg.agent == "reference":
         teacher = load_teacher(cfg, pipe.gen, pipe.device) if cfg.adv.teacher else pipe.task.oracle
         assert teacher is not None

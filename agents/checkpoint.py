@@ -172,8 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m agents.checkpoint", description=main.__doc__)
     p.add_argument("command", choices=["upgrade"])
     p.add_argument("paths", nargs="+", help="checkpoint files or run directories (their checkpoints/*.pt)")
-    p.add_argument("--trust-code", action="store_true",
-                   help="unpickle in full: a malicious file runs its code on this machine; only for your own files")
+    p.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="unpickle in full: a malicious file runs its code on this machine; only for your own files",
+    )
     args = p.parse_args(argv)
     files = []
     for x in map(Path, args.paths):

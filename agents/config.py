@@ -25,12 +25,14 @@ Baseline = Literal["none", "mean", "value"]
 Reduction = Literal["sum", "mean"]
 """REINFORCE's loss reductions (``agents.reinforce.REDUCTIONS`` is read from this)."""
 
-Agent = Literal["reinforce", "ppo", "a2c", "trpo", "reference"]
+Agent = Literal["reinforce", "ppo", "a2c", "trpo", "mac", "reference"]
 AGENTS: tuple[str, ...] = get_args(Agent)
 Preset = Literal["quick", "fast", "paper"]
 """``a2c`` is SB3's A2C and ``trpo`` sb3-contrib's TRPO (``pip install -e ".[contrib]"``), both with the project's
 actor-critic policy and reading the ``ppo`` group's actor-critic settings; ``reference`` is the exact per-step KL
-trainer (:mod:`agents.reference`): a yardstick on the oracle task's rewards (``perfect`` and ``oracle``)."""
+trainer (:mod:`agents.reference`): a yardstick on the oracle task's rewards (``perfect`` and ``oracle``); ``mac`` is
+the mean actor-critic (:mod:`agents.mac`): a learned next-token critic regressed onto the oracle reward, and the
+exact per-step update toward it (``--env.reward-source oracle``, ``--reinforce.reward-mode q``)."""
 ACTOR_CRITIC = ("ppo", "a2c", "trpo")
 """The agents built on SB3's on-policy actor-critic base (they read the ``ppo`` group)."""
 
@@ -556,9 +558,16 @@ def ignored_by(agent: str) -> tuple[str, ...]:
     reference = (*ppo, *(k for k in reinforce if k != "reinforce.lr"), "adv.ent_coef", "adv.mle_steps")
     if agent != "reference":
         reinforce, ppo = (*reinforce, "adv.teacher"), (*ppo, "adv.teacher")
+    mac = (
+        *ppo,
+        *(k for k in reinforce if k not in ("reinforce.lr", "reinforce.reward_mode")),
+        "adv.ent_coef",
+        "adv.mle_steps",
+        "adv.teacher",
+    )
     a2c = (*reinforce, "ppo.n_epochs", "ppo.minibatch_size", "ppo.clip_range", "ppo.target_kl")
     trpo = (*reinforce, "ppo.n_epochs", "ppo.clip_range")
-    return {"ppo": reinforce, "reinforce": ppo, "reference": reference, "a2c": a2c, "trpo": trpo}[agent]
+    return {"ppo": reinforce, "reinforce": ppo, "reference": reference, "a2c": a2c, "trpo": trpo, "mac": mac}[agent]
 
 
 def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
@@ -576,6 +585,11 @@ def check_agent(cfg: SeqGANConfig) -> None:
         raise ValueError(
             "the reference trainer is the exact per-step yardstick of the oracle task's rewards: it needs the oracle "
             f"task and --env.reward-source {oracle_sources}, got --env.reward-source {cfg.env.reward_source}"
+        )
+    if cfg.agent == "mac" and (cfg.env.reward_source != "oracle" or cfg.reinforce.reward_mode != "q"):
+        raise ValueError(
+            "the mean actor-critic regresses its critic onto the oracle reward: it needs --env.reward-source oracle "
+            f"--reinforce.reward-mode q, got {cfg.env.reward_source} and {cfg.reinforce.reward_mode}"
         )
     preset = preset_config(cfg.preset)
     changed = [k for k in ignored_by(cfg.agent) if get(cfg, k) != get(preset, k)]

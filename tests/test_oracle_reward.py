@@ -224,3 +224,19 @@ def test_outside_user_script_puts_an_sb3_algorithm_on_the_table(tmp_path, capsys
     with pytest.raises(SystemExit):
         oracle_benchmark.main(["--policy", "generator"])  # no --start
     assert "--start RUN_DIR" in capsys.readouterr().err
+
+
+def test_mean_actor_critic_learns_from_sampled_rewards_only_and_resumes_exactly(tmp_path):
+    """agents.mac: the critic is regressed onto the env's sampled oracle rewards, the actor moves toward it; KL falls,
+    and a run resumed mid-phase ends where an uninterrupted one does (critic and its optimizer persisted)."""
+    from agents.pipeline import run
+    from tests.helpers import tiny_run_config
+
+    base = {"env.reward_source": "oracle", "reinforce.lr": 0.03, "adv.updates": 6, "eval.every": 3}
+    full = run(tiny_run_config(tmp_path / "full", base, agent="mac"))
+    assert full["final_kl_oracle"] < full["mle_kl_oracle"]
+    run(tiny_run_config(tmp_path / "part", {**base, "adv.updates": 3}, agent="mac"))
+    resumed = run(tiny_run_config(tmp_path / "part", base, agent="mac", resume=str(tmp_path / "part")))
+    assert resumed["final_kl_oracle"] == full["final_kl_oracle"]
+    with pytest.raises(ValueError, match="needs --env.reward-source oracle"):
+        run(tiny_run_config(tmp_path / "bad", {"env.reward_source": "perfect"}, agent="mac"))

@@ -107,6 +107,8 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         {"env.reward_source": "oracle", "ppo.reward_mode": "shaped", "ppo.advantage": "critic", "adv.ent_coef": 1.0},
     ),
     "trpo": ("trpo", {"env.reward_source": "oracle", "ppo.reward_mode": "shaped", "ppo.advantage": "critic"}),
+    # mean actor-critic: a next-token critic regressed onto the sampled rewards, the exact per-step update toward it
+    "mac": ("mac", {"env.reward_source": "oracle", "reinforce.reward_mode": "q"}),
 }
 
 GRIDS: dict[str, list[dict[str, Any]]] = {
@@ -123,6 +125,7 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
     "ppo-step-logratio": [{"ppo.lr": lr, "ppo.n_epochs": e} for lr in (3e-3, 1e-2) for e in (4, 10)],
     "a2c": [{"ppo.lr": lr} for lr in (1e-3, 3e-3)],
     "trpo": [{"ppo.target_kl": 0.01}],
+    "mac": [{"reinforce.lr": lr, "env.num_envs": b} for lr in (3e-3, 1e-2, 3e-2) for b in (64, 256)],
 }
 """What ``--stage tune`` tries per recipe (seed 0): rate, batch (at equal tokens) and PPO's epochs."""
 
@@ -151,8 +154,8 @@ def one_run(args: tuple[str, str, dict[str, Any], int, str, str, bool]) -> str:
     b = flags.get("env.num_envs", 64)
     values = {**SHARED, **flags, "agent": agent, "seed": seed, "run_dir": run_dir, "pretrained": pretrained,
               "adv.updates": TOKENS // (20 * b)}  # fmt: skip
-    # the final stage reads the curve at every 64,000 tokens; tuning reads the end only
-    values["eval.every"] = max(1, values["adv.updates"] // 6) if curve else values["adv.updates"]
+    # the final stage reads the curve at every 128,000 tokens; tuning reads the end only
+    values["eval.every"] = max(1, values["adv.updates"] // 3) if curve else values["adv.updates"]
     run(from_preset("fast", values))
     return f"done {run_dir}"
 
