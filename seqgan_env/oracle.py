@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import pickle
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -205,3 +208,72 @@ def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     if missing:
         raise ValueError(f"oracle params {path!s} lacks arrays {missing}; expected {list(OFFICIAL_ARRAYS)}")
     return arrays
+
+
+# ------------------------------------------------------------------------------------ the official file, converted
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles numpy arrays and plain containers only: any other global (the way a pickle runs code) is refused.
+    (``_codecs.encode`` turns text into bytes: how protocol 2 stores an array's raw data when written by Python 3.)"""
+
+    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")})  # fmt: skip
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}: only numpy arrays are read")
+        return getattr(importlib.import_module(module.replace("numpy.core.", "numpy._core.")), name)
+
+
+def convert_official(pkl_path: str | os.PathLike[str], npz_path: str | os.PathLike[str]) -> dict[str, tuple]:
+    """Convert the SeqGAN authors' ``save/target_params.pkl`` (LantaoYu/SeqGAN: a Python 2 pickle of the oracle's 15
+    arrays, in ``target_lstm.py``'s order) into the ``.npz`` this project reads, with a restricted unpickler that
+    accepts only numpy arrays and never runs code from the file. Returns the arrays' shapes by name."""
+    pkl_path, npz_path = Path(pkl_path), Path(npz_path)
+    if not pkl_path.is_file():
+        raise FileNotFoundError(f"{pkl_path}: no such file (the official repository's save/target_params.pkl)")
+    try:
+        with pkl_path.open("rb") as f:
+            params = _ArraysOnly(f, encoding="latin1").load()
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{pkl_path}: not the official oracle file ({exc})") from None
+    except Exception as exc:
+        raise ValueError(f"{pkl_path}: unreadable as a pickle ({type(exc).__name__}: {exc})") from None
+    if not isinstance(params, (list, tuple)) or len(params) != len(OFFICIAL_ARRAYS):
+        got = f"a {type(params).__name__}" + (f" of {len(params)}" if isinstance(params, (list, tuple)) else "")
+        raise ValueError(f"{pkl_path}: expected a list of {len(OFFICIAL_ARRAYS)} arrays, got {got}")
+    arrays = {name: np.asarray(p, dtype=np.float32) for name, p in zip(OFFICIAL_ARRAYS, params, strict=True)}
+    vocab, emb = arrays["embeddings"].shape if arrays["embeddings"].ndim == 2 else (0, 0)
+    hidden = arrays["Ui"].shape[0] if arrays["Ui"].ndim == 2 else 0
+    shapes = {"embeddings": (vocab, emb), "Wo": (hidden, vocab), "bo": (vocab,),
+              **{f"{w}{g}": (emb if w == "W" else hidden, hidden) for w in "WU" for g in ("i", "f", "og", "c")},
+              **{f"b{g}": (hidden,) for g in ("i", "f", "og", "c")}}  # fmt: skip
+    bad = {k: a.shape for k, a in arrays.items() if a.shape != shapes[k] or not vocab}
+    if bad:
+        raise ValueError(f"{pkl_path}: arrays of unexpected shapes {bad} (expected {shapes})")
+    npz_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = npz_path.with_name(npz_path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, npz_path)
+    return {k: a.shape for k, a in arrays.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m seqgan_env.oracle convert target_params.pkl target_params.npz``: the official oracle, converted."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m seqgan_env.oracle", description=main.__doc__)
+    p.add_argument("command", choices=["convert"])
+    p.add_argument("pkl", help="the SeqGAN repository's save/target_params.pkl")
+    p.add_argument("npz", help="where to write the .npz (pass it as --task.oracle-params)")
+    a = p.parse_args(argv)
+    try:
+        shapes = convert_official(a.pkl, a.npz)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        p.exit(2, f"error: {exc}\n")
+    print(f"wrote {a.npz}: vocabulary {shapes['embeddings'][0]}, embedding {shapes['embeddings'][1]}, hidden "
+          f"{shapes['Ui'][0]}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -277,3 +277,51 @@ def test_projection_sampler_recomputes_only_the_rows_whose_exp_fails():
     always_failing = ProjectionSampler(weight, bias)
     always_failing(h[1::4].contiguous(), g)
     assert always_failing.exact  # every row failed: later calls subtract the maximum first
+
+
+def test_the_official_oracle_file_converts_with_arrays_only_and_payloads_are_refused(tmp_path):
+    """python -m seqgan_env.oracle convert: the authors' target_params.pkl layout (a protocol-2 pickle of 15 arrays)
+    becomes the .npz the project reads, equal to the file it came from; a pickle carrying code never runs."""
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from seqgan_env.oracle import OFFICIAL_ARRAYS, Oracle, OracleConfig, convert_official
+
+    rng = np.random.default_rng(0)
+    v, e, h = 7, 3, 4
+    shapes = {
+        "embeddings": (v, e),
+        "Wo": (h, v),
+        "bo": (v,),
+        **{f"W{g}": (e, h) for g in ("i", "f", "og", "c")},
+        **{f"U{g}": (h, h) for g in ("i", "f", "og", "c")},
+        **{f"b{g}": (h,) for g in ("i", "f", "og", "c")},
+    }
+    arrays = [rng.normal(size=shapes[k]).astype(np.float32) for k in OFFICIAL_ARRAYS]  # fmt: skip
+    (tmp_path / "target_params.pkl").write_bytes(pickle.dumps(arrays, protocol=2))
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "seqgan_env.oracle", "convert", str(tmp_path / "target_params.pkl"),
+                          str(tmp_path / "o.npz")], cwd=root, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    oracle = Oracle.from_params(tmp_path / "o.npz", seq_len=4)
+    assert (oracle.config.vocab_size, oracle.config.emb_dim, oracle.config.hidden_dim) == (v, e, h)
+    assert np.array_equal(oracle.embedding.weight.detach().numpy(), arrays[0])
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps([Payload()], protocol=2))
+    with pytest.raises(ValueError, match="refused global"):
+        convert_official(tmp_path / "evil.pkl", tmp_path / "x.npz")
+    assert not marker.exists()
+    (tmp_path / "short.pkl").write_bytes(pickle.dumps(arrays[:3], protocol=2))
+    with pytest.raises(ValueError, match="expected a list of 15 arrays, got a list of 3"):
+        convert_official(tmp_path / "short.pkl", tmp_path / "x.npz")
+    assert OracleConfig().vocab_size == 5000
