@@ -41,8 +41,9 @@ def build(agent: str, oracle: Oracle, num_envs: int, seq_len: int):
     kw = {"policy_kwargs": {"generator_config": {"vocab_size": vocab, "seq_len": seq_len}}, "seed": 0, "device": "cpu"}
     if agent in ("reinforce", "reinforce-logratio"):
         ent = 0.0 if perfect else 1.0
-        return Reinforce("GeneratorPolicy", env, baseline="mean", loss_reduction="mean", ent_coef=ent, learning_rate=1e-2,
-                         **kw)  # fmt: skip
+        return Reinforce(
+            "GeneratorPolicy", env, baseline="mean", loss_reduction="mean", ent_coef=ent, learning_rate=1e-2, **kw
+        )
     if agent == "reference":
         return PerStepKLReference("GeneratorPolicy", env, oracle=oracle, learning_rate=1e-2, **kw)
     if agent == "mac":
