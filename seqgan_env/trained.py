@@ -25,6 +25,8 @@ def load_generator(
     ``gen.sample(n, temperature=…)``; decode a text run's rows with ``vocab.decode(row)``."""
     if checkpoint not in CHECKPOINTS:
         raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise TypeError(f"run_dir must be a path (str or os.PathLike), got {type(run_dir).__name__}")
     run = Path(run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"run directory not found: {run}")
@@ -33,17 +35,29 @@ def load_generator(
         raise FileNotFoundError(f"{run} has no {checkpoint} checkpoint ({path}): the run stopped before writing it")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        what = "objects other than tensors and plain data (loading them would run code: refused)"
+        if "unsupported global" not in str(exc).lower() and "unsupported class" not in str(exc).lower():
+            what = "bytes that are not a checkpoint"
+        raise ValueError(f"{path} is not a readable seqgan_env checkpoint: it holds {what}") from None
+    except Exception as exc:  # zero bytes (EOFError), a truncated zip (RuntimeError), ...
+        detail = f"{type(exc).__name__}: {str(exc) or 'the file is empty'}"
+        raise ValueError(f"{path} is not a readable seqgan_env checkpoint ({detail})") from None
+    try:
         state, config = ckpt["generator"], ckpt["config"]
-    except (pickle.UnpicklingError, KeyError, TypeError, RuntimeError) as exc:
-        raise ValueError(f"{path} is not a readable seqgan_env checkpoint ({type(exc).__name__}: {exc})") from None
-    vocab = Vocabulary(list(ckpt["vocab"])) if ckpt.get("vocab") else None
-    vocab_size, emb_dim = state["embedding.weight"].shape
-    seq_len = (config.get("task") or config)["seq_len"]  # grouped config; earlier versions' flat one
-    gen = Generator(
-        GeneratorConfig(
-            vocab_size=int(vocab_size), seq_len=int(seq_len), emb_dim=int(emb_dim),
-            hidden_dim=int(state["lstm.weight_hh_l0"].shape[1]), **(vocab.end_tokens if vocab is not None else {}),
-        )
-    )  # fmt: skip
-    gen.load_state_dict(state)
+        vocab = Vocabulary(list(ckpt["vocab"])) if ckpt.get("vocab") else None
+        vocab_size, emb_dim = state["embedding.weight"].shape
+        seq_len = (config.get("task") or config)["seq_len"]  # grouped config; earlier versions' flat one
+        gen = Generator(
+            GeneratorConfig(
+                vocab_size=int(vocab_size), seq_len=int(seq_len), emb_dim=int(emb_dim),
+                hidden_dim=int(state["lstm.weight_hh_l0"].shape[1]), **(vocab.end_tokens if vocab is not None else {}),
+            )
+        )  # fmt: skip
+        gen.load_state_dict(state)
+    except Exception as exc:
+        raise ValueError(
+            f"{path} is not a seqgan_env run checkpoint: its generator or config is malformed ({type(exc).__name__}: "
+            f"{exc})"
+        ) from None
     return gen.to(device).eval(), vocab

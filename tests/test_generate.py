@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -72,3 +74,55 @@ def test_generate_missing_run_or_checkpoint_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         generate.main([str(tmp_path / "empty")])
     assert "has no latest checkpoint" in capsys.readouterr().err
+
+
+def test_generate_bad_outputs_and_checkpoints_are_one_line_and_a_closed_pipe_is_quiet(tmp_path):
+    """--out onto a directory or into a missing one, a zero-byte or malformed checkpoint: one line each, exit 2, no
+    traceback; `| head` ends quietly (exit 0, nothing on stderr)."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from agents.checkpoint import save_checkpoint
+    from agents.pipeline import run
+    from seqgan_env import load_generator
+    from tests.helpers import tiny_run_config
+
+    run(tiny_run_config(tmp_path / "r", {"adv.updates": 0}))
+    script = [sys.executable, "train/generate.py"]
+    root = Path(__file__).resolve().parents[1]
+
+    def call(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*script, *argv], cwd=root, capture_output=True, text=True, timeout=300)
+
+    for argv, message in [
+        ([str(tmp_path / "r"), "--out", str(tmp_path)], "is a directory"),
+        ([str(tmp_path / "r"), "--out", str(tmp_path / "nowhere" / "x.txt")], "no such directory"),
+    ]:
+        out = call(*argv)
+        assert out.returncode == 2, out.stderr
+        assert message in out.stderr
+        assert "Traceback" not in out.stderr
+    zero = tmp_path / "zero" / "checkpoints"
+    zero.mkdir(parents=True)
+    (zero / "latest.pt").write_bytes(b"")
+    out = call(str(tmp_path / "zero"))
+    assert out.returncode == 2
+    assert "the file is empty" in out.stderr
+    bad = tmp_path / "bad" / "checkpoints"
+    bad.mkdir(parents=True)
+    save_checkpoint(bad / "latest.pt", {"generator": torch.zeros(3), "config": "a string"})
+    out = call(str(tmp_path / "bad"))
+    assert "generator or config is malformed" in out.stderr
+    assert "Traceback" not in out.stderr
+    with pytest.raises(TypeError, match="run_dir must be a path"):
+        load_generator(None)  # type: ignore[arg-type]
+    pipe = subprocess.run(f"{sys.executable} train/generate.py {tmp_path / 'r'} --n 20000 | head -2", shell=True,
+                          cwd=root, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert len(pipe.stdout.splitlines()) == 2
+    assert pipe.stderr == ""
+    big = call(str(tmp_path / "r"), "--n", "3", "--out", str(tmp_path / "s.txt"))
+    assert big.returncode == 0
+    assert len((tmp_path / "s.txt").read_text().splitlines()) == 3
+    assert not list(tmp_path.glob(".s.txt.tmp*"))

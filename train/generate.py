@@ -3,15 +3,18 @@
     python train/generate.py RUN_DIR --n 20 --temperature 0.8
     python train/generate.py RUN_DIR --n 100000 --out samples.txt --seed 1 --checkpoint pretrained
 
-One sample per line, streamed in batches (stdout, or ``--out``, written atomically). ``--checkpoint latest`` (the
-run's final G) or ``pretrained`` (the MLE G it started from); in Python: ``seqgan_env.load_generator(run_dir)``.
+One sample per line, streamed in batches (stdout, or ``--out``: written as drawn to a temporary file, then moved into
+place; memory stays one batch, whatever ``--n``). A closed pipe (``| head``) ends it quietly. ``--checkpoint latest``
+(the run's final G) or ``pretrained`` (the MLE G it started from); in Python: ``seqgan_env.load_generator(run_dir)``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -53,22 +56,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error(f"--temperature must be a finite number > 0, got {args.temperature}")
     if args.seed < 0:
         p.error(f"--seed must be >= 0, got {args.seed}")
+    if args.out is not None:
+        _check_out(p, Path(args.out))
     try:
         lines = generate(args.run_dir, args.n, args.temperature, args.seed, args.checkpoint)
         first = next(lines)  # load errors surface here, before any output
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, TypeError) as exc:
         p.error(str(exc))
     if args.out is None:
-        print(first)
-        for line in lines:
-            print(line)
+        try:
+            print(first)
+            for line in lines:
+                print(line)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the reader has all it wants; stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    from agents.checkpoint import atomic_write_text
-
-    rest = list(tqdm(lines, total=args.n - 1, desc="sampling", unit="seq", disable=args.n < 50_000))
-    atomic_write_text(args.out, "\n".join([first, *rest]) + "\n")
+    _stream_to(Path(args.out), first, lines, args.n)
     print(f"wrote {args.n} samples to {args.out}", file=sys.stderr)
     return 0
+
+
+def _check_out(p: argparse.ArgumentParser, out: Path) -> None:
+    """``--out`` must name a file in a writable directory: one line before any work otherwise."""
+    if out.is_dir():
+        p.error(f"--out {out} is a directory: name a file")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        p.error(f"--out {out}: no such directory {parent}")
+    if not os.access(parent, os.W_OK):
+        p.error(f"--out {out}: the directory {parent} is not writable")
+
+
+def _stream_to(out: Path, first: str, lines: Iterator[str], n: int) -> None:
+    """Write the samples to a temporary file beside ``out`` as they are drawn (memory stays one batch), then move it
+    into place: a reader never sees a half-written file."""
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(first + "\n")
+            for line in tqdm(lines, total=n - 1, desc="sampling", unit="seq", disable=n < 50_000):
+                f.write(line + "\n")
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SystemExit(f"error: --out {out}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 if __name__ == "__main__":
