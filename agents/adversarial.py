@@ -25,6 +25,7 @@ from agents.callbacks import (
 from agents.config import ACTOR_CRITIC, SeqGANConfig, uses_discriminator
 from agents.mac import MeanActorCritic
 from agents.ppo import make_actor_critic
+from agents.progress import progress
 from agents.reference import PerStepKLReference
 from agents.reinforce import Reinforce
 from agents.rundir import Phase, checkpoint_at
@@ -122,6 +123,35 @@ def load_teacher(cfg: SeqGANConfig, gen: Generator, device: torch.device) -> Gen
     return teacher.eval().requires_grad_(False)
 
 
+class UpdateProgress(BaseCallback):
+    """Moves a progress bar by each completed generator update (``per_update`` timesteps each)."""
+
+    def __init__(self, bar: Any, per_update: int) -> None:
+        super().__init__()
+        self.bar, self.per_update, self.seen = bar, per_update, -1
+
+    def _advance(self) -> None:
+        n = self.model.num_timesteps // self.per_update
+        if self.seen < 0:
+            self.seen = n
+        if n > self.seen:
+            self.bar.update(n - self.seen)
+            self.seen = n
+
+    def _on_training_start(self) -> None:
+        self._advance()
+
+    def _on_rollout_start(self) -> None:
+        self._advance()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_training_end(self) -> None:
+        self._advance()
+        self.bar.close()
+
+
 class AdversarialPhase:
     """The agent and its callbacks for one run's adversarial phase, by name: ``mle`` (with ``--adv.mle-steps``),
     ``rollout_policy``, ``discriminator`` (when the reward reads a learned D), ``eval`` and ``save``.
@@ -186,12 +216,20 @@ class AdversarialPhase:
 
     # ---- training
     def learn(self, updates: int) -> None:
-        """``updates`` more generator updates (continuing a restored state where it stopped)."""
-        self.model.learn(updates * self.per_update, callback=[*self.callbacks.values(), self.stopper],
-                         reset_num_timesteps=not self.restored, progress_bar=self.cfg.progress)  # fmt: skip
+        """``updates`` more generator updates (continuing a restored state where it stopped), with a labelled
+        progress bar in updates (plain lines when output is not a terminal)."""
+        done = self.updates_done if self.restored else 0
+        self.bar = progress(desc=f"adversarial ({self.cfg.agent})", unit="updates", total=done + updates,
+                            initial=done, disable=not self.cfg.progress)  # fmt: skip
+        tracker = UpdateProgress(self.bar, self.per_update)
+        self.model.learn(updates * self.per_update, callback=[*self.callbacks.values(), self.stopper, tracker],
+                         reset_num_timesteps=not self.restored)  # fmt: skip
         self.restored = True
 
     def _on_eval(self, row: dict[str, Any]) -> None:
+        metric = next((k for k in ("kl_oracle", "nll_oracle", "bleu2", "nll_test") if k in row), None)
+        if metric is not None and getattr(self, "bar", None) is not None:
+            self.bar.set_postfix(**{metric: f"{row[metric]:.3f}"})
         if self.stopper.stop:  # interrupted: the checkpoint already holds the last update boundary
             return
         self.pipe.step = row["update"]

@@ -21,7 +21,17 @@ from tqdm.auto import tqdm
 
 from agents.adversarial import AdversarialPhase, adversarial, match_mle_diversity
 from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
-from agents.config import SeqGANConfig, check_agent, flag, get, paths, preset_config, replace, to_dict
+from agents.config import (
+    SeqGANConfig,
+    check_agent,
+    flag,
+    get,
+    paths,
+    preset_config,
+    replace,
+    to_dict,
+    uses_discriminator,
+)
 from agents.pretrain import d_kind, load_pretrained, pretrain_discriminator, pretrain_generator
 from agents.report import plot_curve, summarize, write_samples
 from agents.rundir import Phase, RunDir, require_run_keys, saved_config
@@ -264,6 +274,30 @@ class GracefulInterrupt:
             signal.signal(signal.SIGINT, self.previous)
 
 
+def plan(pipe: Pipeline) -> str:
+    """Two lines printed before any work: the run directory, and what the run will do (phases with their budgets,
+    the device and torch's thread count, which the figures depend on)."""
+    cfg = pipe.cfg
+    task = cfg.task.data or (
+        "the official oracle" if cfg.task.oracle_params else f"the random oracle {cfg.task.oracle_seed}"
+    )
+    if cfg.pretrained:
+        phases = [f"from {cfg.pretrained}'s pretraining"]
+    else:
+        stop = f", early stop after {cfg.mle.patience} epochs without a validation gain" if cfg.mle.patience else ""
+        phases = [f"MLE {cfg.mle.epochs} epochs{stop}"]
+        if uses_discriminator(cfg):
+            phases.append(f"D {cfg.disc.pretrain_rounds} rounds")
+    phases.append(
+        f"{cfg.agent} {cfg.adv.updates} updates × {cfg.env.num_envs} sequences ({cfg.env.reward_source} reward)"
+    )
+    return (
+        f"run directory: {pipe.rundir.path}\nplan: {task}; "
+        + ", then ".join(phases)
+        + f"; device {pipe.device}, {torch.get_num_threads()} torch threads"
+    )
+
+
 def run(cfg: SeqGANConfig) -> dict[str, Any]:
     """Run (or resume) the whole pipeline with ``cfg.agent``; returns the summary also written to ``metrics.json``."""
     ckpt = None
@@ -271,6 +305,8 @@ def run(cfg: SeqGANConfig) -> dict[str, Any]:
     if cfg.resume:
         cfg, ckpt = resolve_resume(cfg)
     pipe = build_pipeline(cfg, ckpt)
+    if cfg.progress:
+        print(plan(pipe), file=sys.stderr, flush=True)
     try:
         return _run(pipe, cfg, ckpt)
     finally:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from tqdm.auto import tqdm
 
 from agents.checkpoint import load_checkpoint, save_checkpoint
 from agents.config import PRETRAIN_ONLY, SeqGANConfig, flag, get, preset_config, replace, uses_discriminator
+from agents.progress import progress
 from agents.rundir import Phase, checkpoint_at, saved_config
 from agents.task import data_seed
 from seqgan_env.discriminator import train_discriminator
@@ -90,8 +90,8 @@ def pretrain_generator(pipe: Pipeline) -> None:
         return
     if pipe.step == 0 and not pipe.history:
         pipe.record(Phase.MLE, 0, 0, pipe.evaluate())
-    bar = tqdm(range(pipe.step, cfg.mle.epochs), desc="MLE pretraining", unit="epoch", disable=not cfg.progress,
-               initial=pipe.step, total=cfg.mle.epochs)  # fmt: skip
+    bar = progress(range(pipe.step, cfg.mle.epochs), desc="MLE pretraining", unit="epochs", disable=not cfg.progress,
+                   initial=pipe.step, total=cfg.mle.epochs)  # fmt: skip
     for epoch in bar:
         loss = train_mle_epoch(pipe.gen, pipe.gen_opt, pipe.task.train, cfg.mle.batch_size, pipe.rng)
         pipe.step = epoch + 1
@@ -138,8 +138,8 @@ def pretrain_discriminator(pipe: Pipeline) -> None:
     if pipe.phase != Phase.DISC:
         return
     rounds = cfg.disc.pretrain_rounds if uses_discriminator(cfg) else 0  # a reward with no learned D trains none
-    bar = tqdm(range(pipe.step, rounds), desc="D pretraining", unit="round",
-               disable=not cfg.progress or not rounds, initial=pipe.step, total=rounds)  # fmt: skip
+    bar = progress(range(pipe.step, rounds), desc="D pretraining", unit="rounds", disable=not cfg.progress,
+                   initial=pipe.step, total=rounds)  # fmt: skip
     for r in bar:
         fake = pipe.gen.sample(cfg.disc.negatives, generator=pipe.rng)
         loss = train_discriminator(

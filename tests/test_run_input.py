@@ -189,3 +189,24 @@ def test_a_disk_full_mid_run_is_one_line_and_the_run_resumes_to_the_same_metrics
     ref = json.loads((tmp_path / "ref" / "metrics.json").read_text())["summary"]
     got = json.loads((tmp_path / "run" / "metrics.json").read_text())["summary"]
     assert (got["final_nll_oracle"], got["final_nll_test"]) == (ref["final_nll_oracle"], ref["final_nll_test"])
+
+
+def test_a_run_announces_its_directory_and_logs_its_progress_as_lines(tmp_path):
+    """Output to a file (not a terminal): the run directory and the plan come first, then one plain line per phase
+    step as it completes, the adversarial phase's included (3/3 updates)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    flags = tiny_run_flags({"adv.updates": 3, "eval.every": 1}, progress=True)
+    out = subprocess.run([sys.executable, "train/reinforce.py", *flags, "--run-dir", str(tmp_path / "r")], cwd=root,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines[0] == f"run directory: {tmp_path / 'r'}"
+    assert lines[1].startswith("plan: the random oracle 0; MLE 2 epochs, then D 1 rounds, then reinforce 3 updates")
+    assert "torch threads" in lines[1]
+    assert any(line.startswith("adversarial (reinforce): 3/3 updates (100 %)") for line in lines)
+    assert any(line.startswith("MLE pretraining: 2/2 epochs (100 %)") for line in lines)
+    assert "\r" not in out.stderr
