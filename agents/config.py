@@ -503,8 +503,12 @@ def _validate_reward(cfg: SeqGANConfig) -> None:
     names = {"reward_source": "--env.reward-source", "d_reward": "--env.d-reward", "rollout_beta": "--env.rollout-beta",
              "corpus": f"--task.data {cfg.task.data}"}  # fmt: skip
     env = cfg.env
+
+    def spell(name: str, value: object = None) -> str:
+        return names[name] if value is None or name == "corpus" else f"{names[name]} {value}"
+
     check_source(env.reward_source, d_reward=env.d_reward, on_text=cfg.task.data is not None,
-                 rollout_beta=env.rollout_beta, spell=names.__getitem__)  # fmt: skip
+                 rollout_beta=env.rollout_beta, spell=spell)  # fmt: skip
 
 
 def _validate_ppo(cfg: SeqGANConfig) -> None:

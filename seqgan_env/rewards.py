@@ -41,8 +41,9 @@ REWARD_MODES: tuple[str, ...] = get_args(RewardModeName)
 Info = dict[str, np.ndarray]
 
 
-def _kwarg(name: str) -> str:
-    return name
+def _kwarg(name: str, value: object = None) -> str:
+    """An argument as the env's keyword arguments spell it: ``name``, or ``name='value'``."""
+    return name if value is None else f"{name}={value!r}"
 
 
 def check_source(
@@ -51,29 +52,32 @@ def check_source(
     d_reward: str = "prob",
     on_text: bool = False,
     rollout_beta: float = 0.0,
-    spell: Callable[[str], str] = _kwarg,
+    spell: Callable[..., str] = _kwarg,
 ) -> type[RewardSource]:
     """The class of reward source ``source`` after checking the arguments it needs or excludes; one ``ValueError``
-    naming them. ``spell`` turns an argument's name (``reward_source``, ``d_reward``, ``rollout_beta``, ``corpus``)
-    into the caller's words (a keyword argument for the env, a ``--flag`` for the training config)."""
+    naming them. ``spell(name, value=None)`` writes an argument (``reward_source``, ``d_reward``, ``rollout_beta``,
+    ``corpus``), with its value when given, in the caller's words (``reward_source='oracle'`` for the env's keyword
+    arguments, ``--env.reward-source oracle`` for the training config's flags)."""
     if source not in SOURCES:
         raise ValueError(f"{spell('reward_source')} must be one of {REWARD_SOURCES}, got {source!r}")
     if d_reward not in D_REWARDS:
         raise ValueError(f"{spell('d_reward')} must be one of {D_REWARDS}, got {d_reward!r}")
     cls = SOURCES[source]
-    what = f"{spell('reward_source')}={source!r}"
+    what = spell("reward_source", source)
     if cls.needs_oracle and on_text:
         raise ValueError(
             f"{what} needs the oracle task (its likelihood is the reward): real text ({spell('corpus')}) has no "
-            "known likelihood; use reward_source 'rollout' or 'prefix'"
+            f"known likelihood; use {spell('reward_source', 'rollout')} or 'prefix'"
         )
     if cls.discriminator is None and d_reward != "prob":
-        raise ValueError(f"{spell('d_reward')}={d_reward!r} transforms a learned D's score; {what} reads no D")
+        raise ValueError(f"{spell('d_reward', d_reward)} transforms a learned D's score; {what} reads no D")
     if source == "prefix" and d_reward == "constant":
-        raise ValueError(f"{spell('d_reward')}='constant' is an ablation of the rollout reward; use reward_source "
-                         "'rollout'")  # fmt: skip
+        raise ValueError(f"{spell('d_reward', 'constant')} is an ablation of the rollout reward; use "
+                         f"{spell('reward_source', 'rollout')}")  # fmt: skip
     if cls.needs_oracle and rollout_beta:
-        raise ValueError(f"{what} scores against the current G, not a delayed copy: it needs {spell('rollout_beta')}=0")
+        raise ValueError(
+            f"{what} scores against the current G, not a delayed copy: it needs {spell('rollout_beta', 0)}"
+        )
     return cls
 
 

@@ -155,12 +155,10 @@ def test_config_shares_the_env_rules_as_flags():
 
     with pytest.raises(SystemExit):
         parse_args(["--task.data", "sotu:obama", "--env.reward-source", "oracle"], description="")
-    with pytest.raises(ValueError, match="--env.d-reward='log_odds' transforms a learned D's score"):
-        check_source(
-            "oracle",
-            d_reward="log_odds",
-            spell={"d_reward": "--env.d-reward", "reward_source": "--env.reward-source"}.__getitem__,
-        )
+    with pytest.raises(ValueError, match="d_reward='log_odds' transforms a learned D's score; reward_source='oracle'"):
+        check_source("oracle", d_reward="log_odds")
+    with pytest.raises(SystemExit):
+        parse_args(["--env.reward-source", "oracle", "--env.d-reward", "log_odds"], description="")
     assert SOURCES["oracle"] is OracleSource
     assert not OracleSource.uses_policy
     assert OracleSource.needs_oracle

@@ -38,7 +38,7 @@ from seqgan_env import Generator, GeneratorConfig, Oracle  # noqa: E402
 
 def flat_grad(gen: Generator, loss: torch.Tensor) -> torch.Tensor:
     gen.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward(retain_graph=True)
     return torch.cat([p.grad.flatten() for p in gen.parameters() if p.grad is not None]).clone()
 
 

@@ -116,9 +116,9 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
     "reference": [{"reinforce.lr": lr, "env.num_envs": b} for lr in (3e-3, 1e-2, 3e-2, 1e-1) for b in (64, 256)],
     "reinforce-step": [{"reinforce.lr": lr} for lr in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)],
     "reinforce-step-logratio": [
-        {"reinforce.lr": lr, "env.num_envs": b} for lr in (1e-2, 3e-2, 1e-1) for b in (64, 256)
+        {"reinforce.lr": lr, "env.num_envs": b} for lr in (3e-3, 1e-2, 3e-2, 1e-1) for b in (64, 256)
     ],
-    "reinforce-step-logratio-value": [{"reinforce.lr": lr} for lr in (1e-2, 3e-2)],
+    "reinforce-step-logratio-value": [{"reinforce.lr": lr} for lr in (3e-3, 1e-2, 3e-2)],
     "reinforce-rtg-soft": [{"reinforce.lr": lr} for lr in (3e-3, 1e-2)],
     "reinforce-paper": [{"reinforce.lr": 1e-2}],
     "ppo-critic": [{"ppo.lr": lr} for lr in (1e-3, 3e-3)],
@@ -169,7 +169,9 @@ def rows(run_dir: Path) -> list[dict[str, Any]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--stage", choices=["tune", "final"], required=True)
+    p.add_argument("--stage", choices=["tune", "final", "report"], required=True,
+                   help="tune: one seed per setting; final: the chosen settings over --seeds; report: the table of "
+                        "finished final runs read at --tokens (a longer run is read at that many tokens)")  # fmt: skip
     p.add_argument("--out", default="runs/study")
     p.add_argument("--pretrained", default="runs/pre_es")
     p.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
@@ -186,7 +188,7 @@ def main() -> None:
             for extra in GRIDS[name]:
                 run_dir = str(out / f"tune{suffix}" / slug(name, extra))
                 jobs.append((name, agent, {**flags, **extra}, 0, run_dir, a.pretrained, False, a.tokens))
-    else:
+    elif a.stage == "final":
         chosen = load_chosen(out, suffix)
         for name in a.recipes:
             agent, flags = RECIPES[name]
@@ -200,7 +202,7 @@ def main() -> None:
     if a.stage == "tune":
         tune_report(out, a.recipes, suffix)
     else:
-        final_report(out, a.recipes, a.seeds, suffix)
+        final_report(out, a.recipes, a.seeds, suffix, a.tokens)
 
 
 def load_chosen(out: Path, suffix: str) -> dict[str, dict[str, Any]]:
@@ -232,7 +234,16 @@ def tune_report(out: Path, recipes: list[str], suffix: str = "") -> None:
     print("\n".join(lines))
 
 
-def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str = "") -> None:
+def final_run_dir(out: Path, name: str, seed: int, tokens: int) -> Path:
+    """A recipe's final run for a budget: the one run at that budget, else the default budget's (read up to it)."""
+    suffix = "" if tokens == TOKENS else f"_{tokens // 1000}k"
+    own = out / f"final{suffix}" / f"{slug(name, load_chosen(out, suffix)[name])}_s{seed}"
+    if (own / "metrics.json").is_file():
+        return own
+    return out / "final" / f"{slug(name, load_chosen(out, '')[name])}_s{seed}"
+
+
+def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str, tokens: int) -> None:
     from agents.compare import _oracle_table, plot_kl
 
     chosen = load_chosen(out, suffix)
@@ -240,7 +251,7 @@ def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str = 
     for name in recipes:
         runs[name] = []
         for seed in seeds:
-            rs = rows(out / f"final{suffix}" / f"{slug(name, chosen[name])}_s{seed}")
+            rs = [r for r in rows(final_run_dir(out, name, seed, tokens)) if r["timesteps"] <= tokens]
             wall = rs[-1]["wall_s"] - rs[0]["wall_s"]
             runs[name].append({"seed": seed, "rows": rs, "tokens": rs[-1]["timesteps"],
                                "tokens_per_s": rs[-1]["timesteps"] / max(wall, 1e-9)})  # fmt: skip
