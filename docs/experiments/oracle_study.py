@@ -32,7 +32,7 @@ TOKENS = 384_000
 """The default budget: the exact reference's 300 updates of 64 sequences × 20 tokens (``--tokens``; the actor-critic
 agents, ~10× slower per token here, are compared at 128,000)."""
 SHARED = {
-    "task.oracle_params": ORACLE, "task.n_valid": 0, "adv.lr_schedule": "constant", "adv.match_mle_diversity": False,
+    "task.oracle_params": ORACLE, "task.data_seed": 0, "task.n_valid": 0, "adv.lr_schedule": "constant", "adv.match_mle_diversity": False,
     "eval.samples": 5000, "eval.checkpoint_every": 1000, "progress": False, "device": "cpu",
 }  # fmt: skip
 """Every run: the official oracle, no validation pass, a constant rate, T = 1, evaluations on 5,000 samples."""
@@ -121,10 +121,10 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
     "reinforce-step-logratio-value": [{"reinforce.lr": lr} for lr in (3e-3, 1e-2, 3e-2)],
     "reinforce-rtg-soft": [{"reinforce.lr": lr} for lr in (3e-3, 1e-2)],
     "reinforce-paper": [{"reinforce.lr": 1e-2}],
-    "ppo-critic": [{"ppo.lr": lr} for lr in (1e-3, 3e-3)],
-    "ppo-step": [{"ppo.lr": lr} for lr in (1e-3, 3e-3)],
-    "ppo-step-logratio": [{"ppo.lr": 3e-3}],
-    "a2c": [{"ppo.lr": lr} for lr in (1e-3, 3e-3)],
+    "ppo-critic": [{"ppo.lr": lr} for lr in (1e-4, 3e-4, 1e-3)],
+    "ppo-step": [{"ppo.lr": lr} for lr in (1e-4, 3e-4, 1e-3, 3e-3)],
+    "ppo-step-logratio": [{"ppo.lr": 3e-4}],
+    "a2c": [{"ppo.lr": lr} for lr in (1e-4, 3e-4, 1e-3)],
     "trpo": [{"ppo.target_kl": 0.01}],
     "mac": [{"reinforce.lr": lr, "env.num_envs": b} for lr in (3e-3, 1e-2, 3e-2) for b in (64, 256)],
 }
