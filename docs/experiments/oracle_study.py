@@ -32,8 +32,9 @@ TOKENS = 384_000
 """The default budget: the exact reference's 300 updates of 64 sequences × 20 tokens (``--tokens``; the actor-critic
 agents, ~10× slower per token here, are compared at 128,000)."""
 SHARED = {
-    "task.oracle_params": ORACLE, "task.data_seed": 0, "task.n_valid": 0, "adv.lr_schedule": "constant", "adv.match_mle_diversity": False,
-    "eval.samples": 5000, "eval.checkpoint_every": 1000, "progress": False, "device": "cpu",
+    "task.oracle_params": ORACLE, "task.data_seed": 0, "task.n_valid": 0, "adv.lr_schedule": "constant",
+    "adv.match_mle_diversity": False, "eval.samples": 5000, "eval.checkpoint_every": 1000, "progress": False,
+    "device": "cpu",
 }  # fmt: skip
 """Every run: the official oracle, no validation pass, a constant rate, T = 1, evaluations on 5,000 samples."""
 
