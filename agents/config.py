@@ -14,7 +14,6 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
 from seqgan_env.rewards import SOURCES, RewardModeName, RewardSourceName, check_source
@@ -464,8 +463,11 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
     _validate_ranges(cfg)
     _validate_reward(cfg)
     _validate_ppo(cfg)
-    if cfg.adv.teacher is not None and not (Path(cfg.adv.teacher) / "checkpoints" / "pretrained.pt").is_file():
-        raise ValueError(f"--adv.teacher {cfg.adv.teacher}: no checkpoints/pretrained.pt there (a run directory)")
+    if cfg.adv.teacher is not None:
+        from agents.rundir import RunDir  # rundir reads configs: imported here, not at the top (no cycle)
+
+        if not RunDir(cfg.adv.teacher).pretrained.is_file():
+            raise ValueError(f"--adv.teacher {cfg.adv.teacher}: no checkpoints/pretrained.pt there (a run directory)")
     if cfg.mle.patience and not cfg.task.n_valid:
         raise ValueError("--mle.patience (early stopping) needs --task.n-valid > 0 validation sequences to stop on")
     if cfg.adv.match_mle_diversity and not cfg.task.n_valid:
