@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ORACLE=../shared/seqgan_oracle/target_params.npz
-COMMON="--preset fast --task.oracle-params $ORACLE --env.reward-source oracle --adv.no-match-mle-diversity --no-progress"
+COMMON="--preset fast --task.oracle-params $ORACLE --task.data-seed 0 --env.reward-source oracle --adv.no-match-mle-diversity --no-progress"
 case "$1" in
   teachers)  # larger LMs by MLE, early-stopped on the 5,000 validation sequences (patience 3)
     for spec in "64 0.01" "128 0.01" "128 0.003" "64 0.003"; do
