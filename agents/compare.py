@@ -311,7 +311,8 @@ def compare(
     mle = RunDir(pre_dir).rows(Phase.MLE)[-1]
     tuned = None
     if task.corpus is None and oracle_reward:
-        table = _oracle_table(runs, seeds)
+        floor = oracle_metrics(task.oracle, task.oracle, cfg.eval.samples, seed=cfg.seed)["entropy"]
+        table = oracle_table(runs, seeds, entropy_floor=floor)
     elif task.corpus is None:
         table = _table(runs, mle, seeds, axes)
     else:
@@ -395,9 +396,14 @@ def _pretraining(base: SeqGANConfig, out: Path) -> Path:
     return pre_dir
 
 
-def _oracle_table(runs: dict[str, list[dict[str, Any]]], seeds: tuple[int, ...]) -> str:
+def oracle_table(
+    runs: dict[str, list[dict[str, Any]]], seeds: tuple[int, ...], entropy_floor: float | None = None
+) -> str:
     """The oracle benchmark's table: KL(G ‖ O), entropy, NLL-test and NLL-oracle at T = 1 after the budget, and the
-    gap closed to the exact reference at equal tokens, each mean ± 95 % CI over seeds."""
+    gap closed to the exact reference at equal tokens, each mean ± 95 % CI over seeds. With ``entropy_floor`` (the
+    oracle's own entropy) a run that ends below it is counted as collapsed, and its agent's gap is marked: reverse KL
+    rewards a generator that concentrates on the oracle's likeliest sequences (a point mass on the mode has a KL of
+    −log p_O(mode) / T), so a gap beyond 100 % with the entropy gone is a collapse, not a better generator."""
     ref = reference_curve(runs["reference"]) if "reference" in runs else None
     # every run starts from the same G: its KL, estimated on each run's own evaluation samples, averaged over all
     kl_start = statistics.mean(r["rows"][0]["kl_oracle"] for rs in runs.values() for r in rs)
@@ -416,6 +422,9 @@ def _oracle_table(runs: dict[str, list[dict[str, Any]]], seeds: tuple[int, ...])
                 if curve:
                     gaps.append(curve[max(curve)])
         gap = _ci([100 * g for g in gaps], 0) + " %" if gaps else "–"
+        if entropy_floor is not None:
+            collapsed = sum(f["entropy"] < entropy_floor for f in final)
+            gap += f" (collapsed: {collapsed}/{len(rs)})" if collapsed else ""
         tps = statistics.mean(r["tokens_per_s"] for r in rs)
         lines.append(f"| {agent} | {len(rs)} | " + " | ".join(cells) + f" | {gap} | {rs[0]['tokens']} | {tps:.0f} |")
     lines.append("")
@@ -424,8 +433,12 @@ def _oracle_table(runs: dict[str, list[dict[str, Any]]], seeds: tuple[int, ...])
         "all from the same pretrained G. KL(G‖O) and entropy are per token (nats), on the evaluation's samples. Gap "
         "closed = (KL_start − KL_agent) / (KL_start − KL_reference) at equal tokens, against the exact reference's "
         "mean curve over its seeds (100 % = as far as the reference; KL_start: the mean over every run's update-0 "
-        "evaluation). tokens/s: the adversarial phase end to end, evaluations "
-        "included."
+        "evaluation). tokens/s: the adversarial phase end to end, evaluations included."
+        + (
+            f" Collapsed: a run whose final entropy is below the oracle's own ({entropy_floor:.3f})."
+            if entropy_floor is not None
+            else ""
+        )
     )
     return "\n".join(lines) + "\n"
 

@@ -245,7 +245,7 @@ def final_run_dir(out: Path, name: str, seed: int, tokens: int) -> Path:
 
 
 def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str, tokens: int) -> None:
-    from agents.compare import _oracle_table, plot_kl
+    from agents.compare import oracle_table, plot_kl
 
     chosen = load_chosen(out, suffix)
     runs: dict[str, list[dict[str, Any]]] = {}
@@ -256,9 +256,10 @@ def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str, t
             wall = rs[-1]["wall_s"] - rs[0]["wall_s"]
             runs[name].append({"seed": seed, "rows": rs, "tokens": rs[-1]["timesteps"],
                                "tokens_per_s": rs[-1]["timesteps"] / max(wall, 1e-9)})  # fmt: skip
-    table = _oracle_table(runs, tuple(seeds))
+    floor = oracle_entropy()
+    table = oracle_table(runs, tuple(seeds), entropy_floor=floor)
     settings = "\n".join(f"- `{n}`: agent `{RECIPES[n][0]}`, {RECIPES[n][1]} + {chosen[n]}" for n in recipes)
-    onset = collapse_onsets(runs, oracle_entropy())
+    onset = collapse_onsets(runs, floor)
     text = table + "\nSettings (shared: " + json.dumps(SHARED) + "):\n\n" + settings + "\n\n" + onset
     (out / f"study{suffix}.md").write_text(text)
     (out / f"study{suffix}.json").write_text(json.dumps({"chosen": chosen, "runs": runs}, indent=1))
