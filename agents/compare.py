@@ -429,7 +429,8 @@ def oracle_table(
         lines.append(f"| {agent} | {len(rs)} | " + " | ".join(cells) + f" | {gap} | {rs[0]['tokens']} | {tps:.0f} |")
     lines.append("")
     lines.append(
-        f"Mean ± 95 % CI (Student's t) over seeds {list(seeds)}, at T = 1 after the same number of generated tokens, "
+        f"Mean ± 95 % CI (Student's t) over the row's seeds (of {list(seeds)}; one seed: no interval), at T = 1 after "
+        "the same number of generated tokens, "
         "all from the same pretrained G. KL(G‖O) and entropy are per token (nats), on the evaluation's samples. Gap "
         "closed = (KL_start − KL_agent) / (KL_start − KL_reference) at equal tokens, against the exact reference's "
         "mean curve over its seeds (100 % = as far as the reference; KL_start: the mean over every run's update-0 "

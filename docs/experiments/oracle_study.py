@@ -239,9 +239,10 @@ def final_run_dir(out: Path, name: str, seed: int, tokens: int) -> Path:
     """A recipe's final run for a budget: the one run at that budget, else the default budget's (read up to it)."""
     suffix = "" if tokens == TOKENS else f"_{tokens // 1000}k"
     own = out / f"final{suffix}" / f"{slug(name, load_chosen(out, suffix)[name])}_s{seed}"
-    if (own / "metrics.json").is_file():
+    default = load_chosen(out, "")
+    if (own / "metrics.json").is_file() or name not in default:
         return own
-    return out / "final" / f"{slug(name, load_chosen(out, '')[name])}_s{seed}"
+    return out / "final" / f"{slug(name, default[name])}_s{seed}"
 
 
 def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str, tokens: int) -> None:
@@ -252,7 +253,12 @@ def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str, t
     for name in recipes:
         runs[name] = []
         for seed in seeds:
-            rs = [r for r in rows(final_run_dir(out, name, seed, tokens)) if r["timesteps"] <= tokens]
+            run_dir = final_run_dir(out, name, seed, tokens)
+            if not (run_dir / "metrics.json").is_file() or not json.loads((run_dir / "metrics.json").read_text()).get(
+                "summary"
+            ):
+                continue  # not run (fewer seeds for this recipe) or not finished: the row says how many seeds it has
+            rs = [r for r in rows(run_dir) if r["timesteps"] <= tokens]
             wall = rs[-1]["wall_s"] - rs[0]["wall_s"]
             runs[name].append({"seed": seed, "rows": rs, "tokens": rs[-1]["timesteps"],
                                "tokens_per_s": rs[-1]["timesteps"] / max(wall, 1e-9)})  # fmt: skip
