@@ -13,7 +13,17 @@ BENCHES = sorted(p.name for p in (ROOT / "bench").glob("*.py") if not p.name.sta
 
 
 def test_every_bench_is_covered():
-    assert {"rollout.py", "env.py", "epoch.py", "disc.py", "sample.py", "bleu.py", "mle.py"} <= set(BENCHES)
+    assert {
+        "rollout.py",
+        "env.py",
+        "epoch.py",
+        "disc.py",
+        "sample.py",
+        "bleu.py",
+        "mle.py",
+        "eval.py",
+        "oracle_agents.py",
+    } <= set(BENCHES)
 
 
 @pytest.mark.parametrize("bench", BENCHES)
