@@ -262,9 +262,12 @@ def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str, t
             wall = rs[-1]["wall_s"] - rs[0]["wall_s"]
             runs[name].append({"seed": seed, "rows": rs, "tokens": rs[-1]["timesteps"],
                                "tokens_per_s": rs[-1]["timesteps"] / max(wall, 1e-9)})  # fmt: skip
+    missing = [name for name, rs in runs.items() if not rs]
+    for name in missing:  # no finished run at this budget
+        del runs[name]
     floor = oracle_entropy()
     table = oracle_table(runs, tuple(seeds), entropy_floor=floor)
-    settings = "\n".join(f"- `{n}`: agent `{RECIPES[n][0]}`, {RECIPES[n][1]} + {chosen[n]}" for n in recipes)
+    settings = "\n".join(f"- `{n}`: agent `{RECIPES[n][0]}`, {RECIPES[n][1]} + {chosen[n]}" for n in runs)
     onset = collapse_onsets(runs, floor)
     text = table + "\nSettings (shared: " + json.dumps(SHARED) + "):\n\n" + settings + "\n\n" + onset
     (out / f"study{suffix}.md").write_text(text)
