@@ -453,14 +453,16 @@ def plot_kl(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for agent, rs in runs.items():
+    colors = plt.get_cmap("tab20").colors  # one colour per agent
+    for i, (agent, rs) in enumerate(runs.items()):
         xs = np.array([r["timesteps"] for r in rs[0]["rows"]])
         ys = np.array([[r["kl_oracle"] for r in x["rows"]] for x in rs])
         stats = [mean_ci(list(col)) for col in ys.T]
         mean, half = np.array([m for m, _ in stats]), np.array([h for _, h in stats])
-        ax.plot(xs, mean, marker=".", label=f"{agent} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
+        color = colors[(2 * i) % 20 + (2 * i) // 20 % 2]
+        ax.plot(xs, mean, marker=".", color=color, label=f"{agent} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
         if len(rs) > 1:
-            ax.fill_between(xs, mean - half, mean + half, alpha=0.2)
+            ax.fill_between(xs, mean - half, mean + half, alpha=0.2, color=color)
     ax.set_xlabel("generated tokens")
     ax.set_ylabel("KL(G ‖ oracle), nats/token (lower is better)")
     ax.set_title("Distance to the oracle (mean; band: 95 % CI over seeds)", fontsize=10)
