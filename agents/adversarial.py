@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -31,10 +30,11 @@ from agents.reinforce import Reinforce
 from agents.rundir import Phase, checkpoint_at
 from agents.task import make_generator
 from seqgan_env.env import SeqGANVectorEnv
-from seqgan_env.generator import Generator, GeneratorConfig
+from seqgan_env.generator import Generator
 from seqgan_env.metrics import fold_temperature, matching_temperature, per_sequence_nll
 from seqgan_env.rewards import SOURCES
 from seqgan_env.sb3 import SB3VecEnv
+from seqgan_env.trained import load_generator
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
@@ -109,18 +109,14 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
 
 
 def load_teacher(cfg: SeqGANConfig, gen: Generator, device: torch.device) -> Generator:
-    """The reference trainer's teacher from ``--adv.teacher``: that run's pretrained G, with its own sizes (read from
-    its config), frozen; its vocabulary and length must be this run's."""
-    ckpt = checkpoint_at(Path(cfg.adv.teacher or ""), "pretrained.pt")
-    state = ckpt["generator"]
-    sizes = {"emb_dim": state["embedding.weight"].shape[1], "hidden_dim": state["proj.weight"].shape[1]}
-    config = GeneratorConfig(**{**vars(gen.config), **sizes})
-    if tuple(state["proj.weight"].shape) != (config.vocab_size, config.hidden_dim):
-        raise ValueError(f"--adv.teacher {cfg.adv.teacher}: its generator has vocabulary "
-                         f"{state['proj.weight'].shape[0]}, this run's has {config.vocab_size}")  # fmt: skip
-    teacher = Generator(config).to(device)
-    teacher.load_state_dict(state)
-    return teacher.eval().requires_grad_(False)
+    """The reference trainer's teacher from ``--adv.teacher``: that run's pretrained G with its own sizes
+    (:func:`seqgan_env.load_generator`), frozen; its vocabulary and length must be this run's."""
+    teacher, _ = load_generator(cfg.adv.teacher or "", "pretrained", device)
+    theirs, mine = teacher.config, gen.config
+    if (theirs.vocab_size, theirs.seq_len) != (mine.vocab_size, mine.seq_len):
+        raise ValueError(f"--adv.teacher {cfg.adv.teacher}: its generator has vocabulary {theirs.vocab_size} and "
+                         f"length {theirs.seq_len}, this run's {mine.vocab_size} and {mine.seq_len}")  # fmt: skip
+    return teacher.requires_grad_(False)
 
 
 class UpdateProgress(BaseCallback):

@@ -43,21 +43,26 @@ def make_actor_critic(
     generator_state: dict[str, torch.Tensor] | None = None,
     device: torch.device | str = "auto",
     learning_rate: Any = None,
+    **overrides: Any,
 ) -> Any:
     """``agent`` (``"ppo"``, ``"a2c"`` or ``"trpo"``) on the SeqGAN vector env, from the ``ppo`` group's settings:
-    γ = λ = 1 with a critic, or with ``cfg.ppo.advantage == "q"`` the un-centred per-step weights (no critic,
-    advantage = the step's reward). A2C uses Adam (not SB3's default RMSprop), as every other agent here; TRPO's
-    trust region is ``--ppo.target-kl`` (default 0.01) and it has no entropy bonus."""
-    if agent == "ppo":
-        return make_ppo(env, cfg, generator_state, device=device,
-                        **({} if learning_rate is None else {"learning_rate": learning_rate}))  # fmt: skip
+    γ = λ = 1 (Monte Carlo advantages over a learned value), or with ``cfg.ppo.advantage == "q"`` the paper's
+    un-centred per-step weights (no critic, advantage = the step's reward Q_t); its actor (and the critic's LSTM)
+    starting from ``generator_state`` (e.g. the MLE-pretrained G); ``overrides`` last. A2C uses Adam (not SB3's
+    default RMSprop), as every other agent here; TRPO's trust region is ``--ppo.target-kl`` (default 0.01) and it has
+    no entropy bonus."""
     n_steps, minibatch = ppo_sizes(cfg)
     kwargs: dict[str, Any] = dict(
         learning_rate=cfg.ppo.lr if learning_rate is None else learning_rate, n_steps=n_steps, gamma=1.0,
         gae_lambda=1.0, policy_kwargs={"generator_config": _generator_config(env, cfg)}, seed=cfg.seed, device=device,
     )  # fmt: skip
-    if agent == "a2c":
-        cls: type = SeqGANA2C
+    if agent == "ppo":
+        cls: type = SeqGANPPO
+        kwargs.update(batch_size=minibatch, n_epochs=cfg.ppo.n_epochs, clip_range=cfg.ppo.clip_range,
+                      ent_coef=cfg.adv.ent_coef, max_grad_norm=cfg.adv.max_grad_norm,
+                      target_kl=cfg.ppo.target_kl)  # fmt: skip
+    elif agent == "a2c":
+        cls = SeqGANA2C
         kwargs.update(ent_coef=cfg.adv.ent_coef, max_grad_norm=cfg.adv.max_grad_norm, use_rms_prop=False,
                       normalize_advantage=True)  # fmt: skip
     elif agent == "trpo":
@@ -65,11 +70,12 @@ def make_actor_critic(
         kwargs.update(batch_size=minibatch, target_kl=cfg.ppo.target_kl or 0.01)
     else:
         raise ValueError(f"agent must be one of ('ppo', 'a2c', 'trpo'), got {agent!r}")
-    if cfg.ppo.advantage == "q":
+    if cfg.ppo.advantage == "q":  # advantage_t = r_t + 0·V − 0 = Q_t: the paper's weights (clipped by PPO)
         kwargs.update(gamma=0.0, normalize_advantage=False)
         kwargs["policy_kwargs"]["critic"] = False
-        if agent == "a2c":
+        if agent != "trpo":  # TRPO fits its critic apart from the policy step: no value-loss weight to zero
             kwargs["vf_coef"] = 0.0
+    kwargs.update(overrides)
     model = cls(GeneratorActorCriticPolicy, env, **kwargs)
     if generator_state is not None:
         model.policy.load_generator(generator_state)
@@ -92,31 +98,5 @@ def make_ppo(
     device: torch.device | str = "auto",
     **overrides: Any,
 ) -> SeqGANPPO:
-    """SB3 PPO on the SeqGAN vector env with γ = 1 and λ = 1 (Monte Carlo advantages over a learned value), or
-    with ``cfg.ppo.advantage == "q"`` the paper's un-centred weights (no critic, advantage = Q_t); its actor
-    (and the critic's LSTM) starting from ``generator_state`` (e.g. the MLE-pretrained G)."""
-    gen_config = _generator_config(env, cfg)
-    n_steps, minibatch = ppo_sizes(cfg)
-    kwargs: dict[str, Any] = dict(
-        learning_rate=cfg.ppo.lr,
-        n_steps=n_steps,
-        batch_size=minibatch,
-        n_epochs=cfg.ppo.n_epochs,
-        gamma=1.0,
-        gae_lambda=1.0,
-        clip_range=cfg.ppo.clip_range,
-        ent_coef=cfg.adv.ent_coef,
-        max_grad_norm=cfg.adv.max_grad_norm,
-        target_kl=cfg.ppo.target_kl,
-        policy_kwargs={"generator_config": gen_config},
-        seed=cfg.seed,
-        device=device,
-    )
-    if cfg.ppo.advantage == "q":  # advantage_t = r_t + 0·V − 0 = Q_t: the paper's weights, clipped by PPO
-        kwargs.update(gamma=0.0, normalize_advantage=False, vf_coef=0.0)
-        kwargs["policy_kwargs"]["critic"] = False
-    kwargs.update(overrides)
-    model = SeqGANPPO(GeneratorActorCriticPolicy, env, **kwargs)
-    if generator_state is not None:
-        model.policy.load_generator(generator_state)
-    return model
+    """SB3 PPO on the SeqGAN vector env (:func:`make_actor_critic` with ``agent="ppo"``)."""
+    return make_actor_critic("ppo", env, cfg, generator_state, device=device, **overrides)

@@ -112,7 +112,7 @@ def pretrain_generator(pipe: Pipeline) -> None:
 def _early_stop(pipe: Pipeline, bar: Any) -> bool:
     """Early stopping on validation NLL: keep G at its best epoch (``RunDir.mle_best``, with that epoch and its NLL);
     after ``mle.patience`` epochs without improvement, or at the last epoch, load it back, record it as an MLE row
-    (``best_epoch``, ``nll_valid``) and return True when the schedule should stop."""
+    (``best_epoch``; the evaluation's ``nll_valid`` is the best one) and return True when the schedule should stop."""
     cfg, path = pipe.cfg, pipe.rundir.mle_best
     assert pipe.task.valid is not None
     nll_valid = nll_test(pipe.gen, pipe.task.valid)
@@ -125,8 +125,7 @@ def _early_stop(pipe: Pipeline, bar: Any) -> bool:
     if pipe.step - best["epoch"] < cfg.mle.patience and pipe.step < cfg.mle.epochs:
         return False
     pipe.gen.load_state_dict(load_checkpoint(path)["generator"])
-    pipe.record(Phase.MLE, pipe.step, 0, {**pipe.evaluate(), "best_epoch": best["epoch"],
-                                          "nll_valid": best["nll_valid"]})  # fmt: skip
+    pipe.record(Phase.MLE, pipe.step, 0, {**pipe.evaluate(), "best_epoch": best["epoch"]})  # its nll_valid: the best
     pipe.checkpoint()
     return True
     pipe.checkpoint()

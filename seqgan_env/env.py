@@ -88,7 +88,6 @@ class SeqGANCore:
         )  # fmt: skip
         if not self.source.uses_policy and rollout_policy is not None:
             raise ValueError(f"reward_source={reward_source!r} holds no generator: do not pass rollout_policy=")
-        self.reward_source = reward_source
         self.eos_token, self.pad_token = eos_token, pad_token
         self.device = resolve_device(device)
         self.pos = torch.full((self.num_envs,), -1, dtype=torch.long, device=self.device)  # -1: before reset()
@@ -142,6 +141,11 @@ class SeqGANCore:
             self.source.on_policy_changed()
         if bool((self.pos >= 0).all()):  # after reset(): re-read the prefixes with the new policy
             self.state = self.read_prefix(policy)
+
+    @property
+    def reward_source(self) -> str:
+        """The reward source's name (``self.source`` is the object)."""
+        return self.source.name
 
     @property
     def discriminator(self) -> SequenceScorer | None:

@@ -67,24 +67,25 @@ def env_creator(config: dict[str, Any]) -> gym.Env:
         raise ValueError(f"unknown SeqGAN-v0 env_config keys {unknown}; allowed: {allowed}")
     kwargs = {k: config[k] for k in ENV_KEYS if k in config}
     vocab, seq_len = kwargs.setdefault("vocab_size", 5000), kwargs.setdefault("seq_len", 20)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        gen_cfg = {**config.get("generator_config", {}), "vocab_size": vocab, "seq_len": seq_len}
-        disc_cfg = {**config.get("discriminator_config", {}), "vocab_size": vocab, "seq_len": seq_len}
-        if "filter_sizes" not in disc_cfg:
-            paper = DiscriminatorConfig.paper(vocab, seq_len)
-            disc_cfg.update(filter_sizes=paper.filter_sizes, num_filters=paper.num_filters)
-        policy = Generator(GeneratorConfig(**gen_cfg))
-        disc = Discriminator(DiscriminatorConfig(**disc_cfg))
-    source = SOURCES.get(kwargs.get("reward_source", "rollout"))
+    source = SOURCES.get(kwargs.get("reward_source", "rollout"))  # None: unknown, the env names the allowed ones
     if source is not None and source.needs_oracle:
         oracle_cfg = {**config.get("oracle_config", {}), "vocab_size": vocab, "seq_len": seq_len}
         kwargs["oracle"] = Oracle(OracleConfig(**oracle_cfg))
     elif "oracle_config" in config:
         raise ValueError("oracle_config is read only with reward_source 'perfect' or 'oracle'")
-    if source is not None:  # an unknown source reaches the env, which names the allowed ones
-        disc = disc if source.discriminator else None  # type: ignore[assignment]
-        policy = policy if source.uses_policy else None  # type: ignore[assignment]
+    # only the parts the reward source reads (the per-prefix D is the env's own default)
+    policy, disc = None, None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        if source is None or source.uses_policy:
+            policy = Generator(GeneratorConfig(**{**config.get("generator_config", {}), "vocab_size": vocab,
+                                                  "seq_len": seq_len}))  # fmt: skip
+        if source is None or source.discriminator == "sequence":
+            disc_cfg = {**config.get("discriminator_config", {}), "vocab_size": vocab, "seq_len": seq_len}
+            if "filter_sizes" not in disc_cfg:
+                paper = DiscriminatorConfig.paper(vocab, seq_len)
+                disc_cfg.update(filter_sizes=paper.filter_sizes, num_filters=paper.num_filters)
+            disc = Discriminator(DiscriminatorConfig(**disc_cfg))
     if "num_envs" in config:
         venv = SeqGANVectorEnv(
             num_envs=int(config["num_envs"]), discriminator=disc, rollout_policy=policy, autoreset_mode="next_step",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -28,12 +29,13 @@ sys.path.insert(0, str(ROOT))
 
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 
-from agents.checkpoint import atomic_write_json, load_checkpoint  # noqa: E402
+from agents.checkpoint import atomic_write_json  # noqa: E402
 from agents.rundir import Phase, RunDir  # noqa: E402
 from seqgan_env.benchmark import TOKEN_BUDGETS, gap_closed, policy_metrics, reference_kl, sb3_log_probs  # noqa: E402
 from seqgan_env.env import SeqGANVectorEnv  # noqa: E402
 from seqgan_env.oracle import Oracle, OracleConfig  # noqa: E402
 from seqgan_env.sb3 import SB3VecEnv  # noqa: E402
+from seqgan_env.trained import load_generator  # noqa: E402
 
 ALGOS = ("PPO", "A2C", "TRPO")
 
@@ -120,11 +122,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     if a.policy == "generator":
         from agents.policies import GeneratorActorCriticPolicy
 
-        state = load_checkpoint(RunDir(a.start).pretrained)["generator"]
-        sizes = {"emb_dim": state["embedding.weight"].shape[1], "hidden_dim": state["proj.weight"].shape[1]}
-        config = {"vocab_size": oracle.config.vocab_size, "seq_len": a.seq_len, **sizes}
-        model = algo(GeneratorActorCriticPolicy, env, policy_kwargs={"generator_config": config}, **kwargs)
-        model.policy.load_generator(state)
+        start, _ = load_generator(a.start, "pretrained")  # the policy checks its sizes against the env's
+        model = algo(
+            GeneratorActorCriticPolicy, env, policy_kwargs={"generator_config": asdict(start.config)}, **kwargs
+        )
+        model.policy.load_generator(start.state_dict())
     else:
         model = algo(a.policy, env, **kwargs)
     # 3. train, reading the benchmark's metrics at every budget

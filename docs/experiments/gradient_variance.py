@@ -30,10 +30,8 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agents.checkpoint import load_checkpoint  # noqa: E402
 from agents.reference import per_step_kl  # noqa: E402
-from agents.rundir import RunDir  # noqa: E402
-from seqgan_env import Generator, GeneratorConfig, Oracle  # noqa: E402
+from seqgan_env import Generator, Oracle, load_generator  # noqa: E402
 
 
 def flat_grad(gen: Generator, loss: torch.Tensor) -> torch.Tensor:
@@ -70,10 +68,7 @@ def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(1)
     oracle = Oracle.from_params(a.oracle_params)
-    state = load_checkpoint(RunDir(a.pretrained).pretrained)["generator"]
-    sizes = {"emb_dim": state["embedding.weight"].shape[1], "hidden_dim": state["proj.weight"].shape[1]}
-    gen = Generator(GeneratorConfig(oracle.config.vocab_size, oracle.config.seq_len, **sizes))
-    gen.load_state_dict(state)
+    gen, _ = load_generator(a.pretrained, "pretrained")
     rng = torch.Generator().manual_seed(0)
 
     true = torch.zeros_like(torch.cat([q.flatten() for q in gen.parameters()]))
