@@ -11,6 +11,7 @@ a flag of another agent's group is refused before any work (:func:`check_agent`)
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -572,7 +573,8 @@ def ignored_by(agent: str) -> tuple[str, ...]:
         "adv.teacher",
     )
     a2c = (*reinforce, "ppo.n_epochs", "ppo.minibatch_size", "ppo.clip_range", "ppo.target_kl")
-    trpo = (*reinforce, "ppo.n_epochs", "ppo.clip_range")
+    # sb3-contrib's TRPO has neither an entropy bonus nor gradient clipping (its step is a line search)
+    trpo = (*reinforce, "ppo.n_epochs", "ppo.clip_range", "adv.ent_coef", "adv.max_grad_norm")
     return {"ppo": reinforce, "reinforce": ppo, "reference": reference, "a2c": a2c, "trpo": trpo, "mac": mac}[agent]
 
 
@@ -592,6 +594,8 @@ def check_agent(cfg: SeqGANConfig) -> None:
             "the reference trainer is the exact per-step yardstick of the oracle task's rewards: it needs the oracle "
             f"task and --env.reward-source {oracle_sources}, got --env.reward-source {cfg.env.reward_source}"
         )
+    if cfg.agent == "trpo" and importlib.util.find_spec("sb3_contrib") is None:
+        raise ValueError("--agent trpo is sb3-contrib's TRPO: pip install -e '.[contrib]'")
     if cfg.agent == "mac" and (cfg.env.reward_source != "oracle" or cfg.reinforce.reward_mode != "q"):
         raise ValueError(
             "the mean actor-critic regresses its critic onto the oracle reward: it needs --env.reward-source oracle "

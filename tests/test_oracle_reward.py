@@ -238,3 +238,13 @@ def test_mean_actor_critic_learns_from_sampled_rewards_only_and_resumes_exactly(
     assert resumed["final_kl_oracle"] == full["final_kl_oracle"]
     with pytest.raises(ValueError, match="needs --env.reward-source oracle"):
         run(tiny_run_config(tmp_path / "bad", {"env.reward_source": "perfect"}, agent="mac"))
+
+
+def test_trpo_refuses_the_settings_it_has_no_use_for(tmp_path):
+    """sb3-contrib's TRPO has no entropy bonus and no gradient clipping: those flags are refused, not ignored."""
+    from agents.pipeline import run
+    from tests.helpers import tiny_run_config
+
+    for flag, value in (("adv.ent_coef", 1.0), ("adv.max_grad_norm", 1.0)):
+        with pytest.raises(ValueError, match=f"--{flag.replace('_', '-')}: not used by this trpo run"):
+            run(tiny_run_config(tmp_path / flag, {"env.reward_source": "oracle", flag: value}, agent="trpo"))
