@@ -21,7 +21,8 @@ from agents.callbacks import (
     SaveEveryKUpdates,
     timesteps_per_update,
 )
-from agents.config import ACTOR_CRITIC, SeqGANConfig, uses_discriminator
+from agents.checkpoint import save_checkpoint
+from agents.config import ACTOR_CRITIC, SeqGANConfig, to_dict, uses_discriminator
 from agents.mac import MeanActorCritic
 from agents.ppo import make_actor_critic
 from agents.progress import progress
@@ -230,7 +231,8 @@ class AdversarialPhase:
             return
         self.pipe.step = row["update"]
         metrics = {k: v for k, v in row.items() if k not in ("update", "timesteps")}
-        self.pipe.record(Phase.ADVERSARIAL, row["update"], row["timesteps"], metrics)
+        keep_if_best(self.pipe, self.generator, self.pipe.record(Phase.ADVERSARIAL, row["update"], row["timesteps"],
+                                                                 metrics))  # fmt: skip
 
     def _save_now(self, _: BaseAlgorithm | None = None) -> None:
         self.pipe.step = self.updates_done
@@ -273,7 +275,7 @@ def adversarial(pipe: Pipeline) -> None:
         return
     phase = pipe.adversarial = pipe.adversarial or AdversarialPhase(pipe)
     if not any(r["phase"] == Phase.ADVERSARIAL for r in pipe.history):
-        pipe.record(Phase.ADVERSARIAL, 0, 0, pipe.evaluate(phase.generator))
+        keep_if_best(pipe, phase.generator, pipe.record(Phase.ADVERSARIAL, 0, 0, pipe.evaluate(phase.generator)))
     remaining = cfg.adv.updates - phase.updates_done
     if remaining > 0:
         phase.learn(remaining)
@@ -281,6 +283,23 @@ def adversarial(pipe: Pipeline) -> None:
     pipe.gen.load_state_dict(phase.generator.state_dict())
     pipe.phase, pipe.step = Phase.DONE, cfg.adv.updates
     pipe.checkpoint()
+
+
+def keep_if_best(pipe: Pipeline, gen: Generator, row: dict[str, Any]) -> None:
+    """Save ``gen`` as the run's ``best`` checkpoint (:attr:`RunDir.best`) when ``row``, its just-recorded adversarial
+    evaluation, has the lowest validation NLL of the phase so far (the start, update 0, included: the kept G is never
+    worse on validation than the one the phase began from). Nothing without a validation split."""
+    if "nll_valid" not in row:
+        return
+    earlier = [r["nll_valid"] for r in pipe.history if r["phase"] == Phase.ADVERSARIAL and "nll_valid" in r
+               and r is not row]  # fmt: skip
+    if earlier and min(earlier) <= row["nll_valid"]:
+        return
+    save_checkpoint(pipe.rundir.best, {
+        "generator": gen.state_dict(), "config": to_dict(pipe.cfg), "phase": "best", "step": row["step"],
+        "nll_valid": row["nll_valid"], "data_digest": pipe.task.digest(),
+        "vocab": pipe.task.corpus.vocab.tokens if pipe.task.corpus is not None else None,
+    })  # fmt: skip
 
 
 def match_mle_diversity(pipe: Pipeline) -> None:

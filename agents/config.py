@@ -15,6 +15,7 @@ import importlib.util
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
 from seqgan_env.rewards import SOURCES, RewardModeName, RewardSourceName, check_source
@@ -43,8 +44,9 @@ class TaskConfig:
 
     data: str | None = None
     """Train on real text: a file (one sentence per line) or a dataset (sotu:obama, sotu:post1945; poems:tang300,
-    poems:song100, poems:all with --task.text-level char, read from Debian's fortunes-zh; music:folk, music:bach,
-    from music21's corpus); default: the synthetic oracle."""
+    poems:song100, poems:all with --task.text-level char, read from Debian's fortunes-zh; poems:quatrains with
+    --task.seq-len 21 and poems:quatrains7 with 29, the paper's scale, fetched once with npm; music:folk with
+    --task.seq-len 33, from music21's corpus); default: the synthetic oracle."""
     text_level: Literal["word", "char"] = "word"
     """Real text: word (whitespace/punctuation split) or char (characters, e.g. Chinese)."""
     lowercase: bool = True
@@ -462,6 +464,7 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{flag(path)} must be a finite number, got {value}")
     _validate_ranges(cfg)
+    _validate_data(cfg)
     _validate_reward(cfg)
     _validate_ppo(cfg)
     if cfg.adv.teacher is not None:
@@ -499,6 +502,25 @@ def _validate_ranges(cfg: SeqGANConfig) -> None:
         raise ValueError(f"--disc.prefix-dropout must be in [0, 1), got {cfg.disc.prefix_dropout}")
     if cfg.disc.report_samples == 1:
         raise ValueError("--disc.report-samples must be 0 (off) or >= 2, got 1")
+
+
+def _validate_data(cfg: SeqGANConfig) -> None:
+    """A built-in dataset's own needs (its sequence length, its tokenization), checked before any data is read."""
+    from seqgan_env.text import DATASETS, dataset_requirements
+
+    data = cfg.task.data
+    if data is None:
+        return
+    if data not in DATASETS and ":" in data and not Path(data).exists():
+        raise ValueError(f"--task.data {data}: no such dataset or file; built-in datasets: {sorted(DATASETS)}")
+    needs = dataset_requirements(data)
+    if "seq_len" in needs and cfg.task.seq_len != needs["seq_len"]:
+        raise ValueError(
+            f"--task.data {data} holds items of {needs['seq_len'] - 1} tokens: pass --task.seq-len {needs['seq_len']} "
+            f"(the tokens and <eos>), got {cfg.task.seq_len}"
+        )
+    if "level" in needs and cfg.task.text_level != needs["level"]:
+        raise ValueError(f"--task.data {data} is read one character at a time: pass --task.text-level char")
 
 
 def _validate_reward(cfg: SeqGANConfig) -> None:

@@ -35,7 +35,15 @@ from agents.config import (
 from agents.pretrain import d_kind, load_pretrained, pretrain_discriminator, pretrain_generator
 from agents.report import plot_curve, summarize, write_samples
 from agents.rundir import Phase, RunDir, require_run_keys, saved_config
-from agents.task import Task, build_discriminator, build_task, evaluate_generator, generator_config, seed_everything
+from agents.task import (
+    EOS_WARNING,
+    Task,
+    build_discriminator,
+    build_task,
+    evaluate_generator,
+    generator_config,
+    seed_everything,
+)
 from seqgan_env.discriminator import Discriminator
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
@@ -101,6 +109,7 @@ class Pipeline:
     wall: float = 0.0
     adversarial: AdversarialPhase | None = None
     interrupted: bool = False
+    warned_eos: bool = False
     _t0: float = field(default_factory=time.perf_counter)
 
     # ---- bookkeeping
@@ -114,6 +123,10 @@ class Pipeline:
     def record(self, phase: str, step: int, timesteps: int, metrics: dict[str, float]) -> dict[str, Any]:
         row = {"phase": phase, "step": step, "timesteps": timesteps, "wall_s": round(self.elapsed(), 2), **metrics}
         self.history.append(row)
+        if metrics.get("eos_rate", 1.0) < EOS_WARNING and not self.warned_eos:
+            self.warned_eos = True
+            tqdm.write(f"WARNING: {phase} {step}: G has stopped ending its sentences: {metrics['eos_rate']:.0%} of its "
+                       "samples hold <eos> (every real sentence does)", file=sys.stderr)  # fmt: skip
         for k, v in metrics.items():
             self.logger.record(f"eval/{phase}_{k}", v)
         self.logger.dump(step=len(self.history))
@@ -331,6 +344,8 @@ def _run(pipe: Pipeline, cfg: SeqGANConfig, ckpt: dict[str, Any] | None) -> dict
     write_samples(pipe)
     plot_curve(pipe)
     summary["run_dir"] = str(pipe.rundir.path)
+    for warning in summary["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr, flush=True)
     if not all(math.isfinite(r["nll_test"]) for r in pipe.history if "nll_test" in r):
         raise FloatingPointError("a non-finite NLL-test was recorded; see metrics.json")
     return summary

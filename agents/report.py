@@ -9,6 +9,7 @@ import torch
 
 from agents.checkpoint import atomic_save_figure, atomic_write_text
 from agents.rundir import EVAL_PHASES
+from agents.task import EOS_WARNING, ending_stats
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
@@ -48,6 +49,7 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
         key = "nll_oracle" if "nll_oracle" in adv[-1] else "nll_test"
         best = min(adv, key=lambda r: r[key])
         summary.update({f"best_{key}": best[key], "best_update": best["step"]})
+    summary.update(validation_verdict(pipe, adv))
     if d_rows:  # D's quality at its last report, and averaged over the adversarial phase's reports
         summary.update({f"last_{k}": v for k, v in d_rows[-1].items() if k.startswith("d_")})
         rounds = [r for r in d_rows if r["phase"] == "d_round"]
@@ -56,10 +58,53 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
     return summary
 
 
+def validation_verdict(pipe: Pipeline, adv: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a user must not miss, chosen on validation only: the adversarial G with the best NLL-valid (the ``best``
+    checkpoint) against the MLE start and the final G, and ``warnings``: the final G worse than its start on
+    validation, a text G that no longer ends its sentences."""
+    out: dict[str, Any] = {}
+    warnings: list[str] = []
+    final = pipe.tempered() or (adv[-1] if adv else None)
+    valid = [r for r in adv if "nll_valid" in r]
+    if valid:
+        best = min(valid, key=lambda r: r["nll_valid"])
+        start, end = valid[0], (final if final is not None and "nll_valid" in final else valid[-1])
+        out.update({"start_nll_valid": start["nll_valid"], "best_valid_update": best["step"],
+                    "best_valid_nll_valid": best["nll_valid"], "final_worse_than_start": end["nll_valid"] >
+                    start["nll_valid"]})  # fmt: skip
+        if out["final_worse_than_start"]:
+            warnings.append(
+                f"the final generator is worse than the MLE start on validation (NLL-valid {end['nll_valid']:.3f} > "
+                f"{start['nll_valid']:.3f}); the best on validation (update {best['step']}, NLL-valid "
+                f"{best['nll_valid']:.3f}) is kept as checkpoints/best.pt: generate.py RUN --checkpoint best"
+            )
+    elif adv:
+        out["final_worse_than_start"] = None  # no validation split: unknown, and no best checkpoint
+    if final is not None and final.get("eos_rate", 1.0) < EOS_WARNING:
+        warnings.append(
+            f"the final generator has stopped ending its sentences: {final['eos_rate']:.0%} of its samples hold <eos> "
+            "(every real sentence does); its samples run to the full length"
+        )
+    if pipe.task.corpus is not None:
+        data = ending_stats(pipe.task.test, pipe.task.corpus.vocab.eos_id)
+        out.update({"data_len_mean": data["len_mean"], "data_eos_rate": data["eos_rate"]})
+    out["warnings"] = warnings
+    return out
+
+
 def write_samples(pipe: Pipeline, n: int = 100) -> None:
+    """samples.txt: ``n`` samples of the run's final G at temperature 1 (seeded by ``--seed``), one a line, after a
+    ``#`` header naming the generator."""
     samples = pipe.gen.sample(n, generator=torch.Generator(device=pipe.device).manual_seed(pipe.cfg.seed))
     lines = pipe.task.decode(samples)
-    atomic_write_text(pipe.rundir.path / "samples.txt", "\n".join(lines) + "\n")
+    tempered = pipe.tempered()
+    which = "the MLE generator"
+    if any(r["phase"] == "adversarial" for r in pipe.history):
+        which = f"the final generator (update {pipe.step})"
+        if tempered is not None:
+            which = f"the final generator (update {pipe.step}, tempered to T = {tempered['temperature']:.3f})"
+    header = f"# {n} samples of {which}, sampled at temperature 1 with seed {pipe.cfg.seed}; checkpoints/latest.pt"
+    atomic_write_text(pipe.rundir.path / "samples.txt", header + "\n" + "\n".join(lines) + "\n")
 
 
 def plot_curve(pipe: Pipeline) -> Path:

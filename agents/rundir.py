@@ -1,6 +1,6 @@
-"""A run directory and the one place that knows its layout: config.json, checkpoints/ (latest, pretrained, kept MLE
-epochs), tb/, metrics.json/.csv, samples.txt, curve.png; the checks a run checkpoint must pass; the readers other
-modules use (history rows by phase, the generator a checkpoint holds)."""
+"""A run directory and the one place that knows its layout: config.json, checkpoints/ (latest, pretrained, best on
+validation, kept MLE epochs), tb/, metrics.json/.csv, samples.txt, curve.png; the checks a run checkpoint must pass;
+the readers other modules use (history rows by phase, the generator a checkpoint holds)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,12 @@ class RunDir:
     @property
     def pretrained(self) -> Path:
         return self.path / "checkpoints" / "pretrained.pt"
+
+    @property
+    def best(self) -> Path:
+        """The adversarial generator with the best validation NLL so far (its start included); a generator-only
+        checkpoint, for ``load_generator(run, "best")`` and ``generate.py --checkpoint best``."""
+        return self.path / "checkpoints" / "best.pt"
 
     @classmethod
     def create(cls, cfg: SeqGANConfig) -> RunDir:

@@ -117,14 +117,16 @@ def build_task(cfg: SeqGANConfig, device: torch.device) -> Task:
 def text_metrics(
     task: Task, gen: Generator, n_samples: int, seed: int, temperature: float = 1.0, refs: torch.Tensor | None = None
 ) -> dict[str, float]:
-    """BLEU-2…4 of ``n_samples`` samples of ``gen`` at ``temperature`` against the references (default: the test
-    split, as in the paper), self-BLEU-2…4 among them, and on the music task the paper's MSE
-    (:func:`seqgan_env.music.nearest_mse`)."""
+    """BLEU-2…4 of ``n_samples`` samples of ``gen`` at ``temperature`` against the references (default: the whole test
+    split, as in the paper and Texygen), self-BLEU-2…4 among them, how they end (:func:`ending_stats`: the ``<eos>``
+    rate and the length distribution), and on the music task the paper's MSE (:func:`seqgan_env.music.nearest_mse`)."""
     assert task.corpus is not None
     rng = torch.Generator(device=gen.device).manual_seed(seed)
-    hyps = task.corpus.sentences(gen.sample(n_samples, temperature=temperature, generator=rng).cpu())
+    samples = gen.sample(n_samples, temperature=temperature, generator=rng).cpu()
+    hyps = task.corpus.sentences(samples)
     ref_rows = task.corpus.sentences(task.test if refs is None else refs)
-    metrics = {f"bleu{k}": v for k, v in bleu(hyps, ref_rows, max_n=4).items()}
+    metrics = ending_stats(samples, task.corpus.vocab.eos_id)
+    metrics.update({f"bleu{k}": v for k, v in bleu(hyps, ref_rows, max_n=4).items()})
     metrics.update({f"self_bleu{k}": v for k, v in self_bleu(hyps, max_n=4).items()})
     if task.corpus.config.source == "music:folk":  # the paper's second music metric
         from seqgan_env.music import nearest_mse
@@ -132,6 +134,24 @@ def text_metrics(
         tokens = task.corpus.vocab.tokens
         metrics["mse"] = nearest_mse([[tokens[i] for i in h] for h in hyps], [[tokens[i] for i in r] for r in ref_rows])
     return metrics
+
+
+def ending_stats(tokens: torch.Tensor, eos_id: int) -> dict[str, float]:
+    """How sequences end: ``eos_rate``, the fraction that hold ``<eos>``, and their lengths in tokens before it (the
+    whole row when there is none): ``len_mean``, ``len_std`` and ``len_p10`` / ``len_p90`` (10th and 90th
+    percentiles)."""
+    is_eos = tokens == eos_id
+    has = is_eos.any(dim=1)
+    lengths = torch.where(has, is_eos.int().argmax(dim=1), torch.full_like(has, tokens.shape[1], dtype=torch.long))
+    lengths = lengths.double()
+    p10, p90 = torch.quantile(lengths, torch.tensor([0.1, 0.9], dtype=torch.double)).tolist()
+    return {"eos_rate": has.double().mean().item(), "len_mean": lengths.mean().item(),
+            "len_std": lengths.std(unbiased=False).item(), "len_p10": p10, "len_p90": p90}  # fmt: skip
+
+
+EOS_WARNING = 0.5
+"""A text generator whose samples hold ``<eos>`` less often than this (every real sentence does) has stopped ending
+its sentences: the run warns."""
 
 
 def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[str, float]:

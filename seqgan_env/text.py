@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from seqgan_env.poetry import QUATRAIN_CHARS, quatrains, seq_len_of
+
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 SPECIALS = (PAD, EOS, UNK)
 LEVELS = ("word", "char")
@@ -28,9 +30,13 @@ DATASETS = {
     "poems:tang300": "five-character lines of the 300 Tang poems (Debian fortunes-zh; 1,356 lines; char level)",
     "poems:song100": "five-character lines of the 100 Song poems (Debian fortunes-zh; 107 lines; char level)",
     "poems:all": "five-character lines of both collections (1,463 lines; char level)",
+    "poems:quatrains": "five-character quatrains of the Tang and Song poems (npm chinese-poetry 2.0.1, the paper's "
+    "scale: ~16,800 poems of 20 characters; char level, --task.seq-len 21)",
+    "poems:quatrains7": "seven-character quatrains of the same poems (~82,000 poems of 28 characters; char level, "
+    "--task.seq-len 29)",
     "music:folk": "folk dance tunes from music21's corpus as 32 pitch tokens each (--task.seq-len 33; the music extra)",
 }
-CHAR_DATASETS = ("poems:tang300", "poems:song100", "poems:all")
+CHAR_DATASETS = ("poems:tang300", "poems:song100", "poems:all", "poems:quatrains", "poems:quatrains7")
 """Datasets whose unit is the character (Chinese): they need ``level="char"`` (``--task.text-level char``)."""
 FORTUNES_DIRS = ("/usr/share/games/fortunes", "/usr/share/fortunes")
 """Where Debian's ``fortunes-zh`` installs ``tang300`` and ``song100`` (``SEQGAN_FORTUNES_DIR`` overrides)."""
@@ -83,9 +89,11 @@ class CorpusConfig:
 
 @dataclass
 class Vocabulary:
-    """Token ↔ id mapping with explicit ``<pad>``, ``<eos>`` and ``<unk>``."""
+    """Token ↔ id mapping with explicit ``<pad>``, ``<eos>`` and ``<unk>``; ``level`` (``word`` or ``char``) says how
+    :meth:`decode` joins tokens (a space between words, nothing between characters)."""
 
     tokens: list[str]
+    level: str = "word"
     index: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,8 +124,11 @@ class Vocabulary:
     def encode(self, tokens: list[str]) -> list[int]:
         return [self.index.get(t, self.unk_id) for t in tokens]
 
-    def decode(self, ids: list[int] | torch.Tensor, join: str = " ") -> str:
-        """Text of ``ids`` up to the first ``<eos>`` (padding dropped)."""
+    def decode(self, ids: list[int] | torch.Tensor, join: str | None = None) -> str:
+        """Text of ``ids`` up to the first ``<eos>`` (padding dropped), its tokens joined by ``join`` (default: a space
+        for a word-level vocabulary, nothing for a character-level one)."""
+        if join is None:
+            join = "" if self.level == "char" else " "
         out = []
         for i in ids.tolist() if isinstance(ids, torch.Tensor) else ids:
             if i == self.eos_id:
@@ -145,8 +156,7 @@ class Corpus:
     stats: dict[str, int]
 
     def decode(self, tokens: torch.Tensor) -> list[str]:
-        join = "" if self.config.level == "char" else " "
-        return [self.vocab.decode(row, join) for row in tokens]
+        return [self.vocab.decode(row) for row in tokens]
 
     def sentences(self, tokens: torch.Tensor) -> list[list[int]]:
         """Token-id lists up to ``<eos>`` (for BLEU)."""
@@ -221,6 +231,18 @@ def fortunes_dir() -> Path:
     )
 
 
+def dataset_requirements(name: str) -> dict[str, object]:
+    """What a built-in dataset needs of the run's settings (``seq_len``: the tokens of one item with its ``<eos>``,
+    ``level``: the tokenization), for a check before any data is read; empty for a file or an unknown name."""
+    if name in QUATRAIN_CHARS:
+        return {"seq_len": seq_len_of(name), "level": "char"}
+    if name in CHAR_DATASETS:
+        return {"level": "char"}
+    if name == "music:folk":
+        return {"seq_len": 33}  # music.LENGTH tokens and <eos> (not imported: music21 loads slowly)
+    return {}
+
+
 def dataset_lines(name: str) -> list[str]:
     """Sentences of a built-in dataset (read from an installed package's files, no download)."""
     if name not in DATASETS:
@@ -229,6 +251,8 @@ def dataset_lines(name: str) -> list[str]:
         from seqgan_env.music import folk_lines
 
         return folk_lines()
+    if name in QUATRAIN_CHARS:
+        return quatrains(name)
     if name in CHAR_DATASETS:
         root_dir = fortunes_dir()
         files = ("tang300", "song100") if name == "poems:all" else (name.split(":")[1],)
@@ -254,10 +278,10 @@ def dataset_lines(name: str) -> list[str]:
     return sentences
 
 
-def build_vocabulary(sentences: list[list[str]], max_vocab: int, min_freq: int) -> Vocabulary:
+def build_vocabulary(sentences: list[list[str]], max_vocab: int, min_freq: int, level: str = "word") -> Vocabulary:
     counts = Counter(t for s in sentences for t in s)
     words = sorted((w for w, c in counts.items() if c >= min_freq and w not in SPECIALS), key=lambda w: (-counts[w], w))
-    return Vocabulary([*SPECIALS, *words[: max_vocab - len(SPECIALS)]])
+    return Vocabulary([*SPECIALS, *words[: max_vocab - len(SPECIALS)]], level)
 
 
 def load_corpus(config: CorpusConfig, vocab: Vocabulary | None = None, min_sentences: int = 2) -> Corpus:
@@ -278,7 +302,7 @@ def load_corpus(config: CorpusConfig, vocab: Vocabulary | None = None, min_sente
             f"{min_sentences} are needed"
         )
     if vocab is None:
-        vocab = build_vocabulary(kept, config.max_vocab, config.min_freq)
+        vocab = build_vocabulary(kept, config.max_vocab, config.min_freq, config.level)
     if len(vocab) < len(SPECIALS) + 2:
         raise ValueError(f"corpus {config.source} yields a vocabulary of {len(vocab)} tokens; at least 5 are needed")
     data = torch.full((len(kept), config.seq_len), vocab.pad_id, dtype=torch.long)

@@ -11,10 +11,11 @@ import torch
 from seqgan_env.generator import Generator, GeneratorConfig
 from seqgan_env.text import Vocabulary
 
-CHECKPOINTS = ("latest", "pretrained")
+CHECKPOINTS = ("latest", "pretrained", "best")
 """``latest``: the run's last checkpoint (its final generator when the run has finished); ``pretrained``: the MLE
-generator the adversarial phase started from. There is no "best": the best evaluation is chosen on the test metric,
-so keeping it as a checkpoint would select a generator on the test set."""
+generator the adversarial phase started from; ``best``: of the adversarial phase's evaluated generators (its start
+included), the one with the lowest NLL on the validation split (``--task.n-valid``; chosen on validation only, never
+on the test set; a run without a validation split keeps none)."""
 
 
 def load_generator(
@@ -22,7 +23,8 @@ def load_generator(
 ) -> tuple[Generator, Vocabulary | None]:
     """The generator saved in ``run_dir`` (``checkpoints/{checkpoint}.pt``, read without running code) in eval mode,
     and the run's vocabulary (None for an oracle-task run, whose tokens are ids). Sample with
-    ``gen.sample(n, temperature=…)``; decode a text run's rows with ``vocab.decode(row)``."""
+    ``gen.sample(n, temperature=…)``; decode a text run's rows with ``vocab.decode(row)`` (words spaced, characters
+    not)."""
     if checkpoint not in CHECKPOINTS:
         raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
     if not isinstance(run_dir, (str, os.PathLike)):
@@ -45,7 +47,8 @@ def load_generator(
         raise ValueError(f"{path} is not a readable seqgan_env checkpoint ({detail})") from None
     try:
         state, config = ckpt["generator"], ckpt["config"]
-        vocab = Vocabulary(list(ckpt["vocab"])) if ckpt.get("vocab") else None
+        level = (config.get("task") or config).get("text_level", "word")
+        vocab = Vocabulary(list(ckpt["vocab"]), "char" if level == "char" else "word") if ckpt.get("vocab") else None
         vocab_size, emb_dim = state["embedding.weight"].shape
         seq_len = (config.get("task") or config)["seq_len"]  # grouped config; earlier versions' flat one
         gen = Generator(

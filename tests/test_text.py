@@ -118,8 +118,13 @@ def test_pipeline_on_a_text_file_reports_bleu(tmp_path, corpus_file):
     assert "final_bleu2" in summary
     assert 0.0 <= summary["final_self_bleu3"] <= 1.0
     assert (tmp_path / "run" / "vocab.json").is_file()
-    samples = (tmp_path / "run" / "samples.txt").read_text().splitlines()
+    header, *samples = (tmp_path / "run" / "samples.txt").read_text().splitlines()
+    assert header.startswith("# 100 samples of the final generator (update ")
+    assert len(samples) == 100
     assert any(any(ch.isalpha() for ch in line) for line in samples)
+    assert 0.0 <= summary["final_eos_rate"] <= 1.0
+    assert summary["data_eos_rate"] == 1.0
+    assert isinstance(summary["warnings"], list)
 
 
 def test_text_validation_split_comes_out_of_training_and_leaves_test_alone(tmp_path, corpus_file):

@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from agents.rundir import RunDir
 from seqgan_env.trained import CHECKPOINTS, load_generator
 
 
@@ -28,17 +27,11 @@ def generate(
 ) -> Iterator[str]:
     """``n`` samples of the run's generator at ``temperature``, one line each (decoded text, or token ids)."""
     gen, vocab = load_generator(run_dir, checkpoint)
-    level = _text_level(run_dir)
     rng = torch.Generator().manual_seed(seed)
     for start in range(0, n, batch_size):
         rows = gen.sample(min(batch_size, n - start), temperature=temperature, generator=rng)
         for row in rows:
-            yield vocab.decode(row, "" if level == "char" else " ") if vocab else " ".join(map(str, row.tolist()))
-
-
-def _text_level(run_dir: str) -> str:
-    run = RunDir(run_dir)
-    return run.config().task.text_level if (run.path / "config.json").is_file() else "word"
+            yield vocab.decode(row) if vocab else " ".join(map(str, row.tolist()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
