@@ -126,3 +126,32 @@ def test_generate_bad_outputs_and_checkpoints_are_one_line_and_a_closed_pipe_is_
     assert big.returncode == 0
     assert len((tmp_path / "s.txt").read_text().splitlines()) == 3
     assert not list(tmp_path.glob(".s.txt.tmp*"))
+
+
+def test_generate_writes_midi_for_a_music_run_and_refuses_other_runs(oracle_run, tmp_path, capsys):
+    """A music run's samples (pitch tokens) become one MIDI file; ``--midi`` on another run is one clear error."""
+    music21 = pytest.importorskip("music21", reason="the music extra is not installed (pip install -e '.[music]')")
+    import json
+
+    from agents.checkpoint import save_checkpoint
+    from seqgan_env.generator import Generator, GeneratorConfig
+
+    run_dir = tmp_path / "music"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    tokens = ["<pad>", "<eos>", "<unk>", "rest", "p60", "p62", "p64", "p67"]
+    gen = Generator(GeneratorConfig(vocab_size=len(tokens), seq_len=33, emb_dim=4, hidden_dim=4, eos_token=1,
+                                    pad_token=0))  # fmt: skip
+    config = {"task": {"data": "music:folk", "seq_len": 33, "text_level": "word"}}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    save_checkpoint(run_dir / "checkpoints" / "latest.pt", {"generator": gen.state_dict(), "config": config,
+                                                             "vocab": tokens})  # fmt: skip
+    out = tmp_path / "tunes.mid"
+    assert generate.main([str(run_dir), "--n", "3", "--midi", str(out)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3  # the text still goes to stdout
+    notes = music21.converter.parse(str(out)).flatten().notes
+    assert len(notes) > 0
+    assert {n.pitch.midi for n in notes} <= {60, 62, 64, 67}
+    with pytest.raises(SystemExit):
+        generate.main([str(oracle_run), "--midi", str(tmp_path / "x.mid")])
+    assert "is not a music run" in capsys.readouterr().err
+    assert not (tmp_path / "x.mid").exists()

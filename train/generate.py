@@ -5,7 +5,10 @@
 
 One sample per line, streamed in batches (stdout, or ``--out``: written as drawn to a temporary file, then moved into
 place; memory stays one batch, whatever ``--n``). A closed pipe (``| head``) ends it quietly. ``--checkpoint latest``
-(the run's final G) or ``pretrained`` (the MLE G it started from); in Python: ``seqgan_env.load_generator(run_dir)``.
+(the run's final G), ``pretrained`` (the MLE G it started from) or ``best`` (the adversarial G with the lowest
+validation NLL, for a run with ``--task.n-valid``); in Python: ``seqgan_env.load_generator(run_dir)``.
+
+    python train/generate.py MUSIC_RUN_DIR --n 8 --midi tunes.mid    # a music:folk run: the tunes as one MIDI file
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--checkpoint", choices=CHECKPOINTS, default="latest", help="which generator (default latest)")
     p.add_argument("--out", default=None, help="write to this file instead of stdout")
+    p.add_argument("--midi", default=None, help="a music:folk run: also write the samples as this MIDI file")
     args = p.parse_args(argv)
     if args.n <= 0:
         p.error(f"--n must be a positive integer, got {args.n}")
@@ -49,13 +53,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error(f"--temperature must be a finite number > 0, got {args.temperature}")
     if args.seed < 0:
         p.error(f"--seed must be >= 0, got {args.seed}")
-    if args.out is not None:
-        _check_out(p, Path(args.out))
+    for flag, value in (("--out", args.out), ("--midi", args.midi)):
+        if value is not None:
+            _check_out(p, Path(value), flag)
+    if args.midi is not None:
+        _check_music(p, args.run_dir, args.n)
     try:
         lines = generate(args.run_dir, args.n, args.temperature, args.seed, args.checkpoint)
         first = next(lines)  # load errors surface here, before any output
     except (FileNotFoundError, ValueError, TypeError) as exc:
         p.error(str(exc))
+    if args.midi is not None:
+        from seqgan_env.music import write_midi
+
+        lines = [first, *lines]
+        write_midi([line.split() for line in lines], args.midi)
+        print(f"wrote {len(lines)} tunes to {args.midi}", file=sys.stderr)
+        lines = iter(lines[1:])
     if args.out is None:
         try:
             print(first)
@@ -70,15 +84,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _check_out(p: argparse.ArgumentParser, out: Path) -> None:
-    """``--out`` must name a file in a writable directory: one line before any work otherwise."""
+def _check_out(p: argparse.ArgumentParser, out: Path, flag: str = "--out") -> None:
+    """``--out`` (``--midi``) must name a file in a writable directory: one line before any work otherwise."""
     if out.is_dir():
-        p.error(f"--out {out} is a directory: name a file")
+        p.error(f"{flag} {out} is a directory: name a file")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
-        p.error(f"--out {out}: no such directory {parent}")
+        p.error(f"{flag} {out}: no such directory {parent}")
     if not os.access(parent, os.W_OK):
-        p.error(f"--out {out}: the directory {parent} is not writable")
+        p.error(f"{flag} {out}: the directory {parent} is not writable")
+
+
+MIDI_MAX = 10_000
+"""The most tunes ``--midi`` writes (one MIDI file holds them all, built in memory)."""
+
+
+def _check_music(p: argparse.ArgumentParser, run_dir: str, n: int) -> None:
+    """``--midi`` needs a music run, music21, and a number of tunes one file can hold."""
+    config = Path(run_dir) / "config.json"
+    data = None
+    if config.is_file():
+        import json
+
+        data = (json.loads(config.read_text()).get("task") or {}).get("data")
+    if data != "music:folk":
+        p.error(f"--midi: {run_dir} is not a music run (its --task.data is {data!r}, not 'music:folk')")
+    if n > MIDI_MAX:
+        p.error(f"--midi writes at most {MIDI_MAX} tunes into one file, got --n {n}")
+    import importlib.util
+
+    if importlib.util.find_spec("music21") is None:
+        p.error("--midi needs music21: pip install -e '.[music]'")
 
 
 def _stream_to(out: Path, first: str, lines: Iterator[str], n: int) -> None:

@@ -7,7 +7,8 @@
 
 Each LABEL=PATH is a run directory (its last checkpoint) or a checkpoint file; the task (oracle or corpus) is
 rebuilt from the first one's saved config. Prints NLL-oracle / NLL-test (with G's entropy and KL to the oracle; or
-BLEU-4 / self-BLEU-4 on text) at each temperature and writes the plot.
+BLEU-2 / self-BLEU-2 on poems, BLEU-4 / self-BLEU-4 on other text: the paper's metric) at each temperature and
+writes the plot.
 
 ``--frontier RUN_DIR`` adds tuned MLE: every MLE-epoch checkpoint the run kept (``--mle.keep-every``), each swept
 over the same temperatures; their envelope is the frontier (Caccia et al.), and each generator's gap to it is
@@ -33,11 +34,11 @@ from agents.checkpoint import atomic_write_json, load_checkpoint
 from agents.compare import (
     DEFAULT_TEMPERATURES,
     ORACLE_AXES,
-    TEXT_AXES,
     envelope,
     frontier_gap,
     plot_sweeps,
     temperature_sweep,
+    text_axes,
 )
 from agents.rundir import RunDir, checkpoint_at, saved_config
 from agents.task import build_task, make_generator
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         gen = make_generator(cfg, task, ckpt["generator"])
         sweeps[label] = temperature_sweep(task, gen, tuple(args.temperatures), args.samples, cfg.seed)
         print(label, json.dumps([{k: round(v, 3) for k, v in pt.items()} for pt in sweeps[label]]))
-    axes = ORACLE_AXES if task.oracle is not None else TEXT_AXES
+    axes = ORACLE_AXES if task.oracle is not None else text_axes(cfg.task.data)
     result: dict[str, Any] = {"sweeps": sweeps}
     if mle_epochs:
         frontier = {}
