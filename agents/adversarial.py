@@ -19,6 +19,7 @@ from agents.callbacks import (
     MLECallback,
     RolloutPolicyCallback,
     SaveEveryKUpdates,
+    get_generator,
     timesteps_per_update,
 )
 from agents.checkpoint import save_checkpoint
@@ -30,6 +31,7 @@ from agents.reference import PerStepKLReference
 from agents.reinforce import Reinforce
 from agents.rundir import Phase, checkpoint_at
 from agents.task import make_generator
+from seqgan_env.discriminator import LMDiscriminator
 from seqgan_env.env import SeqGANVectorEnv
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import fold_temperature, matching_temperature, per_sequence_nll
@@ -95,6 +97,9 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
         model.start_critic_from_policy()
     elif cfg.agent == "reference":
         teacher = load_teacher(cfg, pipe.gen, pipe.device) if cfg.adv.teacher else pipe.task.oracle
+        if source.discriminator == "lm":  # the learned full-vocabulary D's LM, retrained in place every D round
+            assert isinstance(pipe.disc, LMDiscriminator)
+            teacher = pipe.disc.lm
         assert teacher is not None
         model = PerStepKLReference(
             "GeneratorPolicy", env, oracle=teacher, learning_rate=lr_schedule(cfg.reinforce.lr, cfg),
@@ -105,6 +110,8 @@ def build_agent(pipe: Pipeline) -> BaseAlgorithm:
         model = make_actor_critic(
             cfg.agent, env, cfg, pipe.gen.state_dict(), device=pipe.device, learning_rate=lr_schedule(cfg.ppo.lr, cfg)
         )
+    if isinstance(pipe.disc, LMDiscriminator):  # D scores against the G being trained
+        pipe.disc.set_noise(get_generator(model))
     model.set_logger(pipe.logger)
     return model
 

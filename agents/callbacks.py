@@ -15,7 +15,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
-from seqgan_env.discriminator import Discriminator, PrefixDiscriminator, retrain_discriminator
+from seqgan_env.discriminator import Discriminator, LMDiscriminator, PrefixDiscriminator, retrain_discriminator
 from seqgan_env.generator import Generator, mle_step
 from seqgan_env.optim import adam
 
@@ -145,7 +145,7 @@ class DiscriminatorCallback(_EveryKUpdates):
 
     def __init__(
         self,
-        discriminator: Discriminator,
+        discriminator: Discriminator | PrefixDiscriminator | LMDiscriminator,
         real_data: torch.Tensor,
         every: int = 1,
         rounds: int = 5,
@@ -158,9 +158,9 @@ class DiscriminatorCallback(_EveryKUpdates):
         verbose: int = 0,
     ) -> None:
         super().__init__(every, verbose=verbose)
-        if not isinstance(discriminator, (Discriminator, PrefixDiscriminator)):
+        if not isinstance(discriminator, (Discriminator, PrefixDiscriminator, LMDiscriminator)):
             raise TypeError(
-                "discriminator must be a seqgan_env.Discriminator or PrefixDiscriminator, got "
+                "discriminator must be a seqgan_env.Discriminator, PrefixDiscriminator or LMDiscriminator, got "
                 f"{type(discriminator).__name__}"
             )
         _check_real_data(real_data)

@@ -138,6 +138,8 @@ class DiscConfig:
     """Per-prefix D: dropout on its embeddings and LSTM outputs."""
     prefix_l2: float = 1e-4
     """Per-prefix D: L2 penalty on its weights."""
+    lm_lr: float = 1e-3
+    """Full-vocabulary LM D (--env.reward-source lm): Adam learning rate of its NCE training."""
     prefix_lr: float = 1e-3
     """Per-prefix D: Adam learning rate."""
 
@@ -439,7 +441,7 @@ NON_NEGATIVE = (
     "disc.prefix_l2",
     "adv.updates", "adv.ent_coef", "adv.mle_steps", "reinforce.kl_coef",
 )  # fmt: skip
-LEARNING_RATES = ("mle.lr", "disc.lr", "disc.prefix_lr", "reinforce.lr", "ppo.lr")
+LEARNING_RATES = ("mle.lr", "disc.lr", "disc.prefix_lr", "disc.lm_lr", "reinforce.lr", "ppo.lr")
 POSITIVE_FLOAT = (*LEARNING_RATES, "adv.max_grad_norm", "ppo.clip_range")
 SEEDS = ("seed", "task.oracle_seed", "task.data_seed")
 
@@ -600,6 +602,32 @@ def ignored_by(agent: str) -> tuple[str, ...]:
     return {"ppo": reinforce, "reinforce": ppo, "reference": reference, "a2c": a2c, "trpo": trpo, "mac": mac}[agent]
 
 
+D_TRAINING = ("disc.batch_size", "disc.negatives", "disc.pretrain_rounds", "disc.pretrain_epochs",
+              "disc.retrain_every", "disc.retrain_rounds", "disc.retrain_epochs", "disc.report_samples")  # fmt: skip
+"""How any learned D is trained and gauged."""
+
+
+def ignored_by_source(source: str, d_reward: str = "prob") -> tuple[str, ...]:
+    """The field paths a reward source does not read: the flags of the D kinds it does not train (all of D's with no
+    learned D, as with ``perfect``, ``oracle`` or ``--env.d-reward constant``), and the rollouts' count unless it
+    runs rollouts."""
+    kind = SOURCES[source].discriminator if d_reward != "constant" else None
+    out: list[str] = []
+    if kind != "sequence":
+        out += ["disc.size", "disc.lr"]
+    if kind not in ("sequence", "prefix"):
+        out.append("disc.emb_dim")
+    if kind != "prefix":
+        out += ["disc.prefix_hidden_dim", "disc.prefix_dropout", "disc.prefix_l2", "disc.prefix_lr"]
+    if kind != "lm":
+        out.append("disc.lm_lr")
+    if kind is None:
+        out += D_TRAINING
+    if source != "rollout":
+        out.append("env.n_rollouts")
+    return tuple(out)
+
+
 def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
     """``cfg`` for ``agent``, with the fields ``agent`` does not read put back to the preset's values (for a comparison
     that runs several agents from one command line, so that each run's config.json holds only what it used)."""
@@ -610,11 +638,13 @@ def agent_config(cfg: SeqGANConfig, agent: str) -> SeqGANConfig:
 def check_agent(cfg: SeqGANConfig) -> None:
     """Refuse, before any work, flags the config's agent would ignore (set away from the preset's value): REINFORCE's
     under PPO, PPO's under REINFORCE or the reference trainer, the oracle's on real text."""
-    if cfg.agent == "reference" and not SOURCES[cfg.env.reward_source].needs_oracle:
-        oracle_sources = " or ".join(n for n, c in SOURCES.items() if c.needs_oracle)
+    source = SOURCES[cfg.env.reward_source]
+    if cfg.agent == "reference" and not (source.needs_oracle or source.discriminator == "lm"):
+        teachers = " or ".join(n for n, c in SOURCES.items() if c.needs_oracle or c.discriminator == "lm")
         raise ValueError(
-            "the reference trainer is the exact per-step yardstick of the oracle task's rewards: it needs the oracle "
-            f"task and --env.reward-source {oracle_sources}, got --env.reward-source {cfg.env.reward_source}"
+            "the reference trainer is the exact per-step update toward a teacher's full next-token distribution: the "
+            f"oracle's (the oracle task) or the learned LM D's, so it needs --env.reward-source {teachers}, got "
+            f"--env.reward-source {cfg.env.reward_source}"
         )
     if cfg.agent == "trpo" and importlib.util.find_spec("sb3_contrib") is None:
         raise ValueError("--agent trpo is sb3-contrib's TRPO: pip install -e '.[contrib]'")
@@ -625,9 +655,12 @@ def check_agent(cfg: SeqGANConfig) -> None:
         )
     preset = preset_config(cfg.preset)
     changed = [k for k in ignored_by(cfg.agent) if get(cfg, k) != get(preset, k)]
+    unused = ignored_by_source(cfg.env.reward_source, cfg.env.d_reward)
+    changed += [k for k in unused if get(cfg, k) != get(preset, k)]
     if cfg.task.data is not None:  # the oracle's settings mean nothing on real text
         changed += [k for k in ORACLE_ONLY if get(cfg, k) != get(preset, k)]
     if changed:
         raise ValueError(
-            f"{', '.join(flag(k) for k in changed)}: not used by this {cfg.agent} run (it would be ignored); drop it"
+            f"{', '.join(flag(k) for k in changed)}: not used by this {cfg.agent} run with --env.reward-source "
+            f"{cfg.env.reward_source} (it would be ignored); drop it"
         )

@@ -44,7 +44,7 @@ from agents.task import (
     generator_config,
     seed_everything,
 )
-from seqgan_env.discriminator import Discriminator
+from seqgan_env.discriminator import Discriminator, LMDiscriminator
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import discriminator_report
@@ -234,12 +234,14 @@ def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pip
     if task.corpus is not None:
         atomic_write_text(rundir.path / "vocab.json", task.corpus.vocab.to_json() + "\n")
     gen = Generator(generator_config(cfg, task)).to(device)
-    disc = build_discriminator(cfg, vocab).to(device)
+    disc = build_discriminator(cfg, vocab, task).to(device)
     gen_opt = adam(gen.parameters(), lr=cfg.mle.lr)
     disc_opt = adam(disc.parameters(), lr=disc.config.lr)
     rng = torch.Generator().manual_seed(cfg.seed)
     logger = configure(str(rundir.path / "tb"), ["tensorboard"])
     pipe = Pipeline(cfg, rundir, task, device, gen, disc, gen_opt, disc_opt, rng, logger)
+    if isinstance(disc, LMDiscriminator):  # scored against the pipeline's G until the agent's takes over
+        disc.set_noise(gen)
     source = ckpt or pretrained
     saved_vocab = (source or {}).get("vocab")
     if task.corpus is not None and saved_vocab is not None and saved_vocab != task.corpus.vocab.tokens:

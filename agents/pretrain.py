@@ -14,7 +14,7 @@ from agents.config import PRETRAIN_ONLY, SeqGANConfig, flag, get, preset_config,
 from agents.progress import progress
 from agents.rundir import Phase, checkpoint_at, saved_config
 from agents.task import data_seed
-from seqgan_env.discriminator import train_discriminator
+from seqgan_env.discriminator import LMDiscriminator, train_discriminator
 from seqgan_env.generator import Generator, mle_step
 from seqgan_env.metrics import nll_test
 from seqgan_env.rewards import SOURCES
@@ -139,6 +139,8 @@ def pretrain_discriminator(pipe: Pipeline) -> None:
     rounds = cfg.disc.pretrain_rounds if uses_discriminator(cfg) else 0  # a reward with no learned D trains none
     bar = progress(range(pipe.step, rounds), desc="D pretraining", unit="rounds", disable=not cfg.progress,
                    initial=pipe.step, total=rounds)  # fmt: skip
+    if isinstance(pipe.disc, LMDiscriminator) and pipe.step == 0:  # q_φ starts as G: every logit 0
+        pipe.disc.init_from(pipe.gen)
     for r in bar:
         fake = pipe.gen.sample(cfg.disc.negatives, generator=pipe.rng)
         loss = train_discriminator(

@@ -41,7 +41,9 @@ class PerStepKLReference(Reinforce):
 
     Args:
         policy, env, learning_rate, max_grad_norm, policy_kwargs, seed, device: as for :class:`Reinforce`.
-        oracle: the oracle (a frozen :class:`Generator`) whose samples are the real data.
+        oracle: the teacher whose next-token distributions G is moved toward: the oracle (a :class:`Generator`) whose
+            samples are the real data, another run's G (``--adv.teacher``), or the LM of the full-vocabulary D
+            (``--env.reward-source lm``), retrained in place between updates.
     """
 
     def __init__(self, policy: Any, env: VecEnv, oracle: Generator, **kwargs: Any) -> None:
@@ -54,7 +56,7 @@ class PerStepKLReference(Reinforce):
                 f"oracle has vocab_size={oracle.config.vocab_size}, seq_len={oracle.config.seq_len}; the generator "
                 f"has vocab_size={mine.vocab_size}, seq_len={mine.seq_len}"
             )
-        self.oracle = oracle.to(self.device).eval().requires_grad_(False)
+        self.oracle = oracle.to(self.device)  # read under no_grad; not frozen here: a learned teacher keeps training
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "oracle"]

@@ -13,6 +13,8 @@ from agents.config import SeqGANConfig
 from seqgan_env.discriminator import (
     Discriminator,
     DiscriminatorConfig,
+    LMDiscriminator,
+    LMDiscriminatorConfig,
     PrefixDiscriminator,
     PrefixDiscriminatorConfig,
 )
@@ -191,22 +193,36 @@ def make_generator(
     return gen.eval()
 
 
-def discriminator_config(cfg: SeqGANConfig, vocab_size: int) -> DiscriminatorConfig | PrefixDiscriminatorConfig:
-    """D's sizes: the per-prefix LSTM D with ``--env.reward-source prefix``, else the CNN (``--disc.size``)."""
-    if SOURCES[cfg.env.reward_source].discriminator == "prefix":
+def discriminator_config(
+    cfg: SeqGANConfig, vocab_size: int, task: Task | None = None
+) -> DiscriminatorConfig | PrefixDiscriminatorConfig | LMDiscriminatorConfig:
+    """D's sizes: the per-prefix LSTM D with ``--env.reward-source prefix``, the full-vocabulary LM D (G's sizes; it
+    starts as a copy of G) with ``lm``, else the CNN (``--disc.size``)."""
+    kind = SOURCES[cfg.env.reward_source].discriminator
+    if kind == "prefix":
         return PrefixDiscriminatorConfig(
             vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, hidden_dim=cfg.disc.prefix_hidden_dim,
             dropout=cfg.disc.prefix_dropout, l2_reg=cfg.disc.prefix_l2, lr=cfg.disc.prefix_lr,
         )  # fmt: skip
+    if kind == "lm":
+        ends = {} if task is None or task.corpus is None else task.corpus.vocab.end_tokens
+        gen = GeneratorConfig(vocab_size=vocab_size, seq_len=cfg.task.seq_len, emb_dim=cfg.generator.emb_dim,
+                              hidden_dim=cfg.generator.hidden_dim, **ends)  # fmt: skip
+        return LMDiscriminatorConfig(gen, lr=cfg.disc.lm_lr)
     make = DiscriminatorConfig.paper if cfg.disc.size == "paper" else DiscriminatorConfig.small
     return make(vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, lr=cfg.disc.lr)
 
 
-def build_discriminator(cfg: SeqGANConfig, vocab_size: int) -> Discriminator | PrefixDiscriminator:
-    """An untrained D of the kind ``cfg`` uses (see :func:`discriminator_config`)."""
-    config = discriminator_config(cfg, vocab_size)
+def build_discriminator(
+    cfg: SeqGANConfig, vocab_size: int, task: Task | None = None
+) -> Discriminator | PrefixDiscriminator | LMDiscriminator:
+    """An untrained D of the kind ``cfg`` uses (see :func:`discriminator_config`; ``task`` gives a text task's
+    ``<eos>`` to the LM D)."""
+    config = discriminator_config(cfg, vocab_size, task)
     if isinstance(config, PrefixDiscriminatorConfig):
         return PrefixDiscriminator(config)
+    if isinstance(config, LMDiscriminatorConfig):
+        return LMDiscriminator(config)
     return Discriminator(config)
 
 

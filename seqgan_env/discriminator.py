@@ -1,4 +1,5 @@
-"""The discriminator D: the paper's CNN text classifier, returning P(real) per sequence."""
+"""The discriminator D: the paper's CNN text classifier, returning P(real) per sequence; the per-prefix LSTM D; and
+a D with a full-vocabulary head (:class:`LMDiscriminator`, a language model trained by NCE against G)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 if TYPE_CHECKING:
-    from seqgan_env.generator import Generator
+    from seqgan_env.generator import Generator, GeneratorConfig
 
 PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
 PAPER_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
@@ -175,7 +176,7 @@ def train_discriminator(
 
 # ------------------------------------------------------------------------------------------------ per-prefix D
 def retrain_discriminator(
-    disc: Discriminator,
+    disc: Discriminator | LMDiscriminator,
     optimizer: torch.optim.Optimizer,
     real: torch.Tensor,
     generator_model: Generator,
@@ -189,6 +190,8 @@ def retrain_discriminator(
     ``generator_model`` (a :class:`~seqgan_env.Generator`) vs all of ``real``, ``epochs`` epochs per round (paper:
     5 × 3, 10k negatives). Returns the last epoch's mean loss."""
     loss = float("nan")
+    if isinstance(disc, LMDiscriminator):  # its negatives' generator is its noise model
+        disc.set_noise(generator_model)
     for _ in range(rounds):
         fake = generator_model.sample(n_negatives, generator=generator).to(disc.device)
         loss = train_discriminator(disc, optimizer, real, fake, epochs, batch_size, generator)
@@ -314,3 +317,97 @@ class _eval:
     def __exit__(self, *exc: object) -> None:
         self.inference.__exit__(*exc)
         self.module.train(self.was_training)
+
+
+# ------------------------------------------------------------------------------------------------ full-vocabulary D
+@dataclass
+class LMDiscriminatorConfig:
+    """A :class:`LMDiscriminator`: the language model's sizes (those of G: it starts as a copy of G) and its rate."""
+
+    generator: GeneratorConfig
+    lr: float = 1e-3
+
+    @property
+    def vocab_size(self) -> int:
+        return self.generator.vocab_size
+
+    @property
+    def seq_len(self) -> int:
+        return self.generator.seq_len
+
+
+class LMDiscriminator(nn.Module):
+    """A discriminator with a full-vocabulary head: a language model q_φ (an LSTM like G, initialised from G by
+    :meth:`init_from`) scored against the generator p_G whose samples are its negatives (the "noise", set by
+    :meth:`set_noise`; not a parameter). Its per-token logit is
+
+        s_t(y) = log q_φ(y | y_<t) − log p_G(y | y_<t),
+
+    defined for every token y of the vocabulary; a sequence's logit is Σ_t s_t(y_t) = log q_φ(x) − log p_G(x), and
+    P(real | x) = σ(that). It is trained with the logistic (NCE) loss, real sequences against G's samples
+    (:func:`train_discriminator`), whose optimum is q_φ = p_data: D then knows the data's whole next-token
+    distribution, so the reward ``reward_source="lm"`` (r_t = log q_φ(y_t | y_<t)) and the exact per-step update
+    toward q_φ (``--agent reference``) need no token sampling. Positions after ``<eos>`` (padding) count zero."""
+
+    def __init__(self, config: LMDiscriminatorConfig) -> None:
+        from seqgan_env.generator import Generator
+
+        super().__init__()
+        self.config = config
+        self.lm = Generator(config.generator)
+        self._noise: list[Generator] = []  # a list, so the noise model is not registered as a submodule
+
+    @property
+    def device(self) -> torch.device:
+        return self.lm.device
+
+    @property
+    def noise(self) -> Generator:
+        if not self._noise:
+            raise RuntimeError("the LM discriminator has no noise model: call set_noise(generator) first")
+        return self._noise[0]
+
+    def set_noise(self, generator: Generator) -> None:
+        """Score against ``generator`` (the G whose samples are the negatives) from now on."""
+        self._noise[:] = [generator]
+
+    def init_from(self, generator: Generator) -> None:
+        """q_φ ← G's weights (every sequence then has logit 0: P(real) = 1/2), and G as the noise."""
+        self.lm.load_state_dict(generator.state_dict())
+        self.set_noise(generator)
+
+    def _mask(self, tokens: torch.Tensor) -> torch.Tensor:
+        eos = self.config.generator.eos_token
+        if eos is None:
+            return torch.ones_like(tokens, dtype=torch.bool)
+        ended_before = torch.cumsum((tokens == eos).long(), dim=1) - (tokens == eos).long()
+        return ended_before == 0
+
+    def token_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, T)``: s_t(y_t) at every position (0 after ``<eos>``); differentiable in q_φ only."""
+        with torch.no_grad():
+            noise = self.noise.log_prob(tokens.to(self.noise.device)).to(self.device)
+        return (self.lm.log_prob(tokens) - noise) * self._mask(tokens)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The sequence logit ``(B,)``: log q_φ(x) − log p_G(x)."""
+        return self.token_logits(tokens).sum(dim=1)
+
+    def logit(self, tokens: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """:meth:`forward` in evaluation mode, without gradient, in chunks (for ranking: it does not saturate)."""
+        self._check_tokens(tokens)
+        with _eval(self):
+            return torch.cat([self(chunk) for chunk in torch.split(tokens.to(self.device), batch_size)])
+
+    def score(self, tokens: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """P(real) ``(B,)`` = σ(log q_φ(x) − log p_G(x))."""
+        return torch.sigmoid(self.logit(tokens, batch_size))
+
+    def loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The logistic (NCE) loss of ``labels`` (1 = real) with the sequence logit."""
+        return F.binary_cross_entropy_with_logits(self(tokens), labels.to(torch.float32))
+
+    def _check_tokens(self, tokens: torch.Tensor) -> None:
+        c = self.config
+        if tokens.dim() != 2 or tokens.shape[1] != c.seq_len:
+            raise ValueError(f"tokens must have shape (B, seq_len={c.seq_len}), got {tuple(tokens.shape)}")

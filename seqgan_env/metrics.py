@@ -27,7 +27,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 import torch
 
-from seqgan_env.discriminator import Discriminator, PrefixDiscriminator
+from seqgan_env.discriminator import Discriminator, LMDiscriminator, PrefixDiscriminator
 from seqgan_env.generator import Generator
 from seqgan_env.oracle import Oracle, per_sequence_nll, sequence_nll
 
@@ -156,7 +156,7 @@ def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @torch.no_grad()
 def discriminator_report(
-    discriminator: Discriminator | PrefixDiscriminator,
+    discriminator: Discriminator | PrefixDiscriminator | LMDiscriminator,
     generator: Generator,
     oracle: Oracle | None,
     real_test: torch.Tensor,
@@ -173,20 +173,29 @@ def discriminator_report(
       likelihood to rank by.
     * ``spearman_ratio``: the same with the true log density ratio log p_O(x) − log p_G(x) instead, the quantity the
       perfect discriminator D* = p_O/(p_O + p_G) is monotone in: 1 for a D that ranks like D* (oracle task only).
+    * ``kl_q_oracle`` (a full-vocabulary :class:`~seqgan_env.discriminator.LMDiscriminator` on the oracle task):
+      KL(q_φ ‖ oracle) per token of D's own language model, on ``num_samples`` samples of q_φ (as ``kl_oracle`` of
+      :func:`oracle_metrics`): how far what D knows is from the truth.
+
+    A D with a ``logit`` method (the LM D) is ranked by its logit, which does not saturate the way P(real) does.
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
     rng = torch.Generator(device=generator.device).manual_seed(seed)
     fake = generator.sample(num_samples, generator=rng).to(discriminator.device)
     p_fake = discriminator.score(fake).double()
+    rank_by = discriminator.logit(fake).double() if hasattr(discriminator, "logit") else p_fake
     p_real = discriminator.score(real_test.to(discriminator.device)).double()
     accuracy = 0.5 * (float((p_real > 0.5).double().mean()) + float((p_fake < 0.5).double().mean()))
     report = {"accuracy": accuracy, "p_real": float(p_real.mean()), "p_fake": float(p_fake.mean())}
     if oracle is not None:
         loglik = oracle.log_prob(fake.to(oracle.device)).sum(dim=1).double().to(p_fake.device)
-        report["spearman"] = _spearman(p_fake, loglik)
+        report["spearman"] = _spearman(rank_by, loglik)
         gen_loglik = generator.log_prob(fake.to(generator.device)).sum(dim=1).double().to(p_fake.device)
-        report["spearman_ratio"] = _spearman(p_fake, loglik - gen_loglik)
+        report["spearman_ratio"] = _spearman(rank_by, loglik - gen_loglik)
+        lm = getattr(discriminator, "lm", None)
+        if isinstance(lm, Generator):
+            report["kl_q_oracle"] = oracle_metrics(oracle, lm, num_samples, seed=seed)["kl_oracle"]
     return report
 
 

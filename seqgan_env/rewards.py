@@ -8,6 +8,9 @@ what it persists. :class:`~seqgan_env.env.SeqGANCore` asks its source and never 
 * :class:`OracleSource` (``"oracle"``): r_t = log p_O(y_t | y_<t), the oracle's log-likelihood of the token. No G
   inside the env, so any RL library can use it. With an entropy bonus of weight 1 per step the expected return is
   ``−KL(π ‖ oracle)`` (see :class:`OracleSource`): maximum-entropy RL with a known optimum, the oracle itself.
+* :class:`LMSource` (``"lm"``): r_t = log q_φ(y_t | y_<t), the oracle reward with a learned language model q_φ in
+  the oracle's place: the full-vocabulary discriminator :class:`~seqgan_env.discriminator.LMDiscriminator`, trained
+  by NCE against G. Dense, learned, no G inside the env, on any task (real text too).
 
 ``SOURCES`` maps each name to its class; :func:`check_source` holds the rules of each source's arguments, shared by the
 env and the training config (which words them as flags).
@@ -24,16 +27,18 @@ import torch
 from seqgan_env.discriminator import (
     Discriminator,
     DiscriminatorConfig,
+    LMDiscriminator,
+    LMDiscriminatorConfig,
     PrefixDiscriminator,
     PrefixDiscriminatorConfig,
 )
-from seqgan_env.generator import Generator, State
+from seqgan_env.generator import Generator, GeneratorConfig, State
 from seqgan_env.rollout import D_REWARDS, RolloutReward, SequenceScorer, check_scores, log_odds
 
 if TYPE_CHECKING:
     from seqgan_env.env import SeqGANCore
 
-RewardSourceName = Literal["rollout", "prefix", "perfect", "oracle"]
+RewardSourceName = Literal["rollout", "prefix", "perfect", "oracle", "lm"]
 REWARD_SOURCES: tuple[str, ...] = get_args(RewardSourceName)
 RewardModeName = Literal["shaped", "q", "terminal"]
 REWARD_MODES: tuple[str, ...] = get_args(RewardModeName)
@@ -69,8 +74,9 @@ def check_source(
             f"{what} needs the oracle task (its likelihood is the reward): real text ({spell('corpus')}) has no "
             f"known likelihood; use {spell('reward_source', 'rollout')} or 'prefix'"
         )
-    if cls.discriminator is None and d_reward != "prob":
-        raise ValueError(f"{spell('d_reward', d_reward)} transforms a learned D's score; {what} reads no D")
+    if cls.discriminator in (None, "lm") and d_reward != "prob":
+        reads = "reads no D" if cls.discriminator is None else "reads its D's log-likelihood, not a probability"
+        raise ValueError(f"{spell('d_reward', d_reward)} transforms a learned D's probability; {what} {reads}")
     if source == "prefix" and d_reward == "constant":
         raise ValueError(f"{spell('d_reward', 'constant')} is an ablation of the rollout reward; use "
                          f"{spell('reward_source', 'rollout')}")  # fmt: skip
@@ -86,9 +92,9 @@ class RewardSource:
     and RNG). Subclasses set the class attributes and implement :meth:`reset_rows` and :meth:`step`."""
 
     name: ClassVar[str]
-    discriminator: ClassVar[Literal["sequence", "prefix"] | None] = None
+    discriminator: ClassVar[Literal["sequence", "prefix", "lm"] | None] = None
     """Which learned D the source reads: any ``score(tokens)`` (``"sequence"``), a ``PrefixDiscriminator``
-    (``"prefix"``) or none."""
+    (``"prefix"``), an ``LMDiscriminator`` (``"lm"``) or none."""
     needs_oracle: ClassVar[bool] = False
     """Whether the source needs ``oracle=`` (the oracle task's likelihood)."""
     uses_policy: ClassVar[bool] = True
@@ -323,37 +329,39 @@ class PrefixSource(_QSource):
         self.d_state = self.c.read_prefix(self.disc)
 
 
-class _OracleLikelihood(RewardSource):
-    """A source that reads the oracle's next-token distribution: it keeps the oracle's state and a per-row sum."""
+class _Likelihood(RewardSource):
+    """A source that reads a language model's next-token distribution (``self.model``: the oracle, or a learned
+    LM): it keeps the model's state and a per-row sum."""
 
     needs_oracle = True
     discriminator = None
+    model_name: ClassVar[str] = "oracle"
 
     def __init__(self, oracle: Generator) -> None:
         super().__init__()
         if not isinstance(oracle, Generator):
             raise TypeError(f"oracle must be a seqgan_env.Oracle (a Generator), got {type(oracle).__name__}")
-        self.oracle = oracle
-        self.oracle_state: State | None = None
+        self.model: Generator = oracle
+        self.model_state: State | None = None
         self.total = torch.zeros(0)
 
     def bind(self, core: SeqGANCore) -> None:
         super().bind(core)
-        core.check_sizes("oracle", self.oracle)
-        self.oracle = self.oracle.to(core.device)
+        core.check_sizes(self.model_name, self.model)
+        self.model = self.model.to(core.device)
         self.total = torch.zeros(core.num_envs, device=core.device)
 
     def reset_rows(self, idx: torch.Tensor, policy_first: State | None) -> Info:
         c = self.c
-        self.oracle_state = c.set_rows(self.oracle_state, idx, self.oracle.first_state(len(idx)))
+        self.model_state = c.set_rows(self.model_state, idx, self.model.first_state(len(idx)))
         self.total[idx] = 0.0
         return {}
 
-    def oracle_log_prob(self, act: torch.Tensor) -> torch.Tensor:
-        """``log p_O(act | prefix)`` ``(B,)`` from the oracle's state before reading ``act``; advances that state."""
-        assert self.oracle_state is not None
-        lp = torch.log_softmax(self.oracle.logits_from_state(self.oracle_state), dim=1).gather(1, act[:, None])
-        self.oracle_state = self.oracle.advance(act, self.oracle_state)
+    def model_log_prob(self, act: torch.Tensor) -> torch.Tensor:
+        """``log p(act | prefix)`` ``(B,)`` under the model, from its state before reading ``act``; advances it."""
+        assert self.model_state is not None
+        lp = torch.log_softmax(self.model.logits_from_state(self.model_state), dim=1).gather(1, act[:, None])
+        self.model_state = self.model.advance(act, self.model_state)
         return lp.squeeze(1)
 
     def token_reward(self, act: torch.Tensor, policy_before: State | None) -> torch.Tensor:
@@ -374,13 +382,13 @@ class _OracleLikelihood(RewardSource):
 
     def restore(self) -> None:
         c = self.c
-        self.oracle_state = c.read_prefix(self.oracle)
+        self.model_state = c.read_prefix(self.model)
         with torch.inference_mode():
             inside = torch.arange(c.seq_len, device=c.device) < c.pos[:, None]
             self.total = (self.prefix_token_rewards() * inside).sum(dim=1)
 
 
-class PerfectSource(_OracleLikelihood):
+class PerfectSource(_Likelihood):
     """The perfect discriminator of the oracle task, against the current G (the env's ``rollout_policy``, kept equal
     to the agent's generator): D*(x) = p_O(x) / (p_O(x) + p_G(x)). Its dense form is
     r_t = log p_O(y_t | y_<t) − log p_G(y_t | y_<t); ``"terminal"`` pays Σ_t r_t = log D*/(1 − D*) at the last step.
@@ -394,12 +402,12 @@ class PerfectSource(_OracleLikelihood):
         assert policy_before is not None
         assert c.policy is not None
         lp_g = torch.log_softmax(c.policy.logits_from_state(policy_before), dim=1).gather(1, act[:, None]).squeeze(1)
-        return self.oracle_log_prob(act) - lp_g
+        return self.model_log_prob(act) - lp_g
 
     def prefix_token_rewards(self) -> torch.Tensor:
         c = self.c
         assert c.policy is not None
-        return self.oracle.log_prob(c.tokens) - c.policy.log_prob(c.tokens)
+        return self.model.log_prob(c.tokens) - c.policy.log_prob(c.tokens)
 
     def episode_info(self, reward: torch.Tensor, ended: torch.Tensor) -> Info:
         info = {"q": reward.cpu().numpy()}
@@ -408,7 +416,7 @@ class PerfectSource(_OracleLikelihood):
         return info
 
 
-class OracleSource(_OracleLikelihood):
+class OracleSource(_Likelihood):
     """The oracle's own likelihood: r_t = log p_O(y_t | y_<t), with no G inside the env (any agent can use it).
 
     For an autoregressive policy π the per-step entropies sum to its sequence entropy, so with an entropy bonus of
@@ -428,10 +436,10 @@ class OracleSource(_OracleLikelihood):
     end_keys = ()
 
     def token_reward(self, act: torch.Tensor, policy_before: State | None) -> torch.Tensor:
-        return self.oracle_log_prob(act)
+        return self.model_log_prob(act)
 
     def prefix_token_rewards(self) -> torch.Tensor:
-        return self.oracle.log_prob(self.c.tokens)
+        return self.model.log_prob(self.c.tokens)
 
     def end_only_keys(self, reward_mode: str) -> set[str]:
         return {"q"} if reward_mode == "terminal" else set()
@@ -440,8 +448,56 @@ class OracleSource(_OracleLikelihood):
         return {"q": reward.cpu().numpy(), "oracle_log_prob": self.total.cpu().numpy().copy()}
 
 
+class LMSource(OracleSource):
+    """A learned full-vocabulary D's language model in the oracle's place: r_t = log q_φ(y_t | y_<t), where q_φ is
+    the :class:`~seqgan_env.discriminator.LMDiscriminator`'s LM (trained by NCE, real data against G's samples, so
+    that its optimum is the data distribution). Like :class:`OracleSource` it holds no G, and with an entropy bonus
+    of weight 1 per step the expected return is −KL(π ‖ q_φ); unlike it, it is learned and works on real text.
+    ``info["lm_log_prob"]`` is the episode's log q_φ(y_1..t) so far. A retrained D (:meth:`set_discriminator`) is
+    read from the next token on; the episodes in progress are re-read with it."""
+
+    name = "lm"
+    model_name = "discriminator"
+    needs_oracle = False
+    discriminator = "lm"
+    info_keys = ("q", "lm_log_prob")
+
+    def __init__(self, discriminator: LMDiscriminator | None = None) -> None:
+        RewardSource.__init__(self)
+        self._disc = discriminator
+        self.model_state = None
+        self.total = torch.zeros(0)
+
+    def default_discriminator(self, vocab_size: int, seq_len: int) -> LMDiscriminator:
+        return LMDiscriminator(LMDiscriminatorConfig(GeneratorConfig(vocab_size=vocab_size, seq_len=seq_len)))
+
+    def bind(self, core: SeqGANCore) -> None:
+        if self._disc is None:
+            self._disc = self.default_discriminator(core.vocab_size, core.seq_len)
+        self.model = self._disc.lm
+        super().bind(core)
+        self.set_discriminator(self._disc)
+
+    def set_discriminator(self, discriminator: SequenceScorer) -> None:
+        if not isinstance(discriminator, LMDiscriminator):
+            raise TypeError(
+                f"reward_source='lm' reads an LMDiscriminator (a language model), got {type(discriminator).__name__}"
+            )
+        self.c.check_sizes("discriminator", discriminator)
+        self._disc = discriminator
+        self.model = discriminator.lm.to(self.c.device)
+        if self.model_state is not None:  # episodes in progress: re-read with the new q_φ
+            self.restore()
+
+    def get_discriminator(self) -> LMDiscriminator | None:
+        return self._disc
+
+    def episode_info(self, reward: torch.Tensor, ended: torch.Tensor) -> Info:
+        return {"q": reward.cpu().numpy(), "lm_log_prob": self.total.cpu().numpy().copy()}
+
+
 SOURCES: dict[str, type[RewardSource]] = {
-    cls.name: cls for cls in (RolloutSource, PrefixSource, PerfectSource, OracleSource)
+    cls.name: cls for cls in (RolloutSource, PrefixSource, PerfectSource, OracleSource, LMSource)
 }
 assert tuple(SOURCES) == REWARD_SOURCES, "every reward source has a class, in the order of RewardSourceName"
 
@@ -471,5 +527,7 @@ def make_source(
         return RolloutSource(discriminator, n_rollouts, d_reward)
     if cls is PrefixSource:
         return PrefixSource(discriminator, d_reward)  # type: ignore[arg-type]
+    if cls is LMSource:
+        return LMSource(discriminator)  # type: ignore[arg-type]
     assert oracle is not None
     return cls(oracle)  # type: ignore[call-arg]

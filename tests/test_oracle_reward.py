@@ -155,7 +155,7 @@ def test_config_shares_the_env_rules_as_flags():
 
     with pytest.raises(SystemExit):
         parse_args(["--task.data", "sotu:obama", "--env.reward-source", "oracle"], description="")
-    with pytest.raises(ValueError, match="d_reward='log_odds' transforms a learned D's score; reward_source='oracle'"):
+    with pytest.raises(ValueError, match="d_reward='log_odds' transforms a learned D's probability; reward_source="):
         check_source("oracle", d_reward="log_odds")
     with pytest.raises(SystemExit):
         parse_args(["--env.reward-source", "oracle", "--env.d-reward", "log_odds"], description="")

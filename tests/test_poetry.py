@@ -28,7 +28,7 @@ CHARS = "春江花月夜山水雲風雨日月星辰天地人家秋冬夏朝暮�
 
 
 def _quatrain(i: int, width: int = 5) -> list[str]:
-    """Four lines of ``width`` characters, distinct for each ``i``, as chinese-poetry's ``paragraphs`` (two couplets)."""
+    """Four lines of ``width`` characters, distinct for each ``i``, as chinese-poetry's ``paragraphs``."""
     n = len(CHARS)
     text = CHARS[i % n] + CHARS[i // n % n] + "".join(CHARS[(i * 7 + k * 3) % n] for k in range(4 * width - 2))
     lines = [text[k * width : (k + 1) * width] for k in range(4)]

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 DATA = {"task.data": "poems:quatrains", "task.text_level": "char", "task.seq_len": 21, "task.n_valid": 1000,
         "task.data_seed": 0, "progress": False, "device": "cpu"}  # fmt: skip
-SIZES = (32, 64, 128)
+SIZES = (32, 64, 128, 256)
 EARLY_STOP = {"mle.epochs": 40, "mle.patience": 2}
 SAMPLE_TEMPERATURES = (0.6, 0.8, 1.0, 1.2)
 
