@@ -110,6 +110,7 @@ class Pipeline:
     adversarial: AdversarialPhase | None = None
     interrupted: bool = False
     warned_eos: bool = False
+    mle_best: dict[str, Any] | None = None  # early stopping's best epoch so far (RunDir.mle_best holds its G)
     _t0: float = field(default_factory=time.perf_counter)
 
     # ---- bookkeeping
@@ -123,13 +124,15 @@ class Pipeline:
     def record(self, phase: str, step: int, timesteps: int, metrics: dict[str, float]) -> dict[str, Any]:
         row = {"phase": phase, "step": step, "timesteps": timesteps, "wall_s": round(self.elapsed(), 2), **metrics}
         self.history.append(row)
-        if metrics.get("eos_rate", 1.0) < EOS_WARNING and not self.warned_eos:
+        untrained = phase == Phase.MLE and step == 0  # a random G ends nothing: no news
+        if metrics.get("eos_rate", 1.0) < EOS_WARNING and not self.warned_eos and not untrained:
             self.warned_eos = True
             tqdm.write(f"WARNING: {phase} {step}: G has stopped ending its sentences: {metrics['eos_rate']:.0%} of its "
                        "samples hold <eos> (every real sentence does)", file=sys.stderr)  # fmt: skip
         for k, v in metrics.items():
             self.logger.record(f"eval/{phase}_{k}", v)
-        self.logger.dump(step=len(self.history))
+        # TensorBoard's step: the epoch (MLE) or round (D pretraining), else generated tokens, SB3's rollout/* axis
+        self.logger.dump(step=step if phase in (Phase.MLE, Phase.D_PRETRAIN) else timesteps)
         self.rundir.write_metrics(self.history)
         return row
 

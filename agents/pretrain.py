@@ -103,7 +103,9 @@ def pretrain_generator(pipe: Pipeline) -> None:
             pipe.checkpoint()
         if cfg.mle.keep_every and pipe.step % cfg.mle.keep_every == 0:
             save_checkpoint(pipe.rundir.mle_epoch_path(pipe.step), pipe.state())
-        if cfg.mle.patience and _early_stop(pipe, bar):
+        stop = bool(cfg.mle.patience) and _early_stop(pipe, bar)
+        pipe.logger.dump(step=pipe.step)  # TensorBoard: mle/* against the epoch
+        if stop:
             break
         pipe.stop_if_interrupted()
     pipe.phase, pipe.step = Phase.DISC, 0
@@ -117,9 +119,11 @@ def _early_stop(pipe: Pipeline, bar: Any) -> bool:
     assert pipe.task.valid is not None
     nll_valid = nll_test(pipe.gen, pipe.task.valid)
     pipe.logger.record("mle/nll_valid", nll_valid)
-    best = load_checkpoint(path)["mle_best"] if path.exists() else None
+    if pipe.mle_best is None and path.exists():  # resumed: the best so far is on disk
+        pipe.mle_best = load_checkpoint(path)["mle_best"]
+    best = pipe.mle_best
     if best is None or nll_valid < best["nll_valid"]:
-        best = {"epoch": pipe.step, "nll_valid": nll_valid}
+        best = pipe.mle_best = {"epoch": pipe.step, "nll_valid": nll_valid}
         save_checkpoint(path, {**pipe.state(), "mle_best": best})
     bar.set_postfix(nll_valid=f"{nll_valid:.3f}", best_epoch=best["epoch"])
     if pipe.step - best["epoch"] < cfg.mle.patience and pipe.step < cfg.mle.epochs:
@@ -128,7 +132,6 @@ def _early_stop(pipe: Pipeline, bar: Any) -> bool:
     pipe.record(Phase.MLE, pipe.step, 0, {**pipe.evaluate(), "best_epoch": best["epoch"]})  # its nll_valid: the best
     pipe.checkpoint()
     return True
-    pipe.checkpoint()
 
 
 def pretrain_discriminator(pipe: Pipeline) -> None:

@@ -388,3 +388,20 @@ def test_saved_config_of_an_older_checkpoint_keeps_the_behaviour_it_was_written_
     cfg = saved_config({"config": old, "agent": "ppo"})
     assert (cfg.preset, cfg.ppo.advantage, cfg.ppo.reward_mode, cfg.mle.keep_every) == ("fast", "critic", "shaped", 0)
     assert (cfg.agent, cfg.mle.epochs, cfg.disc.retrain_every) == ("ppo", fast.mle.epochs, fast.disc.retrain_every)
+
+
+def test_tensorboard_steps_align_by_phase(tmp_path):
+    """mle/* and eval/mle_* step by epoch (every epoch's loss is written), the adversarial phase's rows by generated
+    tokens, like SB3's own rollout/* and train/*."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = tiny_run_config(tmp_path / "r", {"mle.epochs": 3, "eval.every": 2})
+    run(cfg)
+    acc = EventAccumulator(str(tmp_path / "r" / "tb"))
+    acc.Reload()
+    steps = {tag: [e.step for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    assert steps["mle/loss"] == [1, 2, 3]
+    assert steps["eval/mle_nll_test"] == [0, 2, 3]
+    per_update = cfg.env.num_envs * cfg.task.seq_len
+    assert steps["eval/adversarial_nll_test"] == [0, 2 * per_update, 4 * per_update]
+    assert set(steps["train/grad_norm"]) <= set(range(per_update, 5 * per_update, per_update))
