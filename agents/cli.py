@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import torch
 import tyro
 
-from agents.config import PRESETS, RENAMED, SeqGANConfig, flag, get, preset_config, validate
+from agents.config import PRESETS, RENAMED, SeqGANConfig, flag, get, paths, preset_config, validate
 from agents.pipeline import run
 from agents.rundir import checkpoint_at, saved_config
 from agents.task import Task, build_task
@@ -58,11 +58,22 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "", agent: 
         _exit(prog, str(exc))
 
 
+def explicit_paths(argv: Sequence[str]) -> frozenset[str]:
+    """The field paths whose flags appear in ``argv`` (``--adv.updates 40``, ``--adv.updates=40``,
+    ``--adv.no-match-mle-diversity``): what the user set, whatever the value."""
+    by_flag = {}
+    for path in paths(SeqGANConfig()):
+        by_flag[flag(path)] = path
+        by_flag[flag(path, negated=True)] = path
+    return frozenset(by_flag[a.split("=")[0]] for a in argv if a.split("=")[0] in by_flag)
+
+
 def main_for(agent: str, argv: Sequence[str] | None, description: str) -> dict[str, Any]:
     """Parse ``argv`` into a config for ``agent`` and run the pipeline; user errors exit with one line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     cfg = parse_args(argv, description=description, agent=agent)
     try:
-        return run(cfg)
+        return run(cfg, explicit=explicit_paths(argv))
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

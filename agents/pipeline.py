@@ -56,8 +56,12 @@ RESUME_FREE = {"agent", "resume", "progress", "device", "run_dir", "adv.updates"
 on its own)."""
 
 
-def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
-    """Load the last checkpoint of ``cfg.resume``; the run's saved config wins (``adv.updates`` may grow)."""
+def resolve_resume(
+    cfg: SeqGANConfig, explicit: frozenset[str] | None = None
+) -> tuple[SeqGANConfig, dict[str, Any]]:
+    """Load the last checkpoint of ``cfg.resume``; the run's saved config wins (``adv.updates`` may grow).
+    ``explicit``: the field paths the user set (from the command line); without it, a field counts as set when it
+    differs from the preset's value."""
     rundir = RunDir(cfg.resume or "")
     if not rundir.path.is_dir():
         raise FileNotFoundError(f"--resume {rundir.path}: no such run directory")
@@ -76,16 +80,26 @@ def resolve_resume(cfg: SeqGANConfig) -> tuple[SeqGANConfig, dict[str, Any]]:
             f"not as {cfg.agent}"
         )
     defaults = preset_config(cfg.preset)
-    clash = [
-        flag(k)
-        for k in paths(cfg)
-        if k not in RESUME_FREE and get(cfg, k) != get(defaults, k) and get(cfg, k) != get(saved, k)
-    ]  # fmt: skip  (flags set explicitly that disagree with the saved run)
+
+    def given(k: str) -> bool:
+        return k in explicit if explicit is not None else get(cfg, k) != get(defaults, k)
+
+    clash = [flag(k) for k in paths(cfg) if k not in RESUME_FREE and given(k) and get(cfg, k) != get(saved, k)]
     if clash:
         raise ValueError(f"--resume {rundir.path}: flags {clash} differ from the run's saved config; drop them")
     keep = {"resume": str(rundir.path), "run_dir": str(rundir.path), "progress": cfg.progress, "device": cfg.device}
-    if cfg.adv.updates != defaults.adv.updates:
-        keep["adv.updates"] = cfg.adv.updates
+    updates = saved.adv.updates
+    if given("adv.updates"):
+        updates = keep["adv.updates"] = cfg.adv.updates
+    done = ckpt["phase"] == Phase.DONE
+    if done and updates < ckpt["step"]:
+        raise ValueError(
+            f"--resume {rundir.path}: the run has finished {ckpt['step']} updates; --adv.updates {updates} cannot "
+            f"shrink it (pass more than {ckpt['step']} to continue it)"
+        )
+    if done and updates == ckpt["step"]:
+        print(f"--resume {rundir.path}: the run has finished all {updates} updates; nothing to train (pass "
+              f"--adv.updates N > {updates} to continue it); rewriting its summary", file=sys.stderr)  # fmt: skip
     return replace(saved, keep), ckpt
 
 
@@ -316,12 +330,13 @@ def plan(pipe: Pipeline) -> str:
     )
 
 
-def run(cfg: SeqGANConfig) -> dict[str, Any]:
-    """Run (or resume) the whole pipeline with ``cfg.agent``; returns the summary also written to ``metrics.json``."""
+def run(cfg: SeqGANConfig, explicit: frozenset[str] | None = None) -> dict[str, Any]:
+    """Run (or resume) the whole pipeline with ``cfg.agent``; returns the summary also written to ``metrics.json``.
+    ``explicit``: the field paths set on the command line (see :func:`resolve_resume`)."""
     ckpt = None
     check_agent(cfg)
     if cfg.resume:
-        cfg, ckpt = resolve_resume(cfg)
+        cfg, ckpt = resolve_resume(cfg, explicit)
     pipe = build_pipeline(cfg, ckpt)
     if cfg.progress:
         print(plan(pipe), file=sys.stderr, flush=True)

@@ -210,3 +210,26 @@ def test_a_run_announces_its_directory_and_logs_its_progress_as_lines(tmp_path):
     assert any(line.startswith("adversarial (reinforce): 3/3 updates (100 %)") for line in lines)
     assert any(line.startswith("MLE pretraining: 2/2 epochs (100 %)") for line in lines)
     assert "\r" not in out.stderr
+
+
+def test_resume_grows_a_run_to_an_explicit_updates_even_at_the_presets_value(tmp_path, capsys):
+    """``--adv.updates 40`` given on the command line grows a 2-update run to 40, though 40 is the preset's default;
+    fewer than the run has done is refused; as many as it has done trains nothing and says so."""
+    from agents.cli import explicit_paths, main_for
+    from agents.config import preset_config
+    from tests.helpers import tiny_run_flags
+
+    target = preset_config("quick").adv.updates
+    assert explicit_paths(["--adv.updates", "40", "--adv.no-match-mle-diversity", "--seed=3", "x"]) == {
+        "adv.updates", "adv.match_mle_diversity", "seed"}  # fmt: skip
+    flags = tiny_run_flags({"adv.updates": 2, "eval.every": 20, "eval.checkpoint_every": 20})
+    main_for("reinforce", [*flags, "--run-dir", str(tmp_path / "r")], "")
+    summary = main_for("reinforce", ["--resume", str(tmp_path / "r"), "--adv.updates", str(target)], "")
+    rows = RunDir(tmp_path / "r").rows("adversarial")
+    assert rows[-1]["step"] == target
+    assert summary["final_nll_oracle"] > 0
+    with pytest.raises(SystemExit):
+        main_for("reinforce", ["--resume", str(tmp_path / "r"), "--adv.updates", "3"], "")
+    assert f"the run has finished {target} updates; --adv.updates 3 cannot shrink it" in capsys.readouterr().err
+    main_for("reinforce", ["--resume", str(tmp_path / "r")], "")
+    assert f"has finished all {target} updates; nothing to train" in capsys.readouterr().err
