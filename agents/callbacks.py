@@ -32,14 +32,46 @@ def get_generator(model: BaseAlgorithm) -> Generator:
 
 
 def get_seqgan_env(env: Any) -> Any:
-    """Unwrap SB3 ``VecEnvWrapper``s down to the object that has ``set_discriminator``/``set_rollout_policy``."""
+    """Unwrap SB3 ``VecEnvWrapper``s down to the object that has ``set_discriminator``/``set_rollout_policy``: our
+    ``SB3VecEnv`` / ``SeqGANVectorEnv``, or SB3's ``DummyVecEnv`` of SeqGAN-v0 envs (``make_vec_env("SeqGAN-v0")``),
+    reached through :class:`SubEnvs`. A ``SubprocVecEnv`` is refused in one line: its envs hold copies of D and of
+    the rollout policy in other processes, which the callbacks could not update in place."""
     seen = env
     while env is not None:
         cls = type(env)  # class attributes only: SB3 wrappers forward unknown attributes to the wrapped env
         if hasattr(cls, "set_discriminator") and hasattr(cls, "set_rollout_policy"):
             return env
+        subs = getattr(env, "envs", None)  # DummyVecEnv: its envs live in this process
+        if isinstance(subs, list) and subs and all(hasattr(type(e.unwrapped), "set_discriminator") for e in subs):
+            return SubEnvs([e.unwrapped for e in subs])
+        if hasattr(cls, "env_method") and not hasattr(env, "venv"):
+            raise TypeError(
+                f"{type(env).__name__} runs its envs out of this process (or they are not SeqGAN-v0 envs): the "
+                "callbacks update D and the rollout policy in place, so they need SeqGAN-v0 envs in this process: "
+                "seqgan_env.SB3VecEnv, or DummyVecEnv (make_vec_env's default)"
+            )
         env = getattr(env, "venv", None)
     raise TypeError(f"{type(seen).__name__} does not wrap a SeqGAN-v0 env (SB3VecEnv / SeqGANVectorEnv)")
+
+
+class SubEnvs:
+    """The SeqGAN-v0 envs of a ``DummyVecEnv`` as one: a D or a rollout policy set on it is set on each of them (the
+    same object: they share it), and ``core`` is the first env's (they share its settings)."""
+
+    def __init__(self, envs: list[Any]) -> None:
+        self.envs = envs
+
+    @property
+    def core(self) -> Any:
+        return self.envs[0].core
+
+    def set_discriminator(self, discriminator: Any) -> None:
+        for env in self.envs:
+            env.set_discriminator(discriminator)
+
+    def set_rollout_policy(self, policy: Generator) -> None:
+        for env in self.envs:
+            env.set_rollout_policy(policy)
 
 
 def warn_if_discounted(model: BaseAlgorithm) -> None:
@@ -180,6 +212,10 @@ class DiscriminatorCallback(_EveryKUpdates):
         self.on_retrained = on_retrained
 
     def _init_callback(self) -> None:
+        try:
+            get_generator(self.model)  # its negatives are samples of the agent's generator
+        except TypeError as exc:
+            raise TypeError(f"DiscriminatorCallback samples D's negatives from the agent's generator: {exc}") from None
         get_seqgan_env(self.training_env).set_discriminator(self.discriminator)
 
     def _on_update(self, n_updates: int) -> None:

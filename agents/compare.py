@@ -29,8 +29,9 @@ DEFAULT_TEMPERATURES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 def _mean_std(values: list[float]) -> str:
     if not values:
         return "–"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3f} ± {std:.3f}"
+    if len(values) < 2:  # one seed: no spread to show
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
@@ -553,7 +554,8 @@ def _plot_curves(
         xs = np.array([r["timesteps"] for r in rs[0]["rows"]])
         ys = np.array([[r[axes.quality] for r in x["rows"]] for x in rs])
         mean = ys.mean(0)
-        ax.plot(xs, mean, marker=".", label=f"{agent} (mean of {len(rs)} seeds)")
+        label = f"{agent} (mean of {len(rs)} seeds)" if len(rs) > 1 else f"{agent} (1 seed)"
+        ax.plot(xs, mean, marker=".", label=label)
         ax.fill_between(xs, ys.min(0), ys.max(0), alpha=0.25)
     ax.axhline(mle[axes.quality], color="grey", ls="--", lw=0.8, label="MLE (start)")
     ax.set_xlabel("generated tokens in the adversarial phase")

@@ -107,48 +107,61 @@ def write_samples(pipe: Pipeline, n: int = 100) -> None:
     atomic_write_text(pipe.rundir.path / "samples.txt", header + "\n" + "\n".join(lines) + "\n")
 
 
+COLORS = {"nll_oracle": "tab:blue", "nll_test": "tab:orange", "bleu2": "tab:green", "self_bleu2": "tab:red",
+          "bleu4": "tab:green", "self_bleu4": "tab:red"}  # fmt: skip
+LABELS = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "bleu2": "BLEU-2", "self_bleu2": "self-BLEU-2",
+          "bleu4": "BLEU-4", "self_bleu4": "self-BLEU-4"}  # fmt: skip
+
+
 def plot_curve(pipe: Pipeline) -> Path:
-    """PNG learning curve over MLE epochs then adversarial updates: NLL-oracle and NLL-test (oracle task), or NLL-test
-    with BLEU-4 and self-BLEU-4 (real text)."""
+    """PNG learning curve: MLE epochs (left) and adversarial updates (right, its own axis), NLL-oracle and NLL-test
+    (oracle task), or NLL-test above and the task's BLEU and self-BLEU (BLEU-2 on poems, else BLEU-4) below (real
+    text); the title names the task."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from agents.compare import text_axes
 
     cfg = pipe.cfg
-    mle_epochs = cfg.mle.epochs
-    text = pipe.task.corpus is not None  # real text: NLL-test, and BLEU-4 / self-BLEU-4 on a second axis
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    labels = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "bleu4": "BLEU-4", "self_bleu4": "self-BLEU-4"}
-
-    def curve(axis: Any, key: str, style: str) -> None:
-        rows = [r for r in pipe.history if key in r and r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
-        if rows:
-            xs = [r["step"] if r["phase"].endswith("mle") else mle_epochs + r["step"] for r in rows]
-            axis.plot(xs, [r[key] for r in rows], style, marker=".", label=f"this run: {labels[key]}")
-
-    curve(ax, "nll_test", "--")
-    if not text:
-        curve(ax, "nll_oracle", "-")
-    else:
-        ax2 = ax.twinx()
-        curve(ax2, "bleu4", "-")
-        curve(ax2, "self_bleu4", ":")
-        ax2.set_ylabel("BLEU-4 / self-BLEU-4 (vs the test sentences / its own samples)")
-        ax2.legend(fontsize=8, loc="lower right")
-    ax.axvline(mle_epochs, color="grey", lw=0.8)
-    ax.text(mle_epochs, ax.get_ylim()[1], " adversarial →", va="top", fontsize=8, color="grey")
-    if cfg.task.oracle_params:
-        ox = [e * mle_epochs / OFFICIAL_MLE_EPOCHS for e, _ in OFFICIAL_MLE_LOG] + [
-            mle_epochs + e for e, _ in OFFICIAL_ADV_LOG
-        ]
-        oy = [v for _, v in OFFICIAL_MLE_LOG] + [v for _, v in OFFICIAL_ADV_LOG]
-        ax.plot(ox, oy, "k^", ms=5, label="official run's log (NLL-oracle; MLE epochs rescaled)")
-        ax.axhline(8.736, color="k", lw=0.6, ls=":", label="published SeqGAN 8.736")
-    ax.set_xlabel(f"MLE epoch (0–{mle_epochs}), then adversarial generator update")
-    ax.set_ylabel("NLL (nats / token)")
-    ax.set_title(f"SeqGAN {pipe.cfg.agent} — preset {cfg.preset}, seed {cfg.seed}")
-    ax.legend(fontsize=8)
+    text = pipe.task.corpus is not None
+    rows = [r for r in pipe.history if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
+    mle = [r for r in rows if r["phase"].endswith("mle")]
+    adv = [r for r in rows if not r["phase"].endswith("mle")]
+    mle_epochs = max([r["step"] for r in mle], default=cfg.mle.epochs)
+    bleu = text_axes(cfg.task.data) if text else None
+    metric_rows = [["nll_test"] if text else ["nll_oracle", "nll_test"]]
+    if bleu is not None:
+        metric_rows.append([bleu.quality, bleu.diversity])
+    fig, axs = plt.subplots(len(metric_rows), 2, figsize=(9, 3.6 * len(metric_rows)), sharey="row", squeeze=False,
+                            gridspec_kw={"width_ratios": [1, 1.6]})  # fmt: skip
+    for i, keys in enumerate(metric_rows):
+        for j, part in enumerate((mle, adv)):
+            ax = axs[i, j]
+            for key in keys:
+                pts = [r for r in part if key in r]
+                if pts:
+                    ax.plot([r["step"] for r in pts], [r[key] for r in pts], marker=".", color=COLORS[key],
+                            label=LABELS[key])  # fmt: skip
+            if i == 0 and j == 0 and cfg.task.oracle_params:  # the official run's log, MLE epochs rescaled
+                ax.plot([e * mle_epochs / OFFICIAL_MLE_EPOCHS for e, _ in OFFICIAL_MLE_LOG],
+                        [v for _, v in OFFICIAL_MLE_LOG], "k^", ms=5, label="official run (rescaled)")  # fmt: skip
+            if i == 0 and j == 1 and cfg.task.oracle_params:
+                ax.plot([e for e, _ in OFFICIAL_ADV_LOG], [v for _, v in OFFICIAL_ADV_LOG], "k^", ms=5,
+                        label="official run (epochs)")  # fmt: skip
+                ax.axhline(8.736, color="k", lw=0.6, ls=":", label="published SeqGAN 8.736")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8, loc="best")
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axs[i, 0].set_ylabel("nats / token" if i == 0 else "BLEU (vs test) / self-BLEU")
+    axs[-1, 0].set_xlabel("MLE epoch")
+    axs[-1, 1].set_xlabel("adversarial generator update")
+    task = cfg.task.data or ("official oracle" if cfg.task.oracle_params else f"random oracle {cfg.task.oracle_seed}")
+    fig.suptitle(f"SeqGAN {cfg.agent} on {task} — preset {cfg.preset}, seed {cfg.seed}", fontsize=10)
+    fig.tight_layout()
     path = pipe.rundir.path / "curve.png"
     atomic_save_figure(fig, path)
     return path

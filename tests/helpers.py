@@ -29,11 +29,6 @@ def tiny_env_kwargs(**overrides: object) -> dict:
         rollout_policy=tiny_generator(),
     )
     kw.update(overrides)
-    from agents.config import ignored_by_source
-
-    for name in ignored_by_source(kw.get("env.reward_source", "rollout"), kw.get("env.d_reward", "prob")):
-        if name in TINY_RUN and name not in overrides:  # the tiny D's sizes would be refused as unused
-            kw.pop(name, None)
     return kw
 
 

@@ -106,3 +106,50 @@ def test_native_and_gymnasium_sync_vector_envs_agree_with_same_step_autoreset():
         np.testing.assert_array_equal(oa, ob)
         np.testing.assert_array_equal(da, db)
         assert ra.dtype == rb.dtype == np.float64
+
+
+def _small_seqgan_env():
+    """A SeqGAN-v0 env built in a SubprocVecEnv's worker (which must import seqgan_env to find the id)."""
+    import gymnasium
+
+    import seqgan_env  # noqa: F401
+
+    return gymnasium.make("SeqGAN-v0", vocab_size=60, seq_len=6, n_rollouts=2, reward_mode="q")
+
+
+@pytest.mark.filterwarnings("ignore:.*render_mode='rgb_array'")
+def test_the_callbacks_work_on_sb3s_own_vecenvs_or_say_what_they_need():
+    """make_vec_env's DummyVecEnv of SeqGAN-v0 envs: the D and rollout-policy callbacks reach every env; MlpPolicy
+    (no generator to sample D's negatives from) and SubprocVecEnv (envs in other processes) are one line each."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
+    from agents import DiscriminatorCallback, RolloutPolicyCallback
+    from agents.policies import GeneratorActorCriticPolicy
+    from tests.helpers import tiny_discriminator, tiny_generator
+
+    small = {"vocab_size": 60, "seq_len": 6, "n_rollouts": 2, "reward_mode": "q"}
+    venv = make_vec_env("SeqGAN-v0", n_envs=2, env_kwargs=small)
+    gen_cfg = {"vocab_size": 60, "seq_len": 6, "emb_dim": 8, "hidden_dim": 8}
+    model = PPO(GeneratorActorCriticPolicy, venv, n_steps=6, batch_size=12, n_epochs=1, gamma=1.0, seed=0,
+                policy_kwargs={"generator_config": gen_cfg})  # fmt: skip
+    disc = tiny_discriminator(vocab=60, seq_len=6)
+    real = tiny_generator(vocab=60, seq_len=6).sample(32)
+    callbacks = [RolloutPolicyCallback(), DiscriminatorCallback(disc, real, rounds=1, epochs=1, n_negatives=16)]
+    model.learn(24, callback=callbacks)
+    for env in venv.envs:
+        assert env.unwrapped.core.source.get_discriminator() is disc
+        assert env.unwrapped.core.policy is callbacks[0].rollout_policy
+    mlp = PPO("MlpPolicy", make_vec_env("SeqGAN-v0", n_envs=2, env_kwargs=small), n_steps=6, batch_size=12)
+    with pytest.raises(TypeError, match="DiscriminatorCallback samples D's negatives from the agent's generator"):
+        mlp.learn(12, callback=DiscriminatorCallback(tiny_discriminator(vocab=60, seq_len=6), real, n_negatives=16))
+    sub = SubprocVecEnv([_small_seqgan_env, _small_seqgan_env])
+    try:
+        remote = PPO(GeneratorActorCriticPolicy, sub, n_steps=6, batch_size=12,
+                     policy_kwargs={"generator_config": gen_cfg})  # fmt: skip
+        with pytest.raises(TypeError, match="runs its envs out of this process"):
+            remote.learn(12, callback=RolloutPolicyCallback())
+    finally:
+        sub.close()
