@@ -47,6 +47,7 @@ from agents.task import (
 from seqgan_env.discriminator import Discriminator, LMDiscriminator
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
+from seqgan_env.memory import keep_freed_memory
 from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam
 
@@ -56,9 +57,7 @@ RESUME_FREE = {"agent", "resume", "progress", "device", "run_dir", "adv.updates"
 on its own)."""
 
 
-def resolve_resume(
-    cfg: SeqGANConfig, explicit: frozenset[str] | None = None
-) -> tuple[SeqGANConfig, dict[str, Any]]:
+def resolve_resume(cfg: SeqGANConfig, explicit: frozenset[str] | None = None) -> tuple[SeqGANConfig, dict[str, Any]]:
     """Load the last checkpoint of ``cfg.resume``; the run's saved config wins (``adv.updates`` may grow).
     ``explicit``: the field paths the user set (from the command line); without it, a field counts as set when it
     differs from the preset's value."""
@@ -335,6 +334,7 @@ def run(cfg: SeqGANConfig, explicit: frozenset[str] | None = None) -> dict[str, 
     ``explicit``: the field paths set on the command line (see :func:`resolve_resume`)."""
     ckpt = None
     check_agent(cfg)
+    keep_freed_memory()  # large tensors come and go every step: reuse their memory (seqgan_env.memory)
     if cfg.resume:
         cfg, ckpt = resolve_resume(cfg, explicit)
     pipe = build_pipeline(cfg, ckpt)

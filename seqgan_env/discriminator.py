@@ -393,15 +393,17 @@ class LMDiscriminator(nn.Module):
         """The sequence logit ``(B,)``: log q_φ(x) − log p_G(x)."""
         return self.token_logits(tokens).sum(dim=1)
 
-    def logit(self, tokens: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    def logit(self, tokens: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` in evaluation mode, without gradient, in chunks (for ranking: it does not saturate)."""
+        from seqgan_env.oracle import sequence_log_prob
+
         self._check_tokens(tokens)
         with _eval(self):
-            return torch.cat([self(chunk) for chunk in torch.split(tokens.to(self.device), batch_size)])
+            return (sequence_log_prob(self.lm, tokens) - sequence_log_prob(self.noise, tokens)).float().to(self.device)
 
-    def score(self, tokens: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    def score(self, tokens: torch.Tensor) -> torch.Tensor:
         """P(real) ``(B,)`` = σ(log q_φ(x) − log p_G(x))."""
-        return torch.sigmoid(self.logit(tokens, batch_size))
+        return torch.sigmoid(self.logit(tokens))
 
     def loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The logistic (NCE) loss of ``labels`` (1 = real) with the sequence logit."""

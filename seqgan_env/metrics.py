@@ -29,7 +29,7 @@ import torch
 
 from seqgan_env.discriminator import Discriminator, LMDiscriminator, PrefixDiscriminator
 from seqgan_env.generator import Generator
-from seqgan_env.oracle import Oracle, per_sequence_nll, sequence_nll
+from seqgan_env.oracle import Oracle, per_sequence_nll, sequence_log_prob, sequence_nll
 
 
 @torch.no_grad()
@@ -189,9 +189,9 @@ def discriminator_report(
     accuracy = 0.5 * (float((p_real > 0.5).double().mean()) + float((p_fake < 0.5).double().mean()))
     report = {"accuracy": accuracy, "p_real": float(p_real.mean()), "p_fake": float(p_fake.mean())}
     if oracle is not None:
-        loglik = oracle.log_prob(fake.to(oracle.device)).sum(dim=1).double().to(p_fake.device)
+        loglik = sequence_log_prob(oracle, fake).to(p_fake.device)
         report["spearman"] = _spearman(rank_by, loglik)
-        gen_loglik = generator.log_prob(fake.to(generator.device)).sum(dim=1).double().to(p_fake.device)
+        gen_loglik = sequence_log_prob(generator, fake).to(p_fake.device)
         report["spearman_ratio"] = _spearman(rank_by, loglik - gen_loglik)
         lm = getattr(discriminator, "lm", None)
         if isinstance(lm, Generator):

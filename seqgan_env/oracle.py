@@ -146,8 +146,8 @@ def sequence_nll(
     ``temperature`` divides the model's logits before the softmax. When the model has an ``eos_token``
     (real text), the tokens are each sentence's words and its ``<eos>``; the padding after it is excluded.
     """
-    chunks = _masked_token_nlls(model, tokens, batch_size, temperature)
-    return sum(float(terms.sum()) for terms, _ in chunks) / sum(int(mask.sum()) for _, mask in chunks)
+    terms, mask = _masked_token_nlls(model, tokens, batch_size, temperature)
+    return float(terms.sum()) / int(mask.sum())
 
 
 @torch.no_grad()
@@ -156,8 +156,16 @@ def per_sequence_nll(
 ) -> torch.Tensor:
     """``(N,)`` float64 on the CPU: each sequence's mean per-token NLL under ``model`` at ``temperature`` (the
     tokens counted as in :func:`sequence_nll`)."""
-    chunks = _masked_token_nlls(model, tokens, batch_size, temperature)
-    return torch.cat([terms.sum(1) / mask.sum(1).clamp(min=1) for terms, mask in chunks]).cpu()
+    terms, mask = _masked_token_nlls(model, tokens, batch_size, temperature)
+    return (terms.sum(1) / mask.sum(1).clamp(min=1)).cpu()
+
+
+@torch.no_grad()
+def sequence_log_prob(model: Generator, tokens: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+    """``(N,)`` float64 on the CPU: each sequence's log-likelihood under ``model`` (its tokens as in
+    :func:`sequence_nll`), computed in chunks (see :data:`LOGITS_CHUNK`)."""
+    terms, _ = _masked_token_nlls(model, tokens, batch_size, 1.0)
+    return (-terms.sum(1)).cpu()
 
 
 LOGITS_CHUNK = 1 << 22
@@ -176,8 +184,11 @@ def chunk_rows(model: Generator, batch_size: int | None = None) -> int:
 
 def _masked_token_nlls(
     model: Generator, tokens: torch.Tensor, batch_size: int | None, temperature: float
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Per chunk of ``tokens``: the token NLLs ``(b, T)`` (float64, 0 outside the sequence) and the mask."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The token NLLs ``(N, T)`` (float64, 0 outside the sequence) and the mask, computed chunk by chunk into
+    tensors allocated before the loop: a small result allocated after each chunk's logits would pin the heap above
+    them, so the allocator could not reuse their blocks, and memory would grow by a chunk's logits per chunk
+    (1.5 GB for 5,000 sequences at vocabulary 5,000; ``bench/phases.py``)."""
     if tokens.dim() != 2 or tokens.shape[0] == 0:
         raise ValueError(f"tokens must be a non-empty (N, T) tensor, got shape {tuple(tokens.shape)}")
     if tokens.shape[1] != model.config.seq_len:
@@ -186,12 +197,15 @@ def _masked_token_nlls(
         raise ValueError(f"tokens must lie in [0, vocab_size={model.config.vocab_size})")
     was_training = model.training
     model.eval()
-    chunks = []
-    for chunk in torch.split(tokens.to(model.device), chunk_rows(model, batch_size)):
-        mask = model.valid_mask(chunk)
-        chunks.append((-(model.log_prob(chunk, temperature).double() * mask), mask))
+    tokens = tokens.to(model.device)
+    mask = model.valid_mask(tokens)
+    terms = torch.empty(tokens.shape, dtype=torch.float64, device=model.device)
+    rows = chunk_rows(model, batch_size)
+    for lo in range(0, tokens.shape[0], rows):
+        terms[lo : lo + rows] = model.log_prob(tokens[lo : lo + rows], temperature)
+    terms.neg_().mul_(mask)
     model.train(was_training)
-    return chunks
+    return terms, mask
 
 
 def _read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
