@@ -33,6 +33,11 @@ for agent in ("reinforce", "ppo"):
     for source in ("rollout", "prefix", "perfect"):
         over = {**TINY_RUN, "run_dir": str(Path(tempfile.mkdtemp()) / "r"), "env.reward_source": source,
                 "adv.updates": 4}
+        # flags a source does not read (refused since as unused) are dropped at both commits
+        unused = {"rollout": (), "prefix": ("disc.size", "env.n_rollouts"),
+                  "perfect": tuple(k for k in over if k.startswith("disc.")) + ("env.n_rollouts",)}[source]
+        for k in unused:
+            over.pop(k, None)
         if source == "perfect":
             over[f"{agent}.reward_mode"] = "shaped"
         s = run(from_preset("quick", over, agent=agent))
