@@ -241,11 +241,13 @@ def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pip
     pretrained = None
     if cfg.pretrained and ckpt is None:
         pretrained, cfg = load_pretrained(cfg)
+    if ckpt is None:
+        RunDir.refuse_existing(cfg)  # before the data is read: a wrong --run-dir costs nothing
+    task = build_task(cfg, device)  # every input error surfaces here, before a run directory exists
     rundir = RunDir(cfg.resume) if ckpt is not None else RunDir.create(cfg)
     rundir.lock()
     if ckpt is None:
         atomic_write_json(rundir.path / "config.json", to_dict(cfg))
-    task = build_task(cfg, device)
     vocab = task.vocab_size
     if task.corpus is not None:
         atomic_write_text(rundir.path / "vocab.json", task.corpus.vocab.to_json() + "\n")

@@ -77,10 +77,16 @@ class RunDir:
         """A new, empty run directory: ``cfg.run_dir``, or one named after the agent, preset, seed and time."""
         name = cfg.run_dir or f"runs/{cfg.agent}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
         path = Path(name)
-        if path.exists() and any(path.iterdir()):
-            raise FileExistsError(f"run directory {path} already exists: pass --resume {path} to continue it")
+        cls.refuse_existing(cfg, path)
         (path / "checkpoints").mkdir(parents=True, exist_ok=True)
         return cls(path)
+
+    @staticmethod
+    def refuse_existing(cfg: SeqGANConfig, path: Path | None = None) -> None:
+        """One clear error when the run's directory (``path``, default ``cfg.run_dir``) already holds something."""
+        path = path if path is not None else (Path(cfg.run_dir) if cfg.run_dir else None)
+        if path is not None and path.is_dir() and any(path.iterdir()):
+            raise FileExistsError(f"run directory {path} already exists: pass --resume {path} to continue it")
 
     def lock(self) -> None:
         """Hold an exclusive lock on the run directory until :meth:`unlock` (or the process ends); a second process

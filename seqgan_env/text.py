@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,9 @@ FORTUNES_DIRS = ("/usr/share/games/fortunes", "/usr/share/fortunes")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 _CLAUSE_RE = re.compile(r"[，。！？；、：,.!?;:\s]+")
 _HAN_RE = re.compile(r"^[\u4e00-\u9fff]{5}$")
+_LINE_END_RE = re.compile(r"\r\n|\r|\n")
+"""A corpus file's line endings: LF, CRLF or CR. Unicode's other line breaks (U+2028, U+0085, form feed …) are
+kept inside the sentence as white space, not taken as new sentences (``str.splitlines`` would cut there)."""
 _WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
@@ -166,13 +170,51 @@ class Corpus:
         return out
 
 
+def graphemes(text: str) -> list[str]:
+    """``text`` cut into user-perceived characters: a base character with the combining marks, variation selectors,
+    emoji modifiers and zero-width-joined characters that follow it (a simplified form of Unicode's extended
+    grapheme clusters, UAX #29: enough that ❤️, "é" written as e + U+0301, or 👩‍💻 stay one token)."""
+    out: list[str] = []
+    join_next = False
+    for ch in text:
+        attach = join_next or _continues(ch)
+        if attach and out:
+            out[-1] += ch
+        else:
+            out.append(ch)
+        join_next = ch == "\u200d"
+    return out
+
+
+def _continues(ch: str) -> bool:
+    """Whether ``ch`` belongs to the character before it (see :func:`graphemes`)."""
+    code = ord(ch)
+    return (
+        unicodedata.category(ch) in ("Mn", "Mc", "Me")
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors (U+FE0F: emoji presentation)
+        or 0xE0100 <= code <= 0xE01EF
+        or 0x1F3FB <= code <= 0x1F3FF  # emoji skin-tone modifiers
+        or code == 0x200D  # zero-width joiner: it and the next character join the cluster
+    )
+
+
 def tokenize(text: str, level: str = "word", lowercase: bool = True) -> list[str]:
-    """Tokens of one sentence: words and punctuation marks, or non-space characters."""
+    """Tokens of one sentence, after Unicode NFC normalisation (so "é" is one code point however it was typed):
+    words and punctuation marks, or characters (grapheme clusters, :func:`graphemes`) other than white space."""
+    text = unicodedata.normalize("NFC", text)
     if lowercase:
         text = text.lower()
     if level == "char":
-        return [ch for ch in text if not ch.isspace()]
-    return _WORD_RE.findall(text)
+        return [g for g in graphemes(text) if not g.isspace()]
+    tokens: list[str] = []
+    end = -1
+    for m in _WORD_RE.finditer(text):  # a mark or joiner right after a token stays with it (❤️ is one token)
+        if tokens and m.start() == end and all(_continues(ch) for ch in m.group()):
+            tokens[-1] += m.group()
+        else:
+            tokens.append(m.group())
+        end = m.end()
+    return tokens
 
 
 def read_lines(path: str | os.PathLike[str]) -> list[str]:
@@ -199,7 +241,7 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"corpus {path} is not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8") from None
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in _LINE_END_RE.split(text) if line.strip()]
     if not lines:
         raise ValueError(f"corpus {path} is empty: it has no non-blank lines")
     return lines

@@ -233,3 +233,13 @@ def test_resume_grows_a_run_to_an_explicit_updates_even_at_the_presets_value(tmp
     assert f"the run has finished {target} updates; --adv.updates 3 cannot shrink it" in capsys.readouterr().err
     main_for("reinforce", ["--resume", str(tmp_path / "r")], "")
     assert f"has finished all {target} updates; nothing to train" in capsys.readouterr().err
+
+
+def test_a_bad_corpus_leaves_no_run_directory(tmp_path):
+    """Input errors found while reading the data come before the run directory exists: the retry needs no cleanup."""
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    for data in (str(tmp_path / "missing.txt"), str(empty)):
+        with pytest.raises((FileNotFoundError, ValueError)):
+            run(tiny_run_config(tmp_path / "r", {"task.data": data, "task.seq_len": 8}))
+        assert not (tmp_path / "r").exists()

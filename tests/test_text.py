@@ -217,3 +217,16 @@ def test_poems_dataset_loads_the_installed_fortunes_zh():
     c = load_corpus(CorpusConfig(source="poems:tang300", seq_len=6, level="char"))
     assert c.stats["sentences"] == 1356
     assert all(len(s) == 5 for s in c.decode(c.train[:50]))
+
+
+def test_text_is_nfc_normalised_and_graphemes_stay_whole(tmp_path):
+    nfd = "cafe\u0301"  # "café" typed as e + combining acute
+    assert tokenize(nfd) == ["café"]
+    assert tokenize("I \u2764\ufe0f it") == ["i", "\u2764\ufe0f", "it"]  # heart + emoji presentation selector
+    assert tokenize("\u2764\ufe0f\U0001f469\u200d\U0001f4bb" + nfd, level="char") == [
+        "\u2764\ufe0f", "\U0001f469\u200d\U0001f4bb", "c", "a", "f", "é"]  # fmt: skip
+    from seqgan_env.text import read_lines
+
+    path = tmp_path / "c.txt"
+    path.write_text("one sentence\u2028still the same\r\nsecond\rthird\n", encoding="utf-8")
+    assert read_lines(path) == ["one sentence\u2028still the same", "second", "third"]  # only LF, CRLF, CR end lines
