@@ -43,6 +43,33 @@ def _check_render_mode(render_mode: str | None, modes: list[str]) -> None:
         raise ValueError(f"render_mode must be None or one of {modes}, got {render_mode!r}")
 
 
+def machine_memory() -> int:
+    """Bytes of physical memory of this machine (0 where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_memory(num_envs: int, vocab_size: int, seq_len: int, n_rollouts: int) -> None:
+    """Refuse, before allocating, sizes whose least memory exceeds this machine's: the default G and paper D
+    (embeddings and projection of ``vocab_size`` rows: 32 + 32 + 64 floats each, with a rollout copy), the token
+    buffers (``num_envs × seq_len``) and one rollout step's logits (``num_envs × n_rollouts × vocab_size`` floats)."""
+    need = 4 * (vocab_size * (32 + 32 + 64 + 64) + num_envs * n_rollouts * vocab_size) + 8 * num_envs * seq_len * 3
+    have = machine_memory()
+    if have and need > have:
+        raise ValueError(
+            f"num_envs={num_envs}, vocab_size={vocab_size}, seq_len={seq_len}, n_rollouts={n_rollouts} need at least "
+            f"{need / 2**30:.1f} GiB (models, token buffers, one rollout step's logits); this machine has "
+            f"{have / 2**30:.1f} GiB: use smaller sizes"
+        )
+
+
+def _check_options(options: object) -> None:
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"reset options must be a dict or None, got {type(options).__name__} {options!r}")
+
+
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -79,6 +106,7 @@ class SeqGANCore:
         self.n_rollouts = _positive_int("n_rollouts", n_rollouts)
         if reward_mode not in REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+        check_memory(self.num_envs, self.vocab_size, self.seq_len, self.n_rollouts if reward_source == "rollout" else 1)
         if eos_token is not None and not 0 <= eos_token < self.vocab_size:
             raise ValueError(f"eos_token must be None or in [0, vocab_size={self.vocab_size}), got {eos_token}")
         self.reward_mode = reward_mode
@@ -436,6 +464,7 @@ class SeqGANEnv(gym.Env):
         self.core.set_rollout_policy(policy)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
+        _check_options(options)
         if options:  # honoured or refused, never ignored
             raise ValueError(f"SeqGAN-v0 takes no reset options, got {sorted(options)}")
         super().reset(seed=seed)
@@ -443,8 +472,12 @@ class SeqGANEnv(gym.Env):
         return self.core.observation()[0], {k: float(v[0]) for k, v in info.items()}
 
     def step(self, action: Any):  # type: ignore[override]
-        if isinstance(action, np.ndarray) and action.shape not in ((), (1,)):
-            raise ValueError(f"action must be a single token id, got an array of shape {action.shape}")
+        shape = np.shape(action)
+        if shape not in ((), (1,)):
+            raise ValueError(
+                f"action must be a single token id (an int in [0, {self.core.vocab_size})), got {action!r} of shape "
+                f"{shape}"
+            )
         reward, ended, info = self.core.step(np.asarray(action).reshape(1))
         return (
             self.core.observation()[0],
@@ -552,6 +585,7 @@ class SeqGANVectorEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
         """Reset every episode, or with ``options={"reset_mask": mask}`` (bool ``(num_envs,)``) only those in the mask
         (the others continue); ``seed`` reseeds the env's RNG. Other options are refused."""
+        _check_options(options)
         unknown = sorted(set(options or {}) - {"reset_mask"})
         if unknown:
             raise ValueError(f"SeqGAN-v0 reset options: only 'reset_mask' is supported, got {unknown}")

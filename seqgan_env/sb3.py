@@ -74,7 +74,10 @@ class SB3VecEnv(VecEnv):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions).reshape(self.num_envs)
+        arr = np.asarray(actions)
+        if arr.size != self.num_envs:
+            raise ValueError(f"actions must hold one token id per env ({self.num_envs}), got shape {arr.shape}")
+        self._actions = arr.reshape(self.num_envs)
 
     def step_wait(self) -> VecEnvStepReturn:
         if self._actions is None:

@@ -153,3 +153,26 @@ def test_the_callbacks_work_on_sb3s_own_vecenvs_or_say_what_they_need():
             remote.learn(12, callback=RolloutPolicyCallback())
     finally:
         sub.close()
+
+
+def test_hostile_env_inputs_are_one_clear_line_each():
+    import gymnasium
+
+    import seqgan_env  # noqa: F401
+    from seqgan_env.sb3 import SB3VecEnv
+
+    with pytest.raises(ValueError, match=r"vocab_size=1000000000, .* need at least .* GiB"):
+        gymnasium.make("SeqGAN-v0", vocab_size=10**9)
+    with pytest.raises(ValueError, match="n_rollouts=1000000000 need at least"):
+        gymnasium.make_vec("SeqGAN-v0", num_envs=64, vocab_size=5000, n_rollouts=10**9)
+    env = gymnasium.make("SeqGAN-v0", vocab_size=20, seq_len=4, n_rollouts=1)
+    with pytest.raises(ValueError, match="reset options must be a dict or None, got str 'garbage'"):
+        env.reset(options="garbage")
+    env.reset(seed=0)
+    for bad in ([], [[3]], [1, 2]):
+        with pytest.raises(ValueError, match="action must be a single token id"):
+            env.step(bad)
+    sb3 = SB3VecEnv(num_envs=4, vocab_size=20, seq_len=4, n_rollouts=1, seed=0)
+    sb3.reset()
+    with pytest.raises(ValueError, match=r"actions must hold one token id per env \(4\), got shape \(3,\)"):
+        sb3.step(np.array([1, 2, 3]))
