@@ -34,7 +34,7 @@ from agents.config import (
 )
 from agents.pretrain import d_kind, load_pretrained, pretrain_discriminator, pretrain_generator
 from agents.report import plot_curve, summarize, write_samples
-from agents.rundir import Phase, RunDir, require_run_keys, saved_config
+from agents.rundir import Phase, RunDir, report_seed, require_run_keys, saved_config
 from agents.task import (
     EOS_WARNING,
     Task,
@@ -158,7 +158,7 @@ class Pipeline:
         :func:`~seqgan_env.metrics.discriminator_report`), recorded as a ``phase`` row of metrics and TensorBoard."""
         if not self.cfg.disc.report_samples:
             return None
-        seed = self.cfg.seed + 7_919 * (len(self.history) + 1)  # fresh samples for each report, reproducibly
+        seed = report_seed(self.cfg.seed, len(self.history) + 1)  # fresh samples for each report, reproducibly
         report = discriminator_report(
             self.disc, self.gen if self.adversarial is None else self.adversarial.generator, self.task.oracle,
             self.task.test, self.cfg.disc.report_samples, seed=seed,

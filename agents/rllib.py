@@ -35,7 +35,7 @@ from agents.config import (
 )
 from agents.pipeline import run
 from agents.pretrain import load_pretrained
-from agents.rundir import RunDir
+from agents.rundir import RunDir, report_seed
 from agents.task import Task, build_discriminator, build_task, evaluate_generator, make_generator, seed_everything
 from seqgan_env.discriminator import Discriminator, retrain_discriminator
 from seqgan_env.env import resolve_device
@@ -204,7 +204,7 @@ class RLlibDriver:
             if self.cfg.disc.report_samples:
                 report = discriminator_report(
                     self.disc, self.gen, self.task.oracle, self.task.test, self.cfg.disc.report_samples,
-                    seed=self.cfg.seed + 7_919 * self.iteration,
+                    seed=report_seed(self.cfg.seed, self.iteration),
                 )  # fmt: skip
                 self.d_rows.append({"iteration": self.iteration, **{f"d_{k}": v for k, v in report.items()}})
         delay_update(self.rollout, self.gen, self.cfg.env.rollout_beta)

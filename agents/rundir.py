@@ -38,6 +38,16 @@ EVAL_PHASES = (Phase.MLE, Phase.ADVERSARIAL, Phase.CALIBRATED)
 """History rows that evaluate G; ``d_pretrain`` / ``d_round`` rows report D's quality (``d_*`` keys)."""
 
 
+REPORT_SEED_STRIDE = 7_919
+"""A prime: report ``k`` of a run draws its fresh samples with seed ``seed + REPORT_SEED_STRIDE × k``, so reports
+(D's quality, RLlib's evaluations) are reproducible and never reuse each other's samples."""
+
+
+def report_seed(seed: int, k: int) -> int:
+    """The sampling seed of a run's ``k``-th report (see :data:`REPORT_SEED_STRIDE`)."""
+    return seed + REPORT_SEED_STRIDE * k
+
+
 class RunDir:
     """A run directory: config.json, checkpoints/, tb/, metrics.json/.csv, samples.txt, curve.png."""
 
