@@ -8,12 +8,12 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn, get_type_hints
 
 import torch
 import tyro
 
-from agents.config import PRESETS, RENAMED, SeqGANConfig, flag, get, paths, preset_config, validate
+from agents.config import PRESETS, RENAMED, SeqGANConfig, flag, get, ignored_by, paths, preset_config, validate
 from agents.pipeline import run
 from agents.rundir import checkpoint_at, saved_config
 from agents.task import Task, build_task
@@ -51,7 +51,15 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "", agent: 
     default = preset_config(preset_arg(argv))
     if agent is not None:
         default = dataclasses.replace(default, agent=agent)  # type: ignore[arg-type]
-    cfg = tyro.cli(SeqGANConfig, default=default, args=argv, description=description, prog=prog)
+    cls = script_config(agent)
+    hidden = getattr(cls, "hidden_groups", ())
+    other = [a.split("=")[0] for a in argv if any(a.startswith(f"--{g}.") for g in hidden)]
+    if other:
+        groups = ", ".join(f"--{g}.*" for g in hidden)
+        _exit(prog, f"{', '.join(other)}: not used by this {agent} run (this script has no {groups} flags: they "
+                    "belong to another agent's script)")  # fmt: skip
+    parsed = tyro.cli(cls, default=cls(**_fields(default)), args=argv, description=description, prog=prog)
+    cfg = SeqGANConfig(**_fields(parsed))
     try:
         return validate(cfg)
     except ValueError as exc:
@@ -66,6 +74,35 @@ def explicit_paths(argv: Sequence[str]) -> frozenset[str]:
         by_flag[flag(path)] = path
         by_flag[flag(path, negated=True)] = path
     return frozenset(by_flag[a.split("=")[0]] for a in argv if a.split("=")[0] in by_flag)
+
+
+def _fields(cfg: Any) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(SeqGANConfig)}
+
+
+def script_config(agent: str | None) -> type:
+    """:class:`SeqGANConfig` as a script for ``agent`` shows it: the groups that agent never reads (``--ppo.*`` for
+    REINFORCE, ``--reinforce.*`` for PPO) and ``--agent`` itself are left out of ``--help`` (still refused if given:
+    they are not flags of this script). ``SeqGANConfig`` itself for a script that takes ``--agent``."""
+    if agent is None:
+        return SeqGANConfig
+    unused = set(ignored_by(agent))
+    hints = get_type_hints(SeqGANConfig, include_extras=True)
+    fields = []
+    for f in dataclasses.fields(SeqGANConfig):
+        hint = hints[f.name]
+        sub = [f"{f.name}.{g.name}" for g in dataclasses.fields(hint)] if dataclasses.is_dataclass(hint) else []
+        if f.name == "agent" or (sub and set(sub) <= unused):
+            hint = Annotated[hint, tyro.conf.Suppress]
+        default = {"default": f.default} if f.default is not dataclasses.MISSING else {}
+        if f.default_factory is not dataclasses.MISSING:
+            default = {"default_factory": f.default_factory}
+        fields.append((f.name, hint, dataclasses.field(**default)))  # type: ignore[call-overload]
+    cls = dataclasses.make_dataclass("SeqGANConfig", fields)
+    cls.__module__, cls.__doc__ = SeqGANConfig.__module__, SeqGANConfig.__doc__
+    cls.hidden_groups = tuple(name for name, hint, _ in fields  # type: ignore[attr-defined]
+                              if getattr(hint, "__metadata__", None) and name != "agent")  # fmt: skip
+    return cls
 
 
 def main_for(agent: str, argv: Sequence[str] | None, description: str) -> dict[str, Any]:
