@@ -103,23 +103,35 @@ class RunDir:
         that tries gets one clear error instead of writing into the same run."""
         import fcntl
 
-        self._lock = open(self.path / ".lock", "a+")  # noqa: SIM115  (held open for the run's lifetime)
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock.seek(0)
-            holder = self._lock.read().strip() or "another process"
+        path = self.path / ".lock"
+        while True:
+            self._lock = open(path, "a+")  # noqa: SIM115  (held open for the run's lifetime)
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._lock.seek(0)
+                holder = self._lock.read().strip() or "another process"
+                self._lock.close()
+                raise FileExistsError(
+                    f"run directory {self.path} is in use by {holder}; wait for it to finish (or stop it), then "
+                    "--resume"
+                ) from None
+            try:  # the holder before us may have removed the file as it let go: lock the file that is there
+                if os.stat(path).st_ino == os.fstat(self._lock.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             self._lock.close()
-            raise FileExistsError(
-                f"run directory {self.path} is in use by {holder}; wait for it to finish (or stop it), then --resume"
-            ) from None
         self._lock.seek(0)
         self._lock.truncate()
         self._lock.write(f"process {os.getpid()}\n")
         self._lock.flush()
 
     def unlock(self) -> None:
+        """Let go of the run directory and remove its ``.lock`` (still held while it is removed, so no other process
+        can hold it in between)."""
         if getattr(self, "_lock", None) is not None:
+            (self.path / ".lock").unlink(missing_ok=True)
             self._lock.close()
             self._lock = None
 

@@ -65,6 +65,7 @@ def test_a_second_process_on_the_same_run_directory_gets_one_clear_error(tmp_pat
         held.unlock()
     summary = run(tiny_run_config(tmp_path / "r", {"adv.updates": 4}, resume=str(tmp_path / "r")))
     assert summary["final_nll_oracle"] > 0  # released: the run continues
+    assert not (tmp_path / "r" / ".lock").exists()  # and its lock is gone when it ends
 
 
 def test_a_run_stopped_before_its_first_checkpoint_says_what_to_do(tmp_path):

@@ -37,7 +37,7 @@ QUICK_COMPARE = {"adv.updates": 20, "eval.samples": 2_000}
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the comparison and print the table; returns the result written to OUT/compare.json."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    own = argparse.ArgumentParser(add_help=False)
+    own = argparse.ArgumentParser(add_help=False, usage=argparse.SUPPRESS)  # one usage block: tyro's, below
     own.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the adversarial runs")
     own.add_argument(
         "--agents",
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                      help="softmax temperatures of the quality-diversity sweep")  # fmt: skip
     own.add_argument("--out", default=None, help="output directory (default: runs/compare__{preset}__{time})")
     if "-h" in argv or "--help" in argv:
+        print("the comparison's own flags:")
         own.print_help()
         print("\nand every flag of train/reinforce.py:\n")
     ns, rest = own.parse_known_args(argv)
