@@ -223,7 +223,7 @@ def test_resume_grows_a_run_to_an_explicit_updates_even_at_the_presets_value(tmp
     target = preset_config("quick").adv.updates
     assert explicit_paths(["--adv.updates", "40", "--adv.no-match-mle-diversity", "--seed=3", "x"]) == {
         "adv.updates", "adv.match_mle_diversity", "seed"}  # fmt: skip
-    flags = tiny_run_flags({"adv.updates": 2, "eval.every": 20, "eval.checkpoint_every": 20})
+    flags = tiny_run_flags({"adv.updates": 2, "eval.every": 40, "eval.checkpoint_every": 40, "disc.retrain_every": 40})
     main_for("reinforce", [*flags, "--run-dir", str(tmp_path / "r")], "")
     summary = main_for("reinforce", ["--resume", str(tmp_path / "r"), "--adv.updates", str(target)], "")
     rows = RunDir(tmp_path / "r").rows("adversarial")
