@@ -85,7 +85,7 @@ def adversarial_rows(run_dir: Path) -> list[dict[str, Any]]:
     return RunDir(run_dir).rows(Phase.ADVERSARIAL)
 
 
-def load_generator(run_dir: Path, cfg: SeqGANConfig, task: Task, device: torch.device) -> Generator:
+def run_generator(run_dir: Path, cfg: SeqGANConfig, task: Task, device: torch.device) -> Generator:
     """The generator saved in a run directory's ``latest.pt``."""
     return make_generator(cfg, task, load_checkpoint(RunDir(run_dir).latest)["generator"], device)
 
@@ -304,8 +304,8 @@ def compare(
     task = build_task(base, device)
     sweeps: dict[str, list[dict[str, float]]] = {}
     axes = ORACLE_AXES if task.oracle is not None else text_axes(cfg.task.data)
-    generators = {"MLE": load_generator(pre_dir, base, task, device)}
-    generators.update({agent: load_generator(Path(runs[agent][0]["run_dir"]), base, task, device) for agent in agents})
+    generators = {"MLE": run_generator(pre_dir, base, task, device)}
+    generators.update({agent: run_generator(Path(runs[agent][0]["run_dir"]), base, task, device) for agent in agents})
     for name, gen in generators.items():
         sweeps[name] = temperature_sweep(task, gen, temperatures, cfg.eval.samples, cfg.seed)
 

@@ -146,7 +146,7 @@ class GeneratorActorCriticPolicy(ActorCriticPolicy):
         extractor = self.pi_features_extractor if not self.share_features_extractor else self.features_extractor
         return extractor.generator
 
-    def load_generator(self, state_dict: dict[str, torch.Tensor]) -> None:
+    def load_generator_state(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Start actor and critic LSTM from the same (e.g. MLE-pretrained) generator weights."""
         self.generator.load_state_dict(state_dict)
         if not self.share_features_extractor:

@@ -78,7 +78,7 @@ def make_actor_critic(
     kwargs.update(overrides)
     model = cls(GeneratorActorCriticPolicy, env, **kwargs)
     if generator_state is not None:
-        model.policy.load_generator(generator_state)
+        model.policy.load_generator_state(generator_state)
     return model
 
 

@@ -144,7 +144,7 @@ class GeneratorRLModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
     def get_non_inference_attributes(self) -> list[str]:
         return ["critic", "value_head"] if self.use_critic else []
 
-    def load_generator(self, state_dict: dict[str, Any]) -> None:
+    def load_generator_state(self, state_dict: dict[str, Any]) -> None:
         """Start the actor (and the critic's LSTM) from the same (e.g. MLE-pretrained) generator weights."""
         state = {k: torch.as_tensor(np.asarray(v)) for k, v in state_dict.items()}
         self.generator.load_state_dict(state)
@@ -174,7 +174,7 @@ def load_learner_generator(algorithm: Any, state_dict: dict[str, torch.Tensor]) 
     runner, waiting up to :data:`SYNC_TIMEOUT_S` (a 0 s sync can be skipped while another is in flight)."""
     ref = ray.put({k: v.detach().cpu() for k, v in state_dict.items()})
     results = algorithm.learner_group.foreach_learner(
-        lambda learner: learner.module[DEFAULT_MODULE_ID].load_generator(ray.get(ref))
+        lambda learner: learner.module[DEFAULT_MODULE_ID].load_generator_state(ray.get(ref))
     )
     for r in results:
         r.get()  # re-raises a learner's error

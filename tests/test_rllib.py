@@ -139,7 +139,7 @@ def test_rllib_module_policy_is_the_generator_and_its_critic_is_separate():
     spec.action_space = gym.spaces.Discrete(12)
     module = spec.build()
     gen = Generator(cfg)
-    module.load_generator(gen.state_dict())
+    module.load_generator_state(gen.state_dict())
     obs = torch.tensor([[12.0, 12, 12, 12], [1.0, 2, 12, 12], [1.0, 2, 3, 4]])
     out = module.forward_train({"obs": obs})
     assert torch.allclose(out["action_dist_inputs"], gen.next_token_logits(obs))

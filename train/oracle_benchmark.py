@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
         model = algo(
             GeneratorActorCriticPolicy, env, policy_kwargs={"generator_config": asdict(start.config)}, **kwargs
         )
-        model.policy.load_generator(start.state_dict())
+        model.policy.load_generator_state(start.state_dict())
     else:
         model = algo(a.policy, env, **kwargs)
     # 3. train, reading the benchmark's metrics at every budget
