@@ -22,6 +22,8 @@ __all__ = ["REWARD_MODES", "REWARD_SOURCES", "SeqGANCore", "SeqGANEnv", "SeqGANV
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; otherwise the named device (validated)."""
     if isinstance(device, torch.device):
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be a cpu or cuda device (or 'auto'), got {device!r}")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was requested but CUDA is not available; use 'cpu' or 'auto'")
         return device

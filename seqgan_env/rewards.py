@@ -18,6 +18,7 @@ env and the training config (which words them as flags).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
@@ -340,7 +341,9 @@ class _Likelihood(RewardSource):
     def __init__(self, oracle: Generator) -> None:
         super().__init__()
         if not isinstance(oracle, Generator):
-            raise TypeError(f"oracle must be a seqgan_env.Oracle (a Generator), got {type(oracle).__name__}")
+            hint = (" (a path: load it first with seqgan_env.Oracle.from_params(path))"
+                    if isinstance(oracle, (str, os.PathLike)) else "")  # fmt: skip
+            raise TypeError(f"oracle must be a seqgan_env.Oracle (a Generator), got {type(oracle).__name__}{hint}")
         self.model: Generator = oracle
         self.model_state: State | None = None
         self.total = torch.zeros(0)

@@ -176,3 +176,14 @@ def test_hostile_env_inputs_are_one_clear_line_each():
     sb3.reset()
     with pytest.raises(ValueError, match=r"actions must hold one token id per env \(4\), got shape \(3,\)"):
         sb3.step(np.array([1, 2, 3]))
+
+
+def test_a_meta_device_and_an_oracle_path_are_one_line_each():
+    import gymnasium
+
+    import seqgan_env  # noqa: F401
+
+    with pytest.raises(ValueError, match="device must be a cpu or cuda device"):
+        gymnasium.make("SeqGAN-v0", vocab_size=20, seq_len=4, device=torch.device("meta"))
+    with pytest.raises(TypeError, match=r"got str \(a path: load it first with seqgan_env.Oracle.from_params"):
+        gymnasium.make("SeqGAN-v0", vocab_size=20, seq_len=4, reward_source="perfect", oracle="oracle.npz")
