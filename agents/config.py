@@ -466,6 +466,7 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{flag(path)} must be a finite number, got {value}")
     _validate_ranges(cfg)
+    _validate_memory(cfg)
     _validate_data(cfg)
     _validate_reward(cfg)
     _validate_ppo(cfg)
@@ -504,6 +505,34 @@ def _validate_ranges(cfg: SeqGANConfig) -> None:
         raise ValueError(f"--disc.prefix-dropout must be in [0, 1), got {cfg.disc.prefix_dropout}")
     if cfg.disc.report_samples == 1:
         raise ValueError("--disc.report-samples must be 0 (off) or >= 2, got 1")
+
+
+def least_run_bytes(cfg: SeqGANConfig, vocab_size: int | None = None) -> int:
+    """A lower bound on a run's memory (bytes) at the config's sizes (``vocab_size``: the task's; the oracle's by
+    default): G with its gradients, Adam state, a rollout copy and the oracle (6 × G's parameters), D with its
+    gradients and Adam state (4 × its embedding), one sampling block's logits (512 rows), one MLE batch's logits with
+    their gradient, and one rollout step's logits."""
+    v = vocab_size or cfg.task.vocab_size
+    t, g = cfg.task.seq_len, cfg.generator
+    g_params = v * (g.emb_dim + g.hidden_dim) + 4 * g.hidden_dim * (g.emb_dim + g.hidden_dim + 1)
+    floats = 6 * g_params + 4 * v * cfg.disc.emb_dim + 512 * v + 2 * cfg.mle.batch_size * t * v
+    floats += cfg.env.num_envs * cfg.env.n_rollouts * v
+    return 4 * floats
+
+
+def _validate_memory(cfg: SeqGANConfig) -> None:
+    """Sizes whose least memory (:func:`least_run_bytes`) exceeds this machine's are refused before any work (on
+    real text the vocabulary is checked against ``--task.max-vocab``)."""
+    from seqgan_env.env import machine_memory
+
+    vocab = cfg.task.max_vocab if cfg.task.data is not None else cfg.task.vocab_size
+    need, have = least_run_bytes(cfg, vocab), machine_memory()
+    if have and need > have:
+        what = "--task.max-vocab" if cfg.task.data is not None else "--task.vocab-size"
+        raise ValueError(
+            f"{what} {vocab} with these sizes needs at least {need / 2**30:.1f} GiB (models, optimiser state, one "
+            f"batch's logits); this machine has {have / 2**30:.1f} GiB: use a smaller vocabulary or batch"
+        )
 
 
 def _validate_data(cfg: SeqGANConfig) -> None:

@@ -244,3 +244,9 @@ def test_a_bad_corpus_leaves_no_run_directory(tmp_path):
         with pytest.raises((FileNotFoundError, ValueError)):
             run(tiny_run_config(tmp_path / "r", {"task.data": data, "task.seq_len": 8}))
         assert not (tmp_path / "r").exists()
+
+
+def test_sizes_beyond_the_machines_memory_are_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match=r"--task.vocab-size 10000000 with these sizes needs at least .* GiB"):
+        run(tiny_run_config(tmp_path / "r", {"task.vocab_size": 10_000_000}))
+    assert not (tmp_path / "r").exists()
