@@ -155,8 +155,9 @@ class EnvConfig:
     reward_source: RewardSourceName = "rollout"
     """Where Q comes from: rollout (Monte Carlo rollouts scored by the CNN D, the paper), prefix (a per-prefix LSTM D,
     dense, no rollouts), perfect (oracle task only: the perfect discriminator p_O/(p_O + p_G), dense per-token
-    log-ratios — an upper bound no real task has) or oracle (oracle task only: r_t = log p_O(y_t | y_<t), no G in the
-    env; with --adv.ent-coef 1 the return is −KL(G ‖ oracle), a known optimum)."""
+    log-ratios — an upper bound no real task has), oracle (oracle task only: r_t = log p_O(y_t | y_<t), no G in the
+    env; with --adv.ent-coef 1 the return is −KL(G ‖ oracle), a known optimum) or lm (r_t = log q(y_t | y_<t) of a
+    learned full-vocabulary D: a language model trained by NCE against G; any task)."""
     d_reward: DRewardName = "prob"
     """What Q averages: D's P(real) (prob, the paper), its log-odds (log_odds; with --reinforce.kl-coef 1 the optimum
     is the MLE generator reweighted by D/(1 − D)), or 1 (constant: an ablation without D's signal)."""
