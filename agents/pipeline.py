@@ -122,7 +122,6 @@ class Pipeline:
     wall: float = 0.0
     adversarial: AdversarialPhase | None = None
     interrupted: bool = False
-    warned_eos: bool = False
     mle_best: dict[str, Any] | None = None  # early stopping's best epoch so far (RunDir.mle_best holds its G)
     _t0: float = field(default_factory=time.perf_counter)
 
@@ -137,9 +136,7 @@ class Pipeline:
     def record(self, phase: str, step: int, timesteps: int, metrics: dict[str, float]) -> dict[str, Any]:
         row = {"phase": phase, "step": step, "timesteps": timesteps, "wall_s": round(self.elapsed(), 2), **metrics}
         self.history.append(row)
-        untrained = phase == Phase.MLE and step == 0  # a random G ends nothing: no news
-        if metrics.get("eos_rate", 1.0) < EOS_WARNING and not self.warned_eos and not untrained:
-            self.warned_eos = True
+        if _stopped_ending(row) and not any(_stopped_ending(r) for r in self.history[:-1]):  # once per run
             tqdm.write(f"WARNING: {phase} {step}: G has stopped ending its sentences: {metrics['eos_rate']:.0%} of its "
                        "samples hold <eos> (every real sentence does)", file=sys.stderr)  # fmt: skip
         for k, v in metrics.items():
@@ -234,6 +231,14 @@ class Pipeline:
             save_checkpoint(also, payload)
 
 
+def _stopped_ending(row: dict[str, Any]) -> bool:
+    """Whether an evaluation row of this run shows a text G that no longer ends its sentences (not the untrained G of
+    MLE epoch 0, which ends nothing: no news; not a row copied from a ``--pretrained`` run, warned about there)."""
+    untrained = row["phase"] == Phase.MLE and row["step"] == 0
+    copied = row["phase"].startswith(Phase.PRETRAINED)
+    return row.get("eos_rate", 1.0) < EOS_WARNING and not untrained and not copied
+
+
 def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pipeline:
     """Create (or restore from ``ckpt``) every part of a run (``cfg`` checked by :func:`run`)."""
     device = resolve_device(cfg.device)
@@ -248,11 +253,10 @@ def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pip
     rundir.lock()
     if ckpt is None:
         atomic_write_json(rundir.path / "config.json", to_dict(cfg))
-    vocab = task.vocab_size
     if task.corpus is not None:
         atomic_write_text(rundir.path / "vocab.json", task.corpus.vocab.to_json() + "\n")
     gen = Generator(generator_config(cfg, task)).to(device)
-    disc = build_discriminator(cfg, vocab, task).to(device)
+    disc = build_discriminator(cfg, task).to(device)
     gen_opt = adam(gen.parameters(), lr=cfg.mle.lr)
     disc_opt = adam(disc.parameters(), lr=disc.config.lr)
     rng = torch.Generator().manual_seed(cfg.seed)

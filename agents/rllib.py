@@ -233,7 +233,7 @@ class RLlibRun:
         seed_everything(cfg.seed)
         self.task = task = build_task(cfg, device)
         gen = make_generator(cfg, task, ckpt["generator"], device)
-        disc = build_discriminator(cfg, task.vocab_size).to(device)
+        disc = build_discriminator(cfg, task).to(device)
         disc.load_state_dict(ckpt["discriminator"])
         self.gen, self.disc = gen, disc
         self.driver = RLlibDriver(cfg, task, gen, disc)

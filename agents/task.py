@@ -194,31 +194,25 @@ def make_generator(
 
 
 def discriminator_config(
-    cfg: SeqGANConfig, vocab_size: int, task: Task | None = None
+    cfg: SeqGANConfig, task: Task
 ) -> DiscriminatorConfig | PrefixDiscriminatorConfig | LMDiscriminatorConfig:
-    """D's sizes: the per-prefix LSTM D with ``--env.reward-source prefix``, the full-vocabulary LM D (G's sizes; it
-    starts as a copy of G) with ``lm``, else the CNN (``--disc.size``)."""
+    """D's sizes: the per-prefix LSTM D with ``--env.reward-source prefix``, the full-vocabulary LM D (G's config,
+    :func:`generator_config`: it starts as a copy of G) with ``lm``, else the CNN (``--disc.size``)."""
     kind = SOURCES[cfg.env.reward_source].discriminator
     if kind == "prefix":
         return PrefixDiscriminatorConfig(
-            vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, hidden_dim=cfg.disc.prefix_hidden_dim,
+            task.vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, hidden_dim=cfg.disc.prefix_hidden_dim,
             dropout=cfg.disc.prefix_dropout, l2_reg=cfg.disc.prefix_l2, lr=cfg.disc.prefix_lr,
         )  # fmt: skip
     if kind == "lm":
-        ends = {} if task is None or task.corpus is None else task.corpus.vocab.end_tokens
-        gen = GeneratorConfig(vocab_size=vocab_size, seq_len=cfg.task.seq_len, emb_dim=cfg.generator.emb_dim,
-                              hidden_dim=cfg.generator.hidden_dim, **ends)  # fmt: skip
-        return LMDiscriminatorConfig(gen, lr=cfg.disc.lm_lr)
+        return LMDiscriminatorConfig(generator_config(cfg, task), lr=cfg.disc.lm_lr)
     make = DiscriminatorConfig.paper if cfg.disc.size == "paper" else DiscriminatorConfig.small
-    return make(vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, lr=cfg.disc.lr)
+    return make(task.vocab_size, cfg.task.seq_len, emb_dim=cfg.disc.emb_dim, lr=cfg.disc.lr)
 
 
-def build_discriminator(
-    cfg: SeqGANConfig, vocab_size: int, task: Task | None = None
-) -> Discriminator | PrefixDiscriminator | LMDiscriminator:
-    """An untrained D of the kind ``cfg`` uses (see :func:`discriminator_config`; ``task`` gives a text task's
-    ``<eos>`` to the LM D)."""
-    config = discriminator_config(cfg, vocab_size, task)
+def build_discriminator(cfg: SeqGANConfig, task: Task) -> Discriminator | PrefixDiscriminator | LMDiscriminator:
+    """An untrained D of the kind ``cfg`` uses for ``task`` (see :func:`discriminator_config`)."""
+    config = discriminator_config(cfg, task)
     if isinstance(config, PrefixDiscriminatorConfig):
         return PrefixDiscriminator(config)
     if isinstance(config, LMDiscriminatorConfig):

@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             cfg = validate(replace(cfg, {"env.reward_source": source, **overrides}))
         except ValueError as exc:
             p.error(str(exc))
-    disc = build_discriminator(cfg, task.vocab_size)
+    disc = build_discriminator(cfg, task)
     opt = adam(disc.parameters(), disc.config.lr)
     if args.fresh is None:
         disc.load_state_dict(ckpt["discriminator"])
