@@ -14,6 +14,12 @@ from torch.nn import functional as F
 if TYPE_CHECKING:
     from seqgan_env.generator import Generator, GeneratorConfig
 
+def check_tokens(tokens: torch.Tensor, seq_len: int) -> None:
+    """One clear error unless ``tokens`` is a ``(B, seq_len)`` batch (every D's input)."""
+    if tokens.dim() != 2 or tokens.shape[1] != seq_len:
+        raise ValueError(f"tokens must have shape (B, seq_len={seq_len}), got {tuple(tokens.shape)}")
+
+
 PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
 PAPER_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
 
@@ -134,9 +140,7 @@ class Discriminator(nn.Module):
         return ce + self.config.l2_reg * l2
 
     def _check_tokens(self, tokens: torch.Tensor) -> None:
-        c = self.config
-        if tokens.dim() != 2 or tokens.shape[1] != c.seq_len:
-            raise ValueError(f"tokens must have shape (B, seq_len={c.seq_len}), got {tuple(tokens.shape)}")
+        check_tokens(tokens, self.config.seq_len)
 
 
 def train_discriminator(
@@ -298,9 +302,7 @@ class PrefixDiscriminator(nn.Module):
         return torch.sigmoid(self.out(self.norm(state[0])).squeeze(-1))
 
     def _check_tokens(self, tokens: torch.Tensor) -> None:
-        c = self.config
-        if tokens.dim() != 2 or tokens.shape[1] != c.seq_len:
-            raise ValueError(f"tokens must have shape (B, seq_len={c.seq_len}), got {tuple(tokens.shape)}")
+        check_tokens(tokens, self.config.seq_len)
 
 
 class _eval:
@@ -376,18 +378,11 @@ class LMDiscriminator(nn.Module):
         self.lm.load_state_dict(generator.state_dict())
         self.set_noise(generator)
 
-    def _mask(self, tokens: torch.Tensor) -> torch.Tensor:
-        eos = self.config.generator.eos_token
-        if eos is None:
-            return torch.ones_like(tokens, dtype=torch.bool)
-        ended_before = torch.cumsum((tokens == eos).long(), dim=1) - (tokens == eos).long()
-        return ended_before == 0
-
     def token_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, T)``: s_t(y_t) at every position (0 after ``<eos>``); differentiable in q_φ only."""
         with torch.no_grad():
             noise = self.noise.log_prob(tokens.to(self.noise.device)).to(self.device)
-        return (self.lm.log_prob(tokens) - noise) * self._mask(tokens)
+        return (self.lm.log_prob(tokens) - noise) * self.lm.valid_mask(tokens)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """The sequence logit ``(B,)``: log q_φ(x) − log p_G(x)."""
@@ -410,6 +405,4 @@ class LMDiscriminator(nn.Module):
         return F.binary_cross_entropy_with_logits(self(tokens), labels.to(torch.float32))
 
     def _check_tokens(self, tokens: torch.Tensor) -> None:
-        c = self.config
-        if tokens.dim() != 2 or tokens.shape[1] != c.seq_len:
-            raise ValueError(f"tokens must have shape (B, seq_len={c.seq_len}), got {tuple(tokens.shape)}")
+        check_tokens(tokens, self.config.seq_len)

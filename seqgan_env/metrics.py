@@ -183,8 +183,11 @@ def discriminator_report(
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
     rng = torch.Generator(device=generator.device).manual_seed(seed)
     fake = generator.sample(num_samples, generator=rng).to(discriminator.device)
-    p_fake = discriminator.score(fake).double()
-    rank_by = discriminator.logit(fake).double() if hasattr(discriminator, "logit") else p_fake
+    if hasattr(discriminator, "logit"):  # one pass: P(real) is the logit's sigmoid
+        rank_by = discriminator.logit(fake).double()
+        p_fake = torch.sigmoid(rank_by)
+    else:
+        rank_by = p_fake = discriminator.score(fake).double()
     p_real = discriminator.score(real_test.to(discriminator.device)).double()
     accuracy = 0.5 * (float((p_real > 0.5).double().mean()) + float((p_fake < 0.5).double().mean()))
     report = {"accuracy": accuracy, "p_real": float(p_real.mean()), "p_fake": float(p_fake.mean())}
