@@ -538,21 +538,20 @@ def _validate_memory(cfg: SeqGANConfig) -> None:
 
 def _validate_data(cfg: SeqGANConfig) -> None:
     """A built-in dataset's own needs (its sequence length, its tokenization), checked before any data is read."""
-    from seqgan_env.text import DATASETS, dataset_requirements
+    from seqgan_env.text import DATASETS, check_level, dataset_seq_len
 
     data = cfg.task.data
     if data is None:
         return
     if data not in DATASETS and ":" in data and not Path(data).exists():
         raise ValueError(f"--task.data {data}: no such dataset or file; built-in datasets: {sorted(DATASETS)}")
-    needs = dataset_requirements(data)
-    if "seq_len" in needs and cfg.task.seq_len != needs["seq_len"]:
+    seq_len = dataset_seq_len(data)
+    if seq_len is not None and cfg.task.seq_len != seq_len:
         raise ValueError(
-            f"--task.data {data} holds items of {needs['seq_len'] - 1} tokens: pass --task.seq-len {needs['seq_len']} "
-            f"(the tokens and <eos>), got {cfg.task.seq_len}"
+            f"--task.data {data} holds items of {seq_len - 1} tokens: pass --task.seq-len {seq_len} (the tokens and "
+            f"<eos>), got {cfg.task.seq_len}"
         )
-    if "level" in needs and cfg.task.text_level != needs["level"]:
-        raise ValueError(f"--task.data {data} is read one character at a time: pass --task.text-level char")
+    check_level(data, cfg.task.text_level)
 
 
 def _validate_reward(cfg: SeqGANConfig) -> None:

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 if TYPE_CHECKING:
     from seqgan_env.generator import Generator, GeneratorConfig
 
+
 def check_tokens(tokens: torch.Tensor, seq_len: int) -> None:
     """One clear error unless ``tokens`` is a ``(B, seq_len)`` batch (every D's input)."""
     if tokens.dim() != 2 or tokens.shape[1] != seq_len:

@@ -273,16 +273,20 @@ def fortunes_dir() -> Path:
     )
 
 
-def dataset_requirements(name: str) -> dict[str, object]:
-    """What a built-in dataset needs of the run's settings (``seq_len``: the tokens of one item with its ``<eos>``,
-    ``level``: the tokenization), for a check before any data is read; empty for a file or an unknown name."""
+def dataset_seq_len(name: str) -> int | None:
+    """The ``seq_len`` a built-in dataset needs (the tokens of one item and ``<eos>``), or None (any: a file, or a
+    dataset of sentences), for a check before any data is read."""
     if name in QUATRAIN_CHARS:
-        return {"seq_len": seq_len_of(name), "level": "char"}
-    if name in CHAR_DATASETS:
-        return {"level": "char"}
+        return seq_len_of(name)
     if name == "music:folk":
-        return {"seq_len": 33}  # music.LENGTH tokens and <eos> (not imported: music21 loads slowly)
-    return {}
+        return 33  # music.LENGTH tokens and <eos> (not imported: music21 loads slowly)
+    return None
+
+
+def check_level(source: str, level: str) -> None:
+    """One clear error when a character-level dataset is asked for at another ``level``."""
+    if source in CHAR_DATASETS and level != "char":
+        raise ValueError(f"{source} is Chinese verse, read one character at a time: pass --task.text-level char")
 
 
 def dataset_lines(name: str) -> list[str]:
@@ -329,8 +333,7 @@ def build_vocabulary(sentences: list[list[str]], max_vocab: int, min_freq: int, 
 def load_corpus(config: CorpusConfig, vocab: Vocabulary | None = None, min_sentences: int = 2) -> Corpus:
     """Read, tokenize, encode and split a corpus (``vocab``: reuse a saved vocabulary instead of building one)."""
     is_dataset = config.source in DATASETS or (":" in config.source and not Path(config.source).exists())
-    if config.source in CHAR_DATASETS and config.level != "char":
-        raise ValueError(f"{config.source} is Chinese verse, read one character at a time: pass --task.text-level char")
+    check_level(config.source, config.level)
     lines = dataset_lines(config.source) if is_dataset else read_lines(config.source)
     tokenized = [tokenize(line, config.level, config.lowercase) for line in lines]
     tokenized = [t for t in tokenized if t]
