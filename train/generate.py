@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from agents.rundir import RunDir
 from seqgan_env.trained import CHECKPOINTS, load_generator
 
 
@@ -101,12 +102,8 @@ MIDI_MAX = 10_000
 
 def _check_music(p: argparse.ArgumentParser, run_dir: str, n: int) -> None:
     """``--midi`` needs a music run, music21, and a number of tunes one file can hold."""
-    config = Path(run_dir) / "config.json"
-    data = None
-    if config.is_file():
-        import json
-
-        data = (json.loads(config.read_text()).get("task") or {}).get("data")
+    run = RunDir(run_dir)
+    data = run.config().task.data if (run.path / "config.json").is_file() else None  # the run directory's reader
     if data != "music:folk":
         p.error(f"--midi: {run_dir} is not a music run (its --task.data is {data!r}, not 'music:folk')")
     if n > MIDI_MAX:
