@@ -167,6 +167,12 @@ RUN_KEYS = ("config", "agent", "phase", "step", "wall", "history", "generator", 
             "disc_optimizer", "rng", "torch_rng", "numpy_rng", "python_rng")  # fmt: skip
 
 
+def run_finished(path: str | Path) -> bool:
+    """Whether ``path`` holds a finished run: its metrics.json has the closing summary (studies skip such runs)."""
+    metrics = Path(path) / "metrics.json"
+    return metrics.is_file() and bool(json.loads(metrics.read_text()).get("summary"))
+
+
 def require_run_keys(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
     """``ckpt`` if it holds everything a run checkpoint has; else one error naming what is missing."""
     missing = [k for k in RUN_KEYS if k not in ckpt]

@@ -32,6 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from agents.rundir import run_finished  # noqa: E402
+
 ORACLE = str(ROOT.parent / "shared" / "seqgan_oracle" / "target_params.npz")
 SHARED = {
     "task.oracle_params": ORACLE, "task.data_seed": 0, "env.reward_source": "lm", "env.num_envs": 64,
@@ -63,11 +65,6 @@ def slug(name: str, extra: dict[str, Any]) -> str:
     return name + "".join(f"__{k.split('.')[-1]}={v:g}" for k, v in sorted(extra.items()))
 
 
-def finished(run_dir: Path) -> bool:
-    metrics = run_dir / "metrics.json"
-    return metrics.is_file() and bool(json.loads(metrics.read_text()).get("summary"))
-
-
 def one_run(args: tuple[str, str, dict[str, Any], int]) -> str:
     run_dir, agent, flags, seed = args
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -77,7 +74,7 @@ def one_run(args: tuple[str, str, dict[str, Any], int]) -> str:
     from agents.config import from_preset
     from agents.pipeline import run
 
-    if finished(Path(run_dir)):
+    if run_finished(Path(run_dir)):
         return f"skip {run_dir}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run(from_preset("fast", {**SHARED, **flags, "agent": agent, "seed": seed, "run_dir": run_dir}))
@@ -98,7 +95,7 @@ def chosen(out: Path) -> dict[str, dict[str, Any]]:
     picks = {}
     for name, grid in GRIDS.items():
         done = [(nll_valid(out / "tune" / slug(name, g)), i) for i, g in enumerate(grid)
-                if finished(out / "tune" / slug(name, g))]  # fmt: skip
+                if run_finished(out / "tune" / slug(name, g))]  # fmt: skip
         if done:
             picks[name] = grid[min(done)[1]]
     return picks
@@ -147,7 +144,7 @@ def report(out: Path, seeds: list[int]) -> None:
             key = f"{label}|{s}"
             if key not in sweeps:
                 if not (Path(run_dir) / "checkpoints" / f"{ckpt}.pt").is_file() or (
-                    ckpt == "latest" and not finished(Path(run_dir))
+                    ckpt == "latest" and not run_finished(Path(run_dir))
                 ):
                     continue
                 gen, _ = load_generator(run_dir, ckpt)
@@ -172,7 +169,7 @@ def report(out: Path, seeds: list[int]) -> None:
             continue
         for s in seeds:
             run_dir = final_dir(out, name, picks[name], s)
-            if finished(run_dir):
+            if run_finished(run_dir):
                 hist = json.loads((run_dir / "metrics.json").read_text())["history"]
                 d = [r for r in hist if r["phase"] in ("d_pretrain", "d_round")]
                 d_rows.append(f"- {name} s{s}: KL(q‖O) {d[0]['d_kl_q_oracle']:.3f} (first round) → "

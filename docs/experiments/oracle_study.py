@@ -27,6 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from agents.rundir import run_finished  # noqa: E402
+
 ORACLE = str(ROOT.parent / "shared" / "seqgan_oracle" / "target_params.npz")
 TOKENS = 384_000
 """The default budget: the exact reference's 300 updates of 64 sequences × 20 tokens (``--tokens``; the actor-critic
@@ -137,12 +139,6 @@ def slug(name: str, extra: dict[str, Any]) -> str:
                           for k, v in sorted(extra.items()))  # fmt: skip
 
 
-def finished(run_dir: Path) -> bool:
-    """Whether a run directory holds a finished run (its metrics.json has a summary)."""
-    metrics = run_dir / "metrics.json"
-    return metrics.is_file() and bool(json.loads(metrics.read_text()).get("summary"))
-
-
 def one_run(args: tuple[str, str, dict[str, Any], int, str, str, bool, int]) -> str:
     name, agent, flags, seed, run_dir, pretrained, curve, tokens = args
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -152,7 +148,7 @@ def one_run(args: tuple[str, str, dict[str, Any], int, str, str, bool, int]) -> 
     from agents.config import from_preset
     from agents.pipeline import run
 
-    if finished(Path(run_dir)):
+    if run_finished(Path(run_dir)):
         return f"skip {run_dir}"
     import shutil
 
@@ -258,7 +254,7 @@ def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str, t
         runs[name] = []
         for seed in seeds:
             run_dir = final_run_dir(out, name, seed, tokens)
-            if not finished(run_dir):
+            if not run_finished(run_dir):
                 continue  # not run (fewer seeds for this recipe) or not finished: the row says how many seeds it has
             rs = [r for r in rows(run_dir) if r["timesteps"] <= tokens]
             wall = rs[-1]["wall_s"] - rs[0]["wall_s"]

@@ -31,16 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from agents.rundir import run_finished  # noqa: E402
+
 DATA = {"task.data": "poems:quatrains", "task.text_level": "char", "task.seq_len": 21, "task.n_valid": 1000,
         "task.data_seed": 0, "progress": False, "device": "cpu"}  # fmt: skip
 SIZES = (32, 64, 128, 256)
 EARLY_STOP = {"mle.epochs": 40, "mle.patience": 2}
 SAMPLE_TEMPERATURES = (0.6, 0.8, 1.0, 1.2)
-
-
-def finished(run_dir: Path) -> bool:
-    metrics = run_dir / "metrics.json"
-    return metrics.is_file() and bool(json.loads(metrics.read_text()).get("summary"))
 
 
 def one_run(args: tuple[str, dict[str, Any]]) -> str:
@@ -52,7 +49,7 @@ def one_run(args: tuple[str, dict[str, Any]]) -> str:
     from agents.config import from_preset
     from agents.pipeline import run
 
-    if finished(Path(run_dir)):
+    if run_finished(Path(run_dir)):
         return f"skip {run_dir}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run(from_preset("quick", {**DATA, **values, "run_dir": run_dir}))
@@ -65,7 +62,7 @@ def size_flags(h: int) -> dict[str, Any]:
 
 def chosen_size(out: Path) -> int:
     """The size whose early-stopped MLE has the lowest validation NLL (seed 0)."""
-    scores = {h: summary(out / f"size_{h}")["mle_nll_valid"] for h in SIZES if finished(out / f"size_{h}")}
+    scores = {h: summary(out / f"size_{h}")["mle_nll_valid"] for h in SIZES if run_finished(out / f"size_{h}")}
     if not scores:
         raise SystemExit(f"no finished size runs under {out}: run --stage size first")
     return min(scores, key=scores.__getitem__)
@@ -125,7 +122,7 @@ def report(out: Path, seeds: list[int]) -> None:
     task = build_task(cfg, torch.device("cpu"))
     lines = [f"G's size chosen on validation: {chosen_size(out)} (embedding = hidden); sizes tried: "
              + ", ".join(f"{h}: NLL-valid {summary(out / f'size_{h}')['mle_nll_valid']:.3f} (best epoch "
-                         f"{best_epoch(out / f'size_{h}')})" for h in SIZES if finished(out / f"size_{h}")), "",
+                         f"{best_epoch(out / f'size_{h}')})" for h in SIZES if run_finished(out / f"size_{h}")), "",
              "| generator | seeds | " + " | ".join(name for _, name in METRICS) + " |",
              "|---|---|" + "---|" * len(METRICS)]  # fmt: skip
     paper = PAPER_REAL_DATA.get("poems", {}).get("bleu2")
@@ -136,7 +133,7 @@ def report(out: Path, seeds: list[int]) -> None:
         n = 0
         for s in seeds:
             run_dir = out / f"{name}_s{s}"
-            if not finished(run_dir):
+            if not run_finished(run_dir):
                 continue
             gen, _ = load_generator(run_dir, ckpt)
             run_cfg = dataclasses.replace(RunDir(run_dir).config(), device="cpu", seed=s)
