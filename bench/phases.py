@@ -21,6 +21,7 @@ gradients and Adam state plus one batch's largest tensor (its logits over the vo
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -119,7 +120,7 @@ def floors(name: str, cfg: Any) -> dict[str, float]:
     elif name == "d_round":
         n = cfg.disc.negatives
         flops = g_tok * n * t + 3 * d_seq * (n + cfg.task.n_train)
-        batch = n * t * v / n * cfg.disc.batch_size  # G's logits of one sampling step are (n, V); D's batch is small
+        batch = cfg.disc.batch_size * t * v  # as large as an MLE batch's logits (D's own batch is small)
     elif name == "adv_update":
         rollout_tokens = b * cfg.env.n_rollouts * sum(t - s for s in range(1, t))  # completions of every prefix
         flops = g_tok * (rollout_tokens + b * t) + d_seq * b * cfg.env.n_rollouts * t + 3 * g_tok * b * t
@@ -138,8 +139,8 @@ def floors(name: str, cfg: Any) -> dict[str, float]:
 
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--phase", choices=PHASES, default=None, help=argparse_hidden())
-    p.add_argument("--default-malloc", action="store_true", help=argparse_hidden())
+    p.add_argument("--phase", choices=PHASES, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--default-malloc", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--baseline", action="store_true",
                    help="also run every phase with glibc's default allocator settings (the ratio column)")  # fmt: skip
     args = p.parse_args()
@@ -186,12 +187,6 @@ def _worker(name: str, args: Any, default_malloc: bool = False) -> dict[str, Any
     if done.returncode != 0:
         raise SystemExit(f"error: phase {name} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":
