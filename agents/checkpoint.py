@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from seqgan_env.trained import UnsafeCheckpointError, read_weights_only
 
 CHECKPOINT_VERSION = 2
 _NDARRAY = "__numpy_ndarray__"  # tags a numpy array stored as a tensor (its dtype kept by the tensor)
@@ -65,12 +66,6 @@ def atomic_save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _what_global(exc: Exception) -> str:
-    """The line of torch's weights-only error that names the refused global."""
-    lines = [line.strip() for line in str(exc).splitlines() if "Unsupported" in line]
-    return lines[0][:200] if lines else type(exc).__name__
-
-
 def _to_plain(obj: Any) -> Any:
     """``obj`` with numpy arrays as tagged tensors and numpy scalars as Python numbers (what weights-only loads)."""
     import numpy as np
@@ -112,17 +107,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        data = _from_plain(torch.load(path, map_location="cpu", weights_only=True))
-    except pickle.UnpicklingError as exc:
-        if "unsupported global" not in str(exc).lower() and "unsupported class" not in str(exc).lower():
-            raise ValueError(f"checkpoint {path} is unreadable or corrupt (UnpicklingError: {exc})") from None
+        data = _from_plain(read_weights_only(path))
+    except UnsafeCheckpointError as exc:
         raise ValueError(
-            f"checkpoint {path} holds objects other than tensors and plain data, so loading it would run code from "
-            f"the file; refused ({_what_global(exc)}). A checkpoint of version 1 from a run of your own can be "
-            f"converted once with python -m agents.checkpoint upgrade (read its --help: it names the risk)"
+            f"{exc}. A checkpoint of version 1 from a run of your own can be converted once with python -m "
+            "agents.checkpoint upgrade (it reads weights-only too; its --help names the risk of --trust-code)"
         ) from None
-    except Exception as exc:
-        raise ValueError(f"checkpoint {path} is unreadable or corrupt ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or "checkpoint_version" not in data:
         raise ValueError(f"checkpoint {path} was not written by seqgan_env (no checkpoint_version)")
     if data["checkpoint_version"] != CHECKPOINT_VERSION:
@@ -148,17 +138,9 @@ def upgrade(path: str | os.PathLike[str], trust_code: bool = False) -> None:
     for files you made yourself."""
     path = Path(path)
     try:
-        with torch.serialization.safe_globals(_numpy_globals()):  # version 1 pickled numpy arrays and RNG states
-            data = torch.load(path, map_location="cpu", weights_only=not trust_code)
-    except pickle.UnpicklingError as exc:
-        if trust_code or ("unsupported global" not in str(exc).lower() and "unsupported class" not in str(exc).lower()):
-            raise ValueError(f"{path} is unreadable or corrupt (UnpicklingError: {exc})") from None
-        raise ValueError(
-            f"{path} holds objects other than tensors and plain data ({_what_global(exc)}): reading it would run "
-            "code from the file. Only if you made this file yourself, pass --trust-code"
-        ) from None
-    except Exception as exc:
-        raise ValueError(f"{path} is unreadable or corrupt ({type(exc).__name__}: {exc})") from None
+        data = read_weights_only(path, allow=_numpy_globals(), trust_code=trust_code)
+    except UnsafeCheckpointError as exc:
+        raise ValueError(f"{exc}. Only if you made this file yourself, pass --trust-code") from None
     if not isinstance(data, dict) or data.get("checkpoint_version") not in (1, CHECKPOINT_VERSION):
         raise ValueError(f"{path} is not a seqgan_env checkpoint of version 1")
     save_checkpoint(path, {k: v for k, v in data.items() if k != "checkpoint_version"})

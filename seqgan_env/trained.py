@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -16,6 +18,37 @@ CHECKPOINTS = ("latest", "pretrained", "best")
 generator the adversarial phase started from; ``best``: of the adversarial phase's evaluated generators (its start
 included), the one with the lowest NLL on the validation split (``--task.n-valid``; chosen on validation only, never
 on the test set; a run without a validation split keeps none)."""
+
+
+class UnsafeCheckpointError(ValueError):
+    """A checkpoint file holds objects other than tensors and plain data: reading it would run code from the file."""
+
+
+def read_weights_only(path: str | os.PathLike[str], allow: Sequence[Any] = (), trust_code: bool = False) -> Any:
+    """What the file at ``path`` holds, read with ``torch.load(weights_only=True)`` (no code from the file runs;
+    ``allow`` adds globals that build data, ``trust_code=True`` reads in full). Every failure is one ``ValueError``
+    naming the file and what it holds: nothing, bytes that are not a checkpoint, or (``UnsafeCheckpointError``)
+    objects whose loading would run code."""
+    path = Path(path)
+    try:
+        with torch.serialization.safe_globals(list(allow)):
+            return torch.load(path, map_location="cpu", weights_only=not trust_code)
+    except pickle.UnpicklingError as exc:
+        text = str(exc).lower()
+        if not trust_code and ("unsupported global" in text or "unsupported class" in text):
+            lines = [line.strip() for line in str(exc).splitlines() if "Unsupported" in line]
+            what = lines[0][:200] if lines else "a refused global"
+            raise UnsafeCheckpointError(
+                f"{path} holds objects other than tensors and plain data ({what}): loading it would run code from "
+                "the file; refused"
+            ) from None
+        raise ValueError(f"{path} is not a readable checkpoint: it holds bytes that are not a checkpoint") from None
+    except Exception as exc:  # zero bytes (EOFError), a truncated zip (RuntimeError), text (KeyError), ...
+        if path.is_file() and path.stat().st_size == 0:
+            raise ValueError(f"{path} is not a readable checkpoint: the file is empty") from None
+        raise ValueError(
+            f"{path} is not a readable checkpoint: it holds bytes that are not a checkpoint ({type(exc).__name__})"
+        ) from None
 
 
 def load_generator(
@@ -35,16 +68,7 @@ def load_generator(
     path = run / "checkpoints" / f"{checkpoint}.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{run} has no {checkpoint} checkpoint ({path}): the run stopped before writing it")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        what = "objects other than tensors and plain data (loading them would run code: refused)"
-        if "unsupported global" not in str(exc).lower() and "unsupported class" not in str(exc).lower():
-            what = "bytes that are not a checkpoint"
-        raise ValueError(f"{path} is not a readable seqgan_env checkpoint: it holds {what}") from None
-    except Exception as exc:  # zero bytes (EOFError), a truncated zip (RuntimeError), ...
-        detail = f"{type(exc).__name__}: {str(exc) or 'the file is empty'}"
-        raise ValueError(f"{path} is not a readable seqgan_env checkpoint ({detail})") from None
+    ckpt = read_weights_only(path)
     try:
         state, config = ckpt["generator"], ckpt["config"]
         level = (config.get("task") or config).get("text_level", "word")

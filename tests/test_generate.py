@@ -155,3 +155,16 @@ def test_generate_writes_midi_for_a_music_run_and_refuses_other_runs(oracle_run,
         generate.main([str(oracle_run), "--midi", str(tmp_path / "x.mid")])
     assert "is not a music run" in capsys.readouterr().err
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_generate_refuses_more_samples_than_the_disk_holds_before_writing(oracle_run, tmp_path, capsys, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 0, 10**6))  # 1 MB free
+    with pytest.raises(SystemExit):
+        generate.main([str(oracle_run), "--n", "1000000000000", "--out", str(tmp_path / "big.txt")])
+    assert "would write about" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing written, no temporary file
+    assert generate.main([str(oracle_run), "--n", "10", "--out", str(tmp_path / "small.txt")]) == 0

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -80,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # `| head`: the reader has all it wants; stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    _check_room(p, Path(args.out), first, args.n)
     _stream_to(Path(args.out), first, lines, args.n)
     print(f"wrote {args.n} samples to {args.out}", file=sys.stderr)
     return 0
@@ -94,6 +97,22 @@ def _check_out(p: argparse.ArgumentParser, out: Path, flag: str = "--out") -> No
         p.error(f"{flag} {out}: no such directory {parent}")
     if not os.access(parent, os.W_OK):
         p.error(f"{flag} {out}: the directory {parent} is not writable")
+
+
+def _check_room(p: argparse.ArgumentParser, out: Path, first: str, n: int) -> None:
+    """``--n`` samples must fit on ``--out``'s filesystem (sized by the first sample, 1.5× for longer ones)."""
+    need = int(1.5 * n * (len((first + "\n").encode("utf-8"))))
+    free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
+    if need > free:
+        p.error(f"--n {n} would write about {_size(need)} to --out {out}, but its filesystem has {_size(free)} free")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError
 
 
 MIDI_MAX = 10_000
@@ -118,6 +137,7 @@ def _stream_to(out: Path, first: str, lines: Iterator[str], n: int) -> None:
     """Write the samples to a temporary file beside ``out`` as they are drawn (memory stays one batch), then move it
     into place: a reader never sees a half-written file."""
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill`: leave no temporary file behind
     try:
         with tmp.open("w", encoding="utf-8") as f:
             f.write(first + "\n")
