@@ -56,8 +56,10 @@ def machine_memory() -> int:
 def check_memory(num_envs: int, vocab_size: int, seq_len: int, n_rollouts: int) -> None:
     """Refuse, before allocating, sizes whose least memory exceeds this machine's: the default G and paper D
     (embeddings and projection of ``vocab_size`` rows: 32 + 32 + 64 floats each, with a rollout copy), the token
-    buffers (``num_envs × seq_len``) and one rollout step's logits (``num_envs × n_rollouts × vocab_size`` floats)."""
-    need = 4 * (vocab_size * (32 + 32 + 64 + 64) + num_envs * n_rollouts * vocab_size) + 8 * num_envs * seq_len * 3
+    buffers (``num_envs × seq_len``, and the rollouts' ``num_envs × n_rollouts × seq_len``, twice) and one rollout
+    step's logits (``num_envs × n_rollouts × vocab_size`` floats)."""
+    tokens = num_envs * seq_len * (3 + 2 * n_rollouts)
+    need = 4 * (vocab_size * (32 + 32 + 64 + 64) + num_envs * n_rollouts * vocab_size) + 8 * tokens
     have = machine_memory()
     if have and need > have:
         raise ValueError(

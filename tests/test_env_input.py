@@ -165,6 +165,8 @@ def test_hostile_env_inputs_are_one_clear_line_each():
         gymnasium.make("SeqGAN-v0", vocab_size=10**9)
     with pytest.raises(ValueError, match="n_rollouts=1000000000 need at least"):
         gymnasium.make_vec("SeqGAN-v0", num_envs=64, vocab_size=5000, n_rollouts=10**9)
+    with pytest.raises(ValueError, match="seq_len=1000000000, n_rollouts=16 need at least"):
+        gymnasium.make("SeqGAN-v0", seq_len=10**9)  # was killed by the kernel: the rollouts' token buffers
     env = gymnasium.make("SeqGAN-v0", vocab_size=20, seq_len=4, n_rollouts=1)
     with pytest.raises(ValueError, match="reset options must be a dict or None, got str 'garbage'"):
         env.reset(options="garbage")
