@@ -48,7 +48,7 @@ from seqgan_env.discriminator import Discriminator, LMDiscriminator
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.memory import keep_freed_memory
-from seqgan_env.metrics import discriminator_report
+from seqgan_env.metrics import SampleCache, discriminator_report
 from seqgan_env.optim import adam
 
 # Fields that may differ when resuming (they do not change what is computed).
@@ -123,9 +123,21 @@ class Pipeline:
     adversarial: AdversarialPhase | None = None
     interrupted: bool = False
     mle_best: dict[str, Any] | None = None  # early stopping's best epoch so far (RunDir.mle_best holds its G)
+    samples: SampleCache = field(default_factory=SampleCache)  # the last evaluation's samples, for D's report
+    cpu: dict[str, float] = field(default_factory=lambda: {"evaluation_s": 0.0, "d_report_s": 0.0})
+    """CPU seconds this process spent in evaluations of G and reports of D (``time.process_time``)."""
+    _cpu0: float = field(default_factory=time.process_time)
     _t0: float = field(default_factory=time.perf_counter)
 
     # ---- bookkeeping
+    def cpu_summary(self) -> dict[str, float]:
+        """This process's CPU seconds: in all, in evaluations of G, in D's reports, and their shares of the whole."""
+        total = time.process_time() - self._cpu0
+        out = {"total_s": round(total, 1), **{k: round(v, 1) for k, v in self.cpu.items()}}
+        for k, v in self.cpu.items():
+            out[k.replace("_s", "_share")] = round(v / max(total, 1e-9), 4)
+        return out
+
     def elapsed(self) -> float:
         return self.wall + time.perf_counter() - self._t0
 
@@ -148,18 +160,32 @@ class Pipeline:
 
     def evaluate(self, gen: Generator | None = None) -> dict[str, float]:
         """:func:`evaluate_generator` of ``gen`` (default: this run's generator) on this run's task."""
-        return evaluate_generator(gen or self.gen, self.task, self.cfg)
+        t0 = time.process_time()
+        metrics = evaluate_generator(gen or self.gen, self.task, self.cfg, cache=self.samples)
+        self.cpu["evaluation_s"] += time.process_time() - t0
+        return metrics
 
     def d_report(self, phase: str, step: int, timesteps: int) -> dict[str, float] | None:
-        """D's quality now (``--disc.report-samples`` fresh G samples vs the held-out real data; see
-        :func:`~seqgan_env.metrics.discriminator_report`), recorded as a ``phase`` row of metrics and TensorBoard."""
-        if not self.cfg.disc.report_samples:
+        """D's quality now (``--disc.report-samples`` G samples vs the held-out real data; see
+        :func:`~seqgan_env.metrics.discriminator_report`), recorded as a ``phase`` row of metrics and TensorBoard.
+
+        On the oracle task, when G is also evaluated (D's pretraining reports the G the adversarial phase starts from;
+        a D round at an evaluated update), the samples are the first of that evaluation's, with their likelihoods,
+        drawn and scored once (:class:`~seqgan_env.metrics.SampleCache`); otherwise fresh samples, seeded per
+        report."""
+        cfg = self.cfg
+        if not cfg.disc.report_samples:
             return None
-        seed = report_seed(self.cfg.seed, len(self.history) + 1)  # fresh samples for each report, reproducibly
-        report = discriminator_report(
-            self.disc, self.gen if self.adversarial is None else self.adversarial.generator, self.task.oracle,
-            self.task.test, self.cfg.disc.report_samples, seed=seed,
-        )  # fmt: skip
+        t0 = time.process_time()
+        gen = self.gen if self.adversarial is None else self.adversarial.generator
+        evaluated = phase == Phase.D_PRETRAIN or step % cfg.eval.every == 0
+        scored = None
+        if self.task.oracle is not None and evaluated and cfg.disc.report_samples <= cfg.eval.samples:
+            scored = self.samples.get(self.task.oracle, gen, cfg.eval.samples, seed=cfg.seed)
+        seed = report_seed(cfg.seed, len(self.history) + 1)  # fresh samples for each report, reproducibly
+        report = discriminator_report(self.disc, gen, self.task.oracle, self.task.test, cfg.disc.report_samples,
+                                      seed=seed, scored=scored)  # fmt: skip
+        self.cpu["d_report_s"] += time.process_time() - t0
         self.record(phase, step, timesteps, {f"d_{k}": v for k, v in report.items()})
         return report
 

@@ -36,6 +36,7 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
         or pipe.cfg.task.oracle_params
         or f"random oracle (seed {pipe.cfg.task.oracle_seed})",
         "wall_s": round(pipe.elapsed(), 1),
+        "cpu": pipe.cpu_summary(),  # this process's (a resumed run counts from the resume)
     }
     if pipe.task.oracle is not None:
         summary["random_nll_oracle"] = pipe.task.random_nll_oracle

@@ -19,7 +19,7 @@ from seqgan_env.discriminator import (
     PrefixDiscriminatorConfig,
 )
 from seqgan_env.generator import Generator, GeneratorConfig
-from seqgan_env.metrics import bleu, nll_test, oracle_metrics, self_bleu
+from seqgan_env.metrics import SampleCache, bleu, nll_test, oracle_metrics, self_bleu
 from seqgan_env.oracle import Oracle, OracleConfig
 from seqgan_env.rewards import SOURCES
 from seqgan_env.text import Corpus, CorpusConfig, load_corpus
@@ -156,15 +156,18 @@ EOS_WARNING = 0.5
 its sentences: the run warns."""
 
 
-def evaluate_generator(gen: Generator, task: Task, cfg: SeqGANConfig) -> dict[str, float]:
+def evaluate_generator(
+    gen: Generator, task: Task, cfg: SeqGANConfig, cache: SampleCache | None = None
+) -> dict[str, float]:
     """NLL-test (and NLL-valid with a validation split) and, on the oracle task, NLL-oracle, G's entropy and
-    KL(G ‖ oracle) (per token, on ``cfg.eval.samples`` samples seeded by ``cfg.seed``); on text BLEU-2…4 and
-    self-BLEU-2…4 (see :mod:`seqgan_env.metrics` for the definitions). Deterministic: the same G scores the same."""
+    KL(G ‖ oracle) (per token, on ``cfg.eval.samples`` samples seeded by ``cfg.seed``, kept in ``cache`` for a D
+    report of the same G); on text BLEU-2…4 and self-BLEU-2…4 (see :mod:`seqgan_env.metrics` for the definitions).
+    Deterministic: the same G scores the same."""
     metrics = {"nll_test": nll_test(gen, task.test)}
     if task.valid is not None:
         metrics["nll_valid"] = nll_test(gen, task.valid)
     if task.oracle is not None:  # NLL-oracle, G's entropy and KL(G ‖ oracle) on the same samples
-        metrics.update(oracle_metrics(task.oracle, gen, cfg.eval.samples, seed=cfg.seed))
+        metrics.update(oracle_metrics(task.oracle, gen, cfg.eval.samples, seed=cfg.seed, cache=cache))
     if task.corpus is not None:
         metrics.update(text_metrics(task, gen, min(cfg.eval.samples, 1000), seed=cfg.seed))
     return metrics

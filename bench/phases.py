@@ -10,7 +10,9 @@ Each phase runs in a fresh process (so its peak memory is its own) on the quick 
 - ``adv_update``: one REINFORCE update (64 sequences, 16 Monte Carlo rollouts per step, the CNN D scoring them),
   the mean of 2 after a warm-up update;
 - ``evaluation``: one evaluation of G (NLL-test on 2,000 test sequences; NLL-oracle, entropy and KL on 5,000 samples);
-- ``d_report``: one report of D's quality (2,000 samples and the held-out real data).
+- ``d_report``: one report of D's quality (2,000 fresh samples and the held-out real data);
+- ``d_report_shared``: the same report at an evaluated G, as a run makes it: on the first 2,000 of the evaluation's
+  samples and their likelihoods (``seqgan_env.metrics.SampleCache``; the evaluation before it is not timed).
 
 For each: CPU seconds (user + system, and the system share), wall seconds, peak resident memory above the process's
 state after setup, and two floors. **Compute floor**: the phase's matrix-multiply FLOPs (projections onto the
@@ -37,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import machine, matmul_gflops, parser, table
 
-PHASES = ("mle_epoch", "d_round", "adv_update", "evaluation", "d_report")
+PHASES = ("mle_epoch", "d_round", "adv_update", "evaluation", "d_report", "d_report_shared")
 
 
 def _usage() -> tuple[float, float]:
@@ -75,6 +77,8 @@ def run_phase(name: str, quick: bool, threads: int | None, default_malloc: bool 
         pipe = build_pipeline(cfg)
         c = cfg
         agent = build_agent(pipe) if name == "adv_update" else None
+        if name == "d_report_shared":
+            pipe.evaluate()  # fills the run's sample cache, as the evaluation at the same update does
         if agent is not None:
             per_update = c.env.num_envs * c.task.seq_len
             agent.learn(per_update)  # warm-up update
@@ -95,6 +99,8 @@ def run_phase(name: str, quick: bool, threads: int | None, default_malloc: bool 
             pipe.evaluate()
         elif name == "d_report":
             discriminator_report(pipe.disc, pipe.gen, pipe.task.oracle, pipe.task.test, c.disc.report_samples, seed=1)
+        elif name == "d_report_shared":
+            pipe.d_report("d_round", c.eval.every, 0)
         wall = (time.perf_counter() - t0) / repeats
         user, system = (a - b for a, b in zip(_usage(), resource_before))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -129,6 +135,9 @@ def floors(name: str, cfg: Any) -> dict[str, float]:
         n = cfg.eval.samples
         flops = g_tok * t * (3 * n + cfg.task.n_test)  # sample, G and oracle NLL of the samples, NLL-test
         batch = n * v  # one sampling step's logits
+    elif name == "d_report_shared":  # D's scores only
+        flops = d_seq * (cfg.disc.report_samples + cfg.task.n_test)
+        batch = cfg.disc.batch_size * t * cfg.disc.emb_dim
     else:  # d_report
         n = cfg.disc.report_samples
         flops = g_tok * t * 3 * n + d_seq * (n + cfg.task.n_test)
@@ -172,9 +181,13 @@ def main() -> None:
         rows.append(row)
     print(table(rows))
     total = sum(r["CPU s"] for r in rows)
-    print(f"\nper-round reports (evaluation + D report) against one adversarial update + one D round: "
-          f"{(rows[3]['CPU s'] + rows[4]['CPU s']) / (rows[2]['CPU s'] + rows[1]['CPU s']):.2f}×; total {total:.1f} "
-          "CPU s")  # fmt: skip
+    cpu = {r["phase"]: r["CPU s"] for r in rows}
+    every = 5  # the quick preset: an evaluation and a D round (with its report) every 5 updates
+    work = every * cpu["adv_update"] + cpu["d_round"]
+    print(f"\nper {every} updates of the quick run: {work:.1f} CPU s of updates and a D round; evaluation "
+          f"{cpu['evaluation']:.2f} s ({cpu['evaluation'] / work:.1%}), D report {cpu['d_report_shared']:.2f} s on the "
+          f"evaluation's samples ({cpu['d_report_shared'] / work:.1%}) against {cpu['d_report']:.2f} s on its own "
+          f"({cpu['d_report'] / work:.1%}); total {total:.1f} CPU s")  # fmt: skip
 
 
 def _worker(name: str, args: Any, default_malloc: bool = False) -> dict[str, Any]:

@@ -24,12 +24,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from seqgan_env.discriminator import Discriminator, LMDiscriminator, PrefixDiscriminator
 from seqgan_env.generator import Generator
-from seqgan_env.oracle import Oracle, per_sequence_nll, sequence_log_prob, sequence_nll
+from seqgan_env.oracle import Oracle, masked_token_nlls, per_sequence_nll, sequence_log_prob, sequence_nll
 
 
 @torch.no_grad()
@@ -63,6 +65,56 @@ def _samples(
     return samples
 
 
+@dataclass(frozen=True)
+class ScoredSamples:
+    """Samples of G ``(N, T)`` with each token's NLL under the oracle and under G at temperature 1 (float64,
+    ``(N, T)``): what NLL-oracle, the entropy, the KL and D's report all read."""
+
+    tokens: torch.Tensor
+    oracle_terms: torch.Tensor
+    gen_terms: torch.Tensor
+    oracle_count: int
+    gen_count: int
+    """The tokens each model counts (see :func:`~seqgan_env.oracle.sequence_nll`; all ``N·T`` on the oracle task)."""
+
+    def oracle_nll(self) -> float:
+        return float(self.oracle_terms.sum()) / self.oracle_count
+
+    def entropy(self) -> float:
+        return float(self.gen_terms.sum()) / self.gen_count
+
+
+@torch.no_grad()
+def score_samples(
+    oracle: Oracle, generator: Generator, num_samples: int, temperature: float = 1.0, seed: int | None = 0
+) -> ScoredSamples:
+    """``num_samples`` samples of ``generator`` at ``temperature`` (seeded) and their token NLLs under the oracle and
+    under ``generator`` at that temperature."""
+    samples = _samples(oracle, generator, num_samples, temperature, seed)
+    oracle_terms, oracle_mask = masked_token_nlls(oracle, samples.to(oracle.device))
+    gen_terms, gen_mask = masked_token_nlls(generator, samples, temperature=temperature)
+    return ScoredSamples(samples, oracle_terms, gen_terms, int(oracle_mask.sum()), int(gen_mask.sum()))
+
+
+class SampleCache:
+    """The last :func:`score_samples` result, returned again while G's weights (and the arguments) are unchanged:
+    an evaluation and a D report of the same G read one set of samples and likelihoods. A cache only: the figures
+    are those of a fresh :func:`score_samples` call."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._weights: torch.Tensor | None = None
+        self._value: ScoredSamples | None = None
+
+    def get(self, oracle: Oracle, generator: Generator, num_samples: int, seed: int | None = 0) -> ScoredSamples:
+        key = (id(oracle), num_samples, seed, generator.config)
+        weights = torch.cat([p.detach().flatten() for p in generator.parameters()])
+        if self._value is None or self._key != key or not torch.equal(self._weights, weights):
+            self._key, self._weights = key, weights.clone()
+            self._value = score_samples(oracle, generator, num_samples, seed=seed)
+        return self._value
+
+
 @torch.no_grad()
 def oracle_metrics(
     oracle: Oracle,
@@ -70,13 +122,16 @@ def oracle_metrics(
     num_samples: int = 10_000,
     temperature: float = 1.0,
     seed: int | None = 0,
+    cache: SampleCache | None = None,
 ) -> dict[str, float]:
     """NLL-oracle, G's entropy and KL(G ‖ oracle), all per token in nats, on one set of ``num_samples`` samples
     of ``generator`` at ``temperature`` (see the module docstring for the definitions). The NLL-oracle equals
-    :func:`nll_oracle`'s with the same arguments."""
-    samples = _samples(oracle, generator, num_samples, temperature, seed)
-    oracle_nll = oracle.nll(samples.to(oracle.device))
-    entropy = sequence_nll(generator, samples, temperature=temperature)
+    :func:`nll_oracle`'s with the same arguments. ``cache`` (temperature 1) keeps the samples for a D report."""
+    if cache is not None and temperature == 1.0:
+        scored = cache.get(oracle, generator, num_samples, seed)
+    else:
+        scored = score_samples(oracle, generator, num_samples, temperature, seed)
+    oracle_nll, entropy = scored.oracle_nll(), scored.entropy()
     return {"nll_oracle": oracle_nll, "entropy": entropy, "kl_oracle": oracle_nll - entropy}
 
 
@@ -162,8 +217,11 @@ def discriminator_report(
     real_test: torch.Tensor,
     num_samples: int = 5000,
     seed: int = 0,
+    scored: ScoredSamples | None = None,
 ) -> dict[str, float]:
-    """How informative D is, on data it was not trained on (D's score of a whole sequence).
+    """How informative D is, on data it was not trained on (D's score of a whole sequence). With ``scored`` (G's
+    evaluation samples, e.g. from a :class:`SampleCache`), G's samples are its first ``num_samples`` rows and their
+    likelihoods are read from it instead of being drawn and computed again.
 
     * ``accuracy``: balanced accuracy at 0.5 on held-out real sequences vs ``num_samples`` fresh samples of G;
     * ``p_real`` / ``p_fake``: D's mean P(real) on each;
@@ -181,8 +239,13 @@ def discriminator_report(
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
-    rng = torch.Generator(device=generator.device).manual_seed(seed)
-    fake = generator.sample(num_samples, generator=rng).to(discriminator.device)
+    if scored is not None and scored.tokens.shape[0] < num_samples:
+        raise ValueError(f"scored holds {scored.tokens.shape[0]} samples, fewer than num_samples={num_samples}")
+    if scored is not None:
+        fake = scored.tokens[:num_samples].to(discriminator.device)
+    else:
+        rng = torch.Generator(device=generator.device).manual_seed(seed)
+        fake = generator.sample(num_samples, generator=rng).to(discriminator.device)
     if hasattr(discriminator, "logit"):  # one pass: P(real) is the logit's sigmoid
         rank_by = discriminator.logit(fake).double()
         p_fake = torch.sigmoid(rank_by)
@@ -192,9 +255,13 @@ def discriminator_report(
     accuracy = 0.5 * (float((p_real > 0.5).double().mean()) + float((p_fake < 0.5).double().mean()))
     report = {"accuracy": accuracy, "p_real": float(p_real.mean()), "p_fake": float(p_fake.mean())}
     if oracle is not None:
-        loglik = sequence_log_prob(oracle, fake).to(p_fake.device)
+        if scored is not None:
+            loglik = -scored.oracle_terms[:num_samples].sum(1).cpu().to(p_fake.device)
+            gen_loglik = -scored.gen_terms[:num_samples].sum(1).cpu().to(p_fake.device)
+        else:
+            loglik = sequence_log_prob(oracle, fake).to(p_fake.device)
+            gen_loglik = sequence_log_prob(generator, fake).to(p_fake.device)
         report["spearman"] = _spearman(rank_by, loglik)
-        gen_loglik = sequence_log_prob(generator, fake).to(p_fake.device)
         report["spearman_ratio"] = _spearman(rank_by, loglik - gen_loglik)
         lm = getattr(discriminator, "lm", None)
         if isinstance(lm, Generator):

@@ -146,7 +146,7 @@ def sequence_nll(
     ``temperature`` divides the model's logits before the softmax. When the model has an ``eos_token``
     (real text), the tokens are each sentence's words and its ``<eos>``; the padding after it is excluded.
     """
-    terms, mask = _masked_token_nlls(model, tokens, batch_size, temperature)
+    terms, mask = masked_token_nlls(model, tokens, batch_size, temperature)
     return float(terms.sum()) / int(mask.sum())
 
 
@@ -156,7 +156,7 @@ def per_sequence_nll(
 ) -> torch.Tensor:
     """``(N,)`` float64 on the CPU: each sequence's mean per-token NLL under ``model`` at ``temperature`` (the
     tokens counted as in :func:`sequence_nll`)."""
-    terms, mask = _masked_token_nlls(model, tokens, batch_size, temperature)
+    terms, mask = masked_token_nlls(model, tokens, batch_size, temperature)
     return (terms.sum(1) / mask.sum(1).clamp(min=1)).cpu()
 
 
@@ -164,7 +164,7 @@ def per_sequence_nll(
 def sequence_log_prob(model: Generator, tokens: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     """``(N,)`` float64 on the CPU: each sequence's log-likelihood under ``model`` (its tokens as in
     :func:`sequence_nll`), computed in chunks (see :data:`LOGITS_CHUNK`)."""
-    terms, _ = _masked_token_nlls(model, tokens, batch_size, 1.0)
+    terms, _ = masked_token_nlls(model, tokens, batch_size, 1.0)
     return (-terms.sum(1)).cpu()
 
 
@@ -182,8 +182,8 @@ def chunk_rows(model: Generator, batch_size: int | None = None) -> int:
     return max(1, LOGITS_CHUNK // (model.config.seq_len * model.config.vocab_size))
 
 
-def _masked_token_nlls(
-    model: Generator, tokens: torch.Tensor, batch_size: int | None, temperature: float
+def masked_token_nlls(
+    model: Generator, tokens: torch.Tensor, batch_size: int | None = None, temperature: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The token NLLs ``(N, T)`` (float64, 0 outside the sequence) and the mask, computed chunk by chunk into
     tensors allocated before the loop: a small result allocated after each chunk's logits would pin the heap above

@@ -85,9 +85,7 @@ def test_a_version_1_checkpoint_gets_a_clear_message_and_upgrades(tmp_path):
     data = load_checkpoint(latest)
     data["checkpoint_version"] = 1
     torch.save(data, latest)  # what version 1 wrote: numpy objects pickled as they are
-    with pytest.raises(
-        ValueError, match=r"python -m agents\.checkpoint upgrade \(it reads weights-only too"
-    ):
+    with pytest.raises(ValueError, match=r"python -m agents\.checkpoint upgrade \(it reads weights-only too"):
         load_checkpoint(latest)
     upgrade(latest)
     assert load_checkpoint(latest)["checkpoint_version"] == 2
@@ -113,8 +111,11 @@ def test_upgrade_never_runs_a_payload_unless_told_to_trust_the_file(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(("content", "match"), [(b"", "the file is empty"), (b"\x00\x01garbage" * 9, "bytes that are not a checkpoint"),
-                                                (b"a text file\n", "bytes that are not a checkpoint")])  # fmt: skip
+NOT_ONE = "bytes that are not a checkpoint"
+
+
+@pytest.mark.parametrize(("content", "match"), [(b"", "the file is empty"), (b"\x00\x01garbage" * 9, NOT_ONE),
+                                                (b"a text file\n", NOT_ONE)])  # fmt: skip
 def test_upgrade_of_bytes_that_are_no_checkpoint_is_one_line(tmp_path, content, match):
     (tmp_path / "x.pt").write_bytes(content)
     out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "x.pt")], cwd=ROOT,

@@ -103,6 +103,58 @@ def test_discriminator_report_measures_accuracy_and_rank_correlation(tiny_oracle
         discriminator_report(tiny_discriminator(), gen, tiny_oracle, real_test, 1)
 
 
+def test_an_evaluation_and_a_d_report_share_one_scored_sample_set_with_the_same_figures(tiny_oracle):
+    import torch
+
+    from seqgan_env.metrics import SampleCache, discriminator_report, nll_oracle, oracle_metrics, score_samples
+    from seqgan_env.oracle import sequence_nll
+    from tests.helpers import tiny_discriminator, tiny_generator
+
+    gen, disc = tiny_generator(), tiny_discriminator()
+    real_test = tiny_oracle.sample(64, generator=torch.Generator().manual_seed(1))
+    cache = SampleCache()
+    fresh = oracle_metrics(tiny_oracle, gen, 300, seed=3)
+    assert oracle_metrics(tiny_oracle, gen, 300, seed=3, cache=cache) == fresh
+    assert fresh["nll_oracle"] == nll_oracle(tiny_oracle, gen, 300, seed=3)
+    scored = cache.get(tiny_oracle, gen, 300, seed=3)
+    assert scored is cache.get(tiny_oracle, gen, 300, seed=3)  # unchanged G: no new samples
+    assert fresh["entropy"] == sequence_nll(gen, scored.tokens)
+    # the report on the shared samples = the report that draws the same samples itself
+    assert discriminator_report(disc, gen, tiny_oracle, real_test, 300, seed=3, scored=scored) == discriminator_report(
+        disc, gen, tiny_oracle, real_test, 300, seed=3
+    )
+    assert discriminator_report(disc, gen, tiny_oracle, real_test, 100, scored=scored)["accuracy"] >= 0
+    with pytest.raises(ValueError, match="fewer than num_samples=400"):
+        discriminator_report(disc, gen, tiny_oracle, real_test, 400, scored=scored)
+    with torch.no_grad():
+        gen.proj.bias[0] += 1.0  # G changed: the cache draws again, as score_samples would
+    again = cache.get(tiny_oracle, gen, 300, seed=3)
+    assert again is not scored
+    assert torch.equal(again.gen_terms, score_samples(tiny_oracle, gen, 300, seed=3).gen_terms)
+
+
+def test_a_run_s_d_reports_read_the_evaluations_samples(tmp_path, monkeypatch):
+    import json
+
+    import seqgan_env.metrics as metrics
+    from agents.pipeline import run
+    from tests.helpers import tiny_run_config
+
+    fresh = []  # a report that draws and scores samples of its own calls sequence_log_prob
+    real = metrics.sequence_log_prob
+    monkeypatch.setattr(metrics, "sequence_log_prob", lambda *a, **k: fresh.append(1) or real(*a, **k))
+    summary = run(tiny_run_config(tmp_path / "r", {"disc.pretrain_rounds": 2, "disc.report_samples": 64}))
+    cpu = summary["cpu"]  # what the reports cost, measured in the run
+    assert 0 < cpu["evaluation_s"] + cpu["d_report_s"] < cpu["total_s"]
+    assert 0 < cpu["evaluation_share"] < 1
+    assert 0 < cpu["d_report_share"] < 1
+    rows = json.loads((tmp_path / "r" / "metrics.json").read_text())["history"]
+    assert {r["phase"] for r in rows if "d_spearman" in r} == {"d_pretrain", "d_round"}
+    assert fresh == []  # D rounds fall on evaluated updates (every 2), pretraining reports on the start's G
+    run(tiny_run_config(tmp_path / "odd", {"disc.retrain_every": 1, "disc.report_samples": 64}))
+    assert fresh  # a D round between evaluations draws its own samples
+
+
 def test_disc_diagnostic_script_reports_each_round(tmp_path, capsys):
     from agents.pipeline import run
     from tests.helpers import tiny_run_config
