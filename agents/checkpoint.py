@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqgan_env.trained import UnsafeCheckpointError, read_weights_only
+from seqgan_env.rundir import RunLayout, UnsafeCheckpointError, read_weights_only
 
 CHECKPOINT_VERSION = 2
 _NDARRAY = "__numpy_ndarray__"  # tags a numpy array stored as a tensor (its dtype kept by the tensor)
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     files = []
     for x in map(Path, args.paths):
-        found = sorted(x.glob("checkpoints/*.pt")) if x.is_dir() else [x]
+        found = RunLayout(x).checkpoint_files() if x.is_dir() else [x]
         if x.is_dir() and not found:
             p.error(f"{x}: a directory with no checkpoints/*.pt (not a run directory)")
         files += found

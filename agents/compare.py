@@ -391,7 +391,7 @@ def _pretraining(base: SeqGANConfig, out: Path) -> Path:
         if not RunDir(pre_dir).pretrained.is_file():
             raise FileNotFoundError(f"--pretrained {pre_dir}: no checkpoints/pretrained.pt there")
         return pre_dir
-    pre_dir = out / "pretrain"
+    pre_dir = RunDir(out).pretrain_dir
     pre_cfg = replace(base, {"adv.updates": 0, "run_dir": str(pre_dir), "resume": None, "pretrained": None})
     run(agent_config(pre_cfg, "reinforce"))
     return pre_dir

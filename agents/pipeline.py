@@ -133,7 +133,7 @@ class Pipeline:
     def cpu_summary(self) -> dict[str, float]:
         """This process's CPU seconds: in all, in evaluations of G, in D's reports, and their shares of the whole."""
         total = time.process_time() - self._cpu0
-        out = {"total_s": round(total, 1), **{k: round(v, 1) for k, v in self.cpu.items()}}
+        out = {"total_s": round(total, 3), **{k: round(v, 3) for k, v in self.cpu.items()}}
         for k, v in self.cpu.items():
             out[k.replace("_s", "_share")] = round(v / max(total, 1e-9), 4)
         return out
@@ -181,7 +181,10 @@ class Pipeline:
         evaluated = phase == Phase.D_PRETRAIN or step % cfg.eval.every == 0
         scored = None
         if self.task.oracle is not None and evaluated and cfg.disc.report_samples <= cfg.eval.samples:
+            t_eval = time.process_time()  # drawing and scoring the evaluation's samples: the evaluation's cost
             scored = self.samples.get(self.task.oracle, gen, cfg.eval.samples, seed=cfg.seed)
+            self.cpu["evaluation_s"] += time.process_time() - t_eval
+            t0 += time.process_time() - t_eval
         seed = report_seed(cfg.seed, len(self.history) + 1)  # fresh samples for each report, reproducibly
         report = discriminator_report(self.disc, gen, self.task.oracle, self.task.test, cfg.disc.report_samples,
                                       seed=seed, scored=scored)  # fmt: skip
@@ -278,15 +281,15 @@ def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pip
     rundir = RunDir(cfg.resume) if ckpt is not None else RunDir.create(cfg)
     rundir.lock()
     if ckpt is None:
-        atomic_write_json(rundir.path / "config.json", to_dict(cfg))
+        atomic_write_json(rundir.config_json, to_dict(cfg))
     if task.corpus is not None:
-        atomic_write_text(rundir.path / "vocab.json", task.corpus.vocab.to_json() + "\n")
+        atomic_write_text(rundir.vocab_json, task.corpus.vocab.to_json() + "\n")
     gen = Generator(generator_config(cfg, task)).to(device)
     disc = build_discriminator(cfg, task).to(device)
     gen_opt = adam(gen.parameters(), lr=cfg.mle.lr)
     disc_opt = adam(disc.parameters(), lr=disc.config.lr)
     rng = torch.Generator().manual_seed(cfg.seed)
-    logger = configure(str(rundir.path / "tb"), ["tensorboard"])
+    logger = configure(str(rundir.tensorboard), ["tensorboard"])
     pipe = Pipeline(cfg, rundir, task, device, gen, disc, gen_opt, disc_opt, rng, logger)
     if isinstance(disc, LMDiscriminator):  # scored against the pipeline's G until the agent's takes over
         disc.set_noise(gen)

@@ -105,7 +105,7 @@ def write_samples(pipe: Pipeline, n: int = 100) -> None:
         if tempered is not None:
             which = f"the final generator (update {pipe.step}, tempered to T = {tempered['temperature']:.3f})"
     header = f"# {n} samples of {which}, sampled at temperature 1 with seed {pipe.cfg.seed}; checkpoints/latest.pt"
-    atomic_write_text(pipe.rundir.path / "samples.txt", header + "\n" + "\n".join(lines) + "\n")
+    atomic_write_text(pipe.rundir.samples_txt, header + "\n" + "\n".join(lines) + "\n")
 
 
 COLORS = {"nll_oracle": "tab:blue", "nll_test": "tab:orange", "bleu2": "tab:green", "self_bleu2": "tab:red",
@@ -163,6 +163,6 @@ def plot_curve(pipe: Pipeline) -> Path:
     task = cfg.task.data or ("official oracle" if cfg.task.oracle_params else f"random oracle {cfg.task.oracle_seed}")
     fig.suptitle(f"SeqGAN {cfg.agent} on {task} — preset {cfg.preset}, seed {cfg.seed}", fontsize=10)
     fig.tight_layout()
-    path = pipe.rundir.path / "curve.png"
+    path = pipe.rundir.curve_png
     atomic_save_figure(fig, path)
     return path

@@ -222,10 +222,10 @@ class RLlibRun:
         check_rllib_config(cfg, num_env_runners)
         self.num_env_runners, self.address = num_env_runners, address
         self.out = Path(cfg.run_dir or f"runs/rllib_ppo__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}")
-        if self.out.exists() and any(p.name != "pretrain" for p in self.out.iterdir()):
+        if self.out.exists() and any(p != RunDir(self.out).pretrain_dir for p in self.out.iterdir()):
             raise FileExistsError(f"run directory {self.out} already exists and is not empty: choose another --run-dir")
         device = resolve_device(cfg.device)
-        self.pre_dir = Path(cfg.pretrained) if cfg.pretrained else self.out / "pretrain"
+        self.pre_dir = Path(cfg.pretrained) if cfg.pretrained else RunDir(self.out).pretrain_dir
         if not cfg.pretrained:
             run(agent_config(replace(cfg, {"adv.updates": 0, "run_dir": str(self.pre_dir)}), "reinforce"))
         ckpt, cfg = load_pretrained(replace(cfg, {"pretrained": str(self.pre_dir)}))  # checked against its task, sizes
@@ -246,7 +246,7 @@ class RLlibRun:
         }  # fmt: skip
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(
-            self.out / "config.json", {**to_dict(cfg), "trainer": "rllib", "num_env_runners": num_env_runners}
+            RunDir(self.out).config_json, {**to_dict(cfg), "trainer": "rllib", "num_env_runners": num_env_runners}
         )
         self.algo: Any = None
         self.history: list[dict[str, Any]] = []
@@ -279,7 +279,8 @@ class RLlibRun:
         if it % self.cfg.eval.every == 0 or it == self.cfg.adv.updates:
             row.update(evaluate_generator(self.gen, self.task, self.cfg))
         self.history.append(row)
-        atomic_write_json(self.out / "metrics.json", {"history": self.history, "finished": False})  # progress so far
+        progress = {"history": self.history, "finished": False}  # the run so far
+        atomic_write_json(RunDir(self.out).metrics_json, progress)
         return row
 
     def runners_in_sync(self) -> bool:
@@ -306,7 +307,7 @@ class RLlibRun:
             "d_reports": self.driver.d_rows, "runners_in_sync": in_sync, "mean_iteration_s": it_s,
             "mean_d_retrain_s": d_s, "d_share": d_s / it_s if it_s else 0.0, "finished": True,
         }  # fmt: skip
-        atomic_write_json(self.out / "metrics.json", out)
+        atomic_write_json(RunDir(self.out).metrics_json, out)
         vocab = self.task.corpus.vocab.tokens if self.task.corpus is not None else None
         state = {"config": to_dict(self.cfg), "generator": self.gen.state_dict(), "vocab": vocab}
         save_checkpoint(RunDir(self.out).latest, state)

@@ -1,19 +1,22 @@
-"""A run directory and the one place that knows its layout: config.json, checkpoints/ (latest, pretrained, best on
-validation, kept MLE epochs), tb/, metrics.json/.csv, samples.txt, curve.png; the checks a run checkpoint must pass;
-the readers other modules use (history rows by phase, the generator a checkpoint holds)."""
+"""A run directory as the pipeline reads and writes it (its layout is :class:`seqgan_env.rundir.RunLayout`, the one
+place that spells it): the config and metrics readers and writers, the checks a run checkpoint must pass, the phase
+names of its history rows."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import SeqGANConfig, from_dict
+from seqgan_env.rundir import RunLayout
+
+__all__ = ["EVAL_PHASES", "Phase", "RunDir", "checkpoint_at", "report_seed", "require_run_keys",
+           "saved_config"]  # fmt: skip
 
 
 class Phase:
@@ -48,39 +51,9 @@ def report_seed(seed: int, k: int) -> int:
     return seed + REPORT_SEED_STRIDE * k
 
 
-class RunDir:
-    """A run directory: config.json, checkpoints/, tb/, metrics.json/.csv, samples.txt, curve.png."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    @property
-    def latest(self) -> Path:
-        return self.path / "checkpoints" / "latest.pt"
-
-    def mle_epoch_path(self, epoch: int) -> Path:
-        """Where ``--mle.keep-every`` keeps G after MLE epoch ``epoch``."""
-        return self.path / "checkpoints" / f"mle_epoch{epoch:03d}.pt"
-
-    @property
-    def mle_best(self) -> Path:
-        """Where ``--mle.patience`` keeps G at its best validation NLL so far."""
-        return self.path / "checkpoints" / "mle_best.pt"
-
-    def kept_mle_epochs(self) -> list[int]:
-        """The MLE epochs whose G ``--mle.keep-every`` kept, in order."""
-        kept = (self.path / "checkpoints").glob("mle_epoch*.pt")
-        return sorted(int(p.stem.removeprefix("mle_epoch")) for p in kept)
-
-    @property
-    def pretrained(self) -> Path:
-        return self.path / "checkpoints" / "pretrained.pt"
-
-    @property
-    def best(self) -> Path:
-        """The adversarial generator with the best validation NLL so far (its start included); a generator-only
-        checkpoint, for ``load_generator(run, "best")`` and ``generate.py --checkpoint best``."""
-        return self.path / "checkpoints" / "best.pt"
+class RunDir(RunLayout):
+    """A run directory (its layout: :class:`seqgan_env.rundir.RunLayout`) with the readers and writers of this
+    package's files: config.json as a :class:`~agents.config.SeqGANConfig`, metrics.json/.csv."""
 
     @classmethod
     def create(cls, cfg: SeqGANConfig) -> RunDir:
@@ -88,8 +61,9 @@ class RunDir:
         name = cfg.run_dir or f"runs/{cfg.agent}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
         path = Path(name)
         cls.refuse_existing(cfg, path)
-        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
-        return cls(path)
+        run = cls(path)
+        run.checkpoints.mkdir(parents=True, exist_ok=True)
+        return run
 
     @staticmethod
     def refuse_existing(cfg: SeqGANConfig, path: Path | None = None) -> None:
@@ -98,53 +72,16 @@ class RunDir:
         if path is not None and path.is_dir() and any(path.iterdir()):
             raise FileExistsError(f"run directory {path} already exists: pass --resume {path} to continue it")
 
-    def lock(self) -> None:
-        """Hold an exclusive lock on the run directory until :meth:`unlock` (or the process ends); a second process
-        that tries gets one clear error instead of writing into the same run."""
-        import fcntl
-
-        path = self.path / ".lock"
-        while True:
-            self._lock = open(path, "a+")  # noqa: SIM115  (held open for the run's lifetime)
-            try:
-                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                self._lock.seek(0)
-                holder = self._lock.read().strip() or "another process"
-                self._lock.close()
-                raise FileExistsError(
-                    f"run directory {self.path} is in use by {holder}; wait for it to finish (or stop it), then "
-                    "--resume"
-                ) from None
-            try:  # the holder before us may have removed the file as it let go: lock the file that is there
-                if os.stat(path).st_ino == os.fstat(self._lock.fileno()).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            self._lock.close()
-        self._lock.seek(0)
-        self._lock.truncate()
-        self._lock.write(f"process {os.getpid()}\n")
-        self._lock.flush()
-
-    def unlock(self) -> None:
-        """Let go of the run directory and remove its ``.lock`` (still held while it is removed, so no other process
-        can hold it in between)."""
-        if getattr(self, "_lock", None) is not None:
-            (self.path / ".lock").unlink(missing_ok=True)
-            self._lock.close()
-            self._lock = None
-
     def config(self) -> SeqGANConfig:
         """The run's config (its ``config.json``; earlier versions' flat files load too)."""
-        path = self.path / "config.json"
+        path = self.config_json
         if not path.is_file():
             raise FileNotFoundError(f"{self.path} has no config.json: it is not a run directory of this project")
         return from_dict(json.loads(path.read_text()))
 
     def history(self) -> list[dict[str, Any]]:
         """Every evaluation row of ``metrics.json`` (one clear error when the run has written none)."""
-        path = self.path / "metrics.json"
+        path = self.metrics_json
         if not path.is_file():
             raise FileNotFoundError(f"{self.path} has no metrics.json: the run wrote no evaluation yet")
         return json.loads(path.read_text())["history"]
@@ -154,23 +91,17 @@ class RunDir:
         return [r for r in self.history() if r["phase"] in phases]
 
     def write_metrics(self, history: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> None:
-        atomic_write_json(self.path / "metrics.json", {"history": history, "summary": summary or {}})
+        atomic_write_json(self.metrics_json, {"history": history, "summary": summary or {}})
         keys = list(dict.fromkeys(k for row in history for k in row))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(history)
-        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
+        atomic_write_text(self.metrics_csv, buf.getvalue())
 
 
 RUN_KEYS = ("config", "agent", "phase", "step", "wall", "history", "generator", "gen_optimizer", "discriminator",
             "disc_optimizer", "rng", "torch_rng", "numpy_rng", "python_rng")  # fmt: skip
-
-
-def run_finished(path: str | Path) -> bool:
-    """Whether ``path`` holds a finished run: its metrics.json has the closing summary (studies skip such runs)."""
-    metrics = Path(path) / "metrics.json"
-    return metrics.is_file() and bool(json.loads(metrics.read_text()).get("summary"))
 
 
 def require_run_keys(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
@@ -184,7 +115,7 @@ def require_run_keys(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
 def checkpoint_at(path: str | Path, name: str = "latest.pt") -> dict[str, Any]:
     """The run checkpoint ``path`` names: a checkpoint file, or a run directory's ``checkpoints/{name}``."""
     p = Path(path)
-    file = p / "checkpoints" / name if p.is_dir() else p
+    file = RunLayout(p).checkpoints / name if p.is_dir() else p
     return require_run_keys(load_checkpoint(file), file)
 
 

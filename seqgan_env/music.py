@@ -10,7 +10,8 @@ for silence — the first :data:`LENGTH` steps. An eighth-note grid (``STEP = 0.
 eighth notes, so a step is about one note (the paper's 0.4 s is a time step of recorded MIDI, which ABC has not);
 32 steps are 4 bars of a reel, 5⅓ of a jig. Tunes shorter than that are dropped.
 
-Parsing the ABC corpus takes minutes, so the token file is cached in the user's cache directory
+Each tune is parsed from its first bars only (all 32 steps need), in parallel: the first parse takes a couple of
+minutes (``docs/experiments/music_parse.py``). The token file is cached in the user's cache directory
 (``$XDG_CACHE_HOME/seqgan_env`` or ``~/.cache/seqgan_env``), written atomically; requires ``pip install -e
 ".[music]"``.
 """
@@ -18,6 +19,7 @@ Parsing the ABC corpus takes minutes, so the token file is cached in the user's 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -31,7 +33,7 @@ LENGTH = 32
 """Tokens per tune (the paper's length); a run needs ``--task.seq-len 33`` (the tokens and ``<eos>``)."""
 COLLECTIONS = ("ryansMammoth", "oneills1850")
 REST = "rest"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _music21() -> Any:
@@ -76,18 +78,84 @@ def _scores(parsed: Any) -> Iterable[Any]:
     return parsed.scores if hasattr(parsed, "scores") else [parsed]
 
 
-def parse_tunes(paths: Sequence[str | os.PathLike[str]], progress: bool = True) -> list[list[str]]:
-    """Token sequences of every tune in the ABC files ``paths`` (a file may hold many tunes)."""
+HEAD_BARS = 24
+"""Bars of a tune's body parsed first: 32 eighth-note steps (16 quarter notes) span at most 12 bars of 3/8, so 24
+leaves a margin; a tune whose head is too short is parsed whole (:func:`tune_head`)."""
+_BAR = re.compile(r"[:\[\]|]*\|[:\[\]|0-9]*")  # one bar line: |, ||, |], [|, :|, |:, :||:, |1 …
+
+
+def split_tunes(text: str) -> tuple[str, list[str]]:
+    """An ABC file's text as its file header (what precedes the first ``X:``) and its tunes (each from ``X:``)."""
+    parts = re.split(r"(?m)^(?=X:)", text)
+    head = "" if parts[0].startswith("X:") else parts[0]
+    return head, [p for p in parts if p.startswith("X:")]
+
+
+def tune_head(tune: str, bars: int = HEAD_BARS) -> str:
+    """The tune's header lines and the first ``bars`` bars of its body, whole lines (all of it when shorter)."""
+    out: list[str] = []
+    body, n = False, 0
+    for line in tune.splitlines():
+        out.append(line)
+        if re.match(r"^[A-Za-z+]:", line):  # a header or inline field line (K: ends the header)
+            body = body or line.startswith("K:")
+            continue
+        if body:
+            n += len(_BAR.findall(line))
+            if n >= bars:
+                break
+    return "\n".join(out) + "\n"
+
+
+def _parse_tune(args: tuple[str, str]) -> list[str] | None:
+    """One tune's tokens (:func:`tune_tokens`): its head parsed first, the whole tune only if the head is too short.
+    None for a tune too short (or that music21 cannot read)."""
+    header, tune = args
     music21 = _music21()
+    head = tune_head(tune)
+    for text in (head, tune) if head != tune else (tune,):
+        try:
+            scores = list(_scores(music21.converter.parse(header + text, format="abc")))
+        except Exception:  # music21 raises many kinds on malformed ABC: such a tune is dropped
+            return None
+        tokens = next((t for t in map(tune_tokens, scores) if t is not None), None)
+        if tokens is not None:
+            return tokens
+    return None
+
+
+def parse_tunes(
+    paths: Sequence[str | os.PathLike[str]], progress: bool = True, workers: int | None = None
+) -> list[list[str]]:
+    """Token sequences of every tune in the ABC files ``paths`` (a file may hold many tunes), in file order. Each
+    tune is parsed on its own from its first :data:`HEAD_BARS` bars (all a sequence needs), over ``workers``
+    processes (default: the CPU count), with a progress bar in tunes."""
+    _music21()
     from tqdm.auto import tqdm
 
-    out = []
-    for path in tqdm(paths, desc="parsing ABC tunes", disable=not progress, unit="file"):
-        for score in _scores(music21.converter.parse(str(path))):
-            tokens = tune_tokens(score)
-            if tokens is not None:
-                out.append(tokens)
-    return out
+    jobs = []
+    for path in paths:
+        header, tunes = split_tunes(Path(path).read_text(encoding="utf-8", errors="replace"))
+        jobs += [(header, tune) for tune in tunes]
+    workers = min(workers or os.cpu_count() or 1, max(len(jobs) // 64, 1))
+    bar = tqdm(total=len(jobs), desc="parsing ABC tunes (once)", disable=not progress, unit="tune")
+    if workers == 1:
+        results = []
+        for job in jobs:
+            results.append(_parse_tune(job))
+            bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"  # fork: no re-imports
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            results = []
+            for tokens in pool.map(_parse_tune, jobs, chunksize=16):
+                results.append(tokens)
+                bar.update()
+    bar.close()
+    return [t for t in results if t is not None]
 
 
 def cache_dir() -> Path:

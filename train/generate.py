@@ -122,7 +122,7 @@ MIDI_MAX = 10_000
 def _check_music(p: argparse.ArgumentParser, run_dir: str, n: int) -> None:
     """``--midi`` needs a music run, music21, and a number of tunes one file can hold."""
     run = RunDir(run_dir)
-    data = run.config().task.data if (run.path / "config.json").is_file() else None  # the run directory's reader
+    data = run.config().task.data if run.config_json.is_file() else None  # the run directory's reader
     if data != "music:folk":
         p.error(f"--midi: {run_dir} is not a music run (its --task.data is {data!r}, not 'music:folk')")
     if n > MIDI_MAX:

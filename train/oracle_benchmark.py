@@ -96,7 +96,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--start loads the project's generator policy; --policy {a.policy} starts from scratch: drop one")
     if a.oracle_params != "random" and not Path(a.oracle_params).is_file():
         p.error(f"--oracle-params {a.oracle_params}: no such file (or pass 'random')")
-    if a.reference is not None and not (Path(a.reference) / "metrics.json").is_file():
+    if a.reference is not None and not RunDir(a.reference).metrics_json.is_file():
         p.error(f"--reference {a.reference}: no metrics.json there (a train/reference.py run directory)")
     return a
 

@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agents.rundir import run_finished  # noqa: E402
+from seqgan_env.rundir import run_finished  # noqa: E402
 
 ORACLE = str(ROOT.parent / "shared" / "seqgan_oracle" / "target_params.npz")
 SHARED = {

@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agents.rundir import run_finished  # noqa: E402
+from seqgan_env.rundir import run_finished  # noqa: E402
 
 DATA = {"task.data": "poems:quatrains", "task.text_level": "char", "task.seq_len": 21, "task.n_valid": 1000,
         "task.data_seed": 0, "progress": False, "device": "cpu"}  # fmt: skip
