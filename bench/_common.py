@@ -60,6 +60,34 @@ def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
     return 2 * n**3 / sec / 1e9
 
 
+def interleaved_floor(fn: Callable[[], Any], flops: float, pairs: int = 7, n: int = 1024) -> dict[str, float]:
+    """``fn``'s speed as a share of the matmul floor, measured A B A B …: before each timed ``fn()`` the fp32 GEMM
+    rate is measured again (the best of 3 ``n × n`` products), and each pair gives ``flops / rate / seconds``. A
+    busy machine slows both halves of a pair, so the share holds while the rate drops; a regression lowers the share
+    alone. Returns the medians and ranges over ``pairs``: ``share`` (0–1), ``gflops`` (the GEMM rate), ``seconds``."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    fn()
+    a @ b  # warm-up
+    shares, rates, times = [], [], []
+    for _ in range(pairs):
+        gemm = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            a @ b
+            gemm.append(time.perf_counter() - t0)
+        rate = 2 * n**3 / min(gemm)
+        t0 = time.perf_counter()
+        fn()
+        sec = time.perf_counter() - t0
+        shares.append(flops / rate / sec)
+        rates.append(rate / 1e9)
+        times.append(sec)
+    out: dict[str, float] = {}
+    for name, xs in (("share", shares), ("gflops", rates), ("seconds", times)):
+        out[name], out[f"{name}_min"], out[f"{name}_max"] = statistics.median(xs), min(xs), max(xs)
+    return out
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

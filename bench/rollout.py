@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import matmul_gflops, parser, peak_rss_mb, setup, table, timeit
+from _common import interleaved_floor, matmul_gflops, parser, peak_rss_mb, setup, table, timeit
 
 from seqgan_env import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from seqgan_env.rollout import RolloutReward
@@ -129,6 +129,14 @@ def main() -> None:
           f"{sampled:,} sampled tokens, {flops / 1e9:.1f} GFLOP; fp32 GEMM rate {gflops:.0f} GFLOP/s "
           f"-> floor {floor * 1e3:.0f} ms")  # fmt: skip
     print(table(rows))
+    if args.disc == "none":  # the floor ratio that holds under load: GEMM and q_all timed alternately
+        pairs = 3 if args.quick else 9
+        r = interleaved_floor(lambda: reward.q_all(tokens), flops, pairs=pairs)
+        share = f"{100 * r['share']:.1f} % (range {100 * r['share_min']:.1f}–{100 * r['share_max']:.1f} %)"
+        gemm = f"{r['gflops_min']:.0f}–{r['gflops_max']:.0f} GFLOP/s (median {r['gflops']:.0f})"
+        print(f"\nq_all against a GEMM timed just before it, {pairs} pairs (A B A B …): {share} of the matmul floor, "
+              f"while the GEMM ran at {gemm} and q_all took {1e3 * r['seconds_min']:.0f}–{1e3 * r['seconds_max']:.0f} "
+              "ms: a busy machine moves the last two, a regression the first")  # fmt: skip
     print(f"peak RSS {peak_rss_mb():.0f} MB")
 
 
