@@ -124,7 +124,7 @@ def ppo_config(cfg: SeqGANConfig, env_config: dict[str, Any], gen_config: Any, n
     envs_per_runner = -(-cfg.env.num_envs // max(num_env_runners, 1))
     vectorize = "vector_entry_point" if gen_config.eos_token is None else "sync"
     return (
-        PPOConfig()
+        PPOConfig(algo_class=seqgan_rllib.SeqGANPPO)
         .environment(seqgan_rllib.register(), env_config=env_config)
         .env_runners(
             num_env_runners=num_env_runners, num_envs_per_env_runner=envs_per_runner, gym_env_vectorize_mode=vectorize
@@ -157,14 +157,18 @@ class RLlibDriver:
     """The driver side of an RLlib SeqGAN run (attached as ``algorithm.seqgan_driver``; see
     :class:`seqgan_env.rllib.SeqGANCallback`): D retraining and the push of D and the rollout policy."""
 
-    def __init__(self, cfg: SeqGANConfig, task: Task, gen: Generator, disc: Discriminator) -> None:
+    def __init__(
+        self, cfg: SeqGANConfig, task: Task, gen: Generator, disc: Discriminator, num_env_runners: int = 2
+    ) -> None:
         from seqgan_env.rllib import PartsSync
 
         self.cfg, self.task, self.gen, self.disc = cfg, task, gen, disc
         self.d_opt = adam(disc.parameters(), lr=cfg.disc.lr)
         self.rollout = copy.deepcopy(gen).requires_grad_(False).eval()
         self.rng = torch.Generator().manual_seed(cfg.seed)
-        self.sync = PartsSync()
+        self.sync = PartsSync(local=num_env_runners == 0)
+        self.check_before_sample = True  # False only to show what happens without the check (tests)
+        self.last_check: dict[str, int] = {}
         self.iteration = 0
         self.d_rows: list[dict[str, Any]] = []
 
@@ -175,11 +179,20 @@ class RLlibDriver:
 
         algorithm.seqgan_driver = self
         load_learner_generator(algorithm, self.gen.state_dict())
-        self.sync.push(algorithm, self.disc, self.rollout)
+        self.sync.push(algorithm, self.disc, self.rollout, self.gen)
+
+    def before_sample(self, algorithm: Any) -> None:
+        """Every runner's parts against the driver's, the stale ones brought up to date (before each sample)."""
+        if self.check_before_sample:
+            self.last_check = self.sync.check(algorithm)
+        else:
+            self.last_check = {"runners": 0, "stale": 0, "version": self.sync.version}
 
     def after_iteration(self, algorithm: Any, result: dict[str, Any]) -> None:
         """Pull the learner's G; every ``disc.retrain_every`` iterations retrain D; update the rollout policy
-        (θ_r ← β·θ_r + (1 − β)·θ); push both. Timings go to ``result["seqgan"]``."""
+        (θ_r ← β·θ_r + (1 − β)·θ); push them with G (a new version). Timings and the sync check of this iteration go
+        to ``result["seqgan"]``: the runners checked before sampling, how many were stale (and repaired), the
+        version they then held, and the lowest version an episode was sampled with (``sampled_version``)."""
         from seqgan_env.rllib import learner_generator_state
 
         self.iteration += 1
@@ -208,8 +221,17 @@ class RLlibDriver:
                 )  # fmt: skip
                 self.d_rows.append({"iteration": self.iteration, **{f"d_{k}": v for k, v in report.items()}})
         delay_update(self.rollout, self.gen, self.cfg.env.rollout_beta)
-        self.sync.push(algorithm, self.disc if retrain else None, self.rollout)
-        result["seqgan"] = {"d_retrained": retrain, "d_retrain_s": d_s, "driver_s": time.perf_counter() - t0}
+        from seqgan_env.rllib import SAMPLED_VERSION
+
+        sampled = (result.get("env_runners") or {}).get(SAMPLED_VERSION)
+        check = self.last_check
+        self.sync.push(algorithm, self.disc if retrain else None, self.rollout, self.gen)
+        result["seqgan"] = {
+            "d_retrained": retrain, "d_retrain_s": d_s, "driver_s": time.perf_counter() - t0,
+            "sync_runners": check.get("runners", 0), "sync_stale": check.get("stale", 0),
+            "sync_version": check.get("version", 0), "sampled_version": None if sampled is None else int(sampled),
+            "sampled_in_sync": sampled is not None and int(sampled) == check.get("version"),
+        }  # fmt: skip
 
 
 class RLlibRun:
@@ -236,7 +258,7 @@ class RLlibRun:
         disc = build_discriminator(cfg, task).to(device)
         disc.load_state_dict(ckpt["discriminator"])
         self.gen, self.disc = gen, disc
-        self.driver = RLlibDriver(cfg, task, gen, disc)
+        self.driver = RLlibDriver(cfg, task, gen, disc, num_env_runners)
         d_cfg = dataclasses.asdict(disc.config)
         self.env_config = {
             "vocab_size": task.vocab_size, "seq_len": cfg.task.seq_len, "n_rollouts": cfg.env.n_rollouts,

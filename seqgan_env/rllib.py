@@ -25,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 import ray
 import torch
+from ray.rllib.algorithms.ppo import PPO
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
@@ -41,6 +42,8 @@ from seqgan_env.rewards import SOURCES
 
 ENV_NAME = "SeqGAN-v0"
 ENV_KEYS = ("vocab_size", "seq_len", "n_rollouts", "reward_mode", "d_reward", "device", "reward_source")
+SAMPLED_VERSION = "seqgan_sampled_version"
+"""Env-runner metric: the lowest version of the driver's parts an episode of the iteration was sampled with."""
 SYNC_TIMEOUT_S = 120.0
 """Seconds a weight push waits for every env runner (never 0: RLlib skips a 0 s sync while another is in flight)."""
 
@@ -203,8 +206,16 @@ def _seqgan_envs(env: Any) -> Iterator[SeqGANEnv | SeqGANVectorEnv]:
             break
 
 
-def set_parts_on_runner(env_runner: Any, disc_state: dict | None, policy_state: dict | None) -> int:
-    """Load the given weights into every SeqGANEnv of ``env_runner``; returns how many envs were updated."""
+def set_parts_on_runner(
+    env_runner: Any,
+    disc_state: dict | None,
+    policy_state: dict | None,
+    generator_state: dict | None = None,
+    version: int | None = None,
+) -> int:
+    """Load the given weights into every SeqGANEnv of ``env_runner`` (D, rollout policy) and into its policy module
+    (the generator), and record the driver's ``version`` of them on the runner; returns how many envs were
+    updated."""
     n = 0
     for env in _seqgan_envs(getattr(env_runner, "env", None)):
         if disc_state is not None:
@@ -213,7 +224,18 @@ def set_parts_on_runner(env_runner: Any, disc_state: dict | None, policy_state: 
             env.core.rollout_policy.load_state_dict(policy_state)
             env.core.set_rollout_policy(env.core.rollout_policy)
         n += 1
+    module = getattr(env_runner, "module", None)
+    if generator_state is not None and module is not None:
+        module.load_generator_state(generator_state)
+    if version is not None:
+        env_runner.seqgan_version = version
     return n
+
+
+def runner_version(env_runner: Any) -> tuple[int, int | None]:
+    """``(worker_index, version)``: the runner's index and the version of the driver's parts it holds (None: a
+    runner constructed or restarted since the last push, holding freshly initialised parts)."""
+    return int(getattr(env_runner, "worker_index", 0)), getattr(env_runner, "seqgan_version", None)
 
 
 def runner_parts(algorithm: Any, local: bool = False) -> list[list[dict[str, dict[str, np.ndarray]]]]:
@@ -282,45 +304,96 @@ def parts_match(
 
 
 class PartsSync:
-    """Driver side: the latest weights of D and of the rollout policy, each put in Ray's object store once per
-    push; env runners fetch the object (nothing heavy travels in a closure). :meth:`restore` re-sends the latest
-    objects to recreated runners."""
+    """Driver side: the latest weights of D, of the rollout policy and of the generator (the runners' policy module),
+    each put in Ray's object store once per push, and their version (one number, raised by every push); env runners
+    fetch the objects and record the version.
 
-    def __init__(self) -> None:
-        self.refs: dict[str, Any] = {"discriminator": None, "rollout_policy": None}
+    :meth:`check` runs before every sample (``SeqGANPPO.training_step``): each runner reports the version it holds,
+    and one that differs — constructed or restarted since the last push, whoever restarted it — is sent every part
+    before it samples. A push or check that does not reach every healthy runner within :data:`SYNC_TIMEOUT_S` is
+    retried once, then raises: never silent. :meth:`restore` re-sends everything to runners RLlib recreated."""
+
+    PARTS = ("discriminator", "rollout_policy", "generator")
+
+    def __init__(self, local: bool = False) -> None:
+        self.refs: dict[str, Any] = dict.fromkeys(self.PARTS)
+        self.version = 0
+        self.pushes_before_version = 0  # the version a runner must hold for a partial push to bring it up to date
         self.pushes = 0
+        self.local = local  # whether the driver's own env runner samples (num_env_runners=0)
 
     def push(
         self,
         algorithm: Any,
         discriminator: torch.nn.Module | None = None,
         rollout_policy: torch.nn.Module | None = None,
+        generator: torch.nn.Module | None = None,
     ) -> None:
-        """Store the given parts' weights and load them into every env (local and remote runners); a part not
-        given is not re-sent (the runners keep what they hold)."""
-        given = {"discriminator": discriminator, "rollout_policy": rollout_policy}
+        """Store the given parts' weights, raise the version and load them into every env runner (local and
+        remote); a part not given is not re-sent (the runners keep what they hold)."""
+        given = {"discriminator": discriminator, "rollout_policy": rollout_policy, "generator": generator}
         for name, part in given.items():
             if part is not None:
                 self.refs[name] = ray.put(cpu_state(part))
+        self.pushes_before_version = self.version
+        self.version += 1
         self.pushes += 1
         self._send(algorithm, None, [name for name, part in given.items() if part is not None])
+
+    def check(self, algorithm: Any) -> dict[str, int]:
+        """Before a sample: every healthy runner's version against the driver's; the stale ones get every part now.
+        Returns ``{"runners": checked, "stale": found and repaired, "version": the driver's}``."""
+        held = self._each(algorithm, runner_version, None)
+        stale = [index for index, version in held if version != self.version]
+        if stale and self.version:
+            remote = [i for i in stale if i > 0]
+            if remote:
+                self._send(algorithm, remote, list(self.PARTS))
+            if 0 in stale:  # the driver's own runner (num_env_runners=0)
+                self._send(algorithm, [], list(self.PARTS))
+        return {"runners": len(held), "stale": len(stale), "version": self.version}
 
     def restore(self, algorithm: Any, runner_ids: Sequence[int]) -> None:
         """Send the latest parts to the env runners ``runner_ids`` (recreated after a failure)."""
         if runner_ids and any(r is not None for r in self.refs.values()):
-            self._send(algorithm, list(runner_ids), list(self.refs))
+            self._send(algorithm, list(runner_ids), list(self.PARTS))
 
     def _send(self, algorithm: Any, runner_ids: list[int] | None, parts: list[str]) -> None:
-        disc_ref = self.refs["discriminator"] if "discriminator" in parts else None
-        pol_ref = self.refs["rollout_policy"] if "rollout_policy" in parts else None
+        """Load ``parts`` into the runners ``runner_ids`` (None: every healthy one and the local one; []: the local
+        one only) and record the version there."""
+        refs = {name: self.refs[name] if name in parts else None for name in self.PARTS}
+        version, full = self.version, set(parts) == set(self.PARTS)
+        previous = self.pushes_before_version
 
         def load(env_runner: Any) -> int:
-            disc = ray.get(disc_ref) if disc_ref is not None else None
-            pol = ray.get(pol_ref) if pol_ref is not None else None
-            return set_parts_on_runner(env_runner, disc, pol)
+            got = {name: ray.get(ref) if ref is not None else None for name, ref in refs.items()}
+            # a partial push brings a runner up to date only if it held the previous version: one that was stale
+            # (e.g. restarted since) keeps its old version, so the next check sends it everything
+            up_to_date = full or getattr(env_runner, "seqgan_version", None) == previous
+            return set_parts_on_runner(env_runner, got["discriminator"], got["rollout_policy"], got["generator"],
+                                       version if up_to_date else None)  # fmt: skip
 
-        algorithm.env_runner_group.foreach_env_runner(
-            load, local_env_runner=runner_ids is None, remote_worker_ids=runner_ids, timeout_seconds=SYNC_TIMEOUT_S
+        self._each(algorithm, load, runner_ids)
+
+    def _each(self, algorithm: Any, fn: Any, runner_ids: list[int] | None) -> list[Any]:
+        """``fn`` on the runners ``runner_ids`` (None: every healthy remote one, and the local one when it samples;
+        ``[]``: the local one only), retried once if a healthy runner did not answer within :data:`SYNC_TIMEOUT_S`;
+        then a ``RuntimeError`` naming how many did not. A runner that died meanwhile is not waited for: RLlib
+        recreates it and :meth:`restore` (or the next :meth:`check`) brings it up to date."""
+        group = algorithm.env_runner_group
+        if runner_ids == []:
+            return [fn(group.local_env_runner)]
+        local = runner_ids is None and self.local
+        for _ in range(2):
+            out = group.foreach_env_runner(fn, local_env_runner=local, remote_worker_ids=runner_ids,
+                                           timeout_seconds=SYNC_TIMEOUT_S)  # fmt: skip
+            healthy = set(group.healthy_worker_ids())
+            expected = len(healthy if runner_ids is None else healthy & set(runner_ids)) + int(local)
+            if len(out) >= expected:
+                return out
+        raise RuntimeError(
+            f"env runners did not answer within {SYNC_TIMEOUT_S:.0f} s ({len(out)} of {expected}): D, the rollout "
+            "policy or the generator would be stale there; stopping rather than sampling with them"
         )
 
 
@@ -334,9 +407,29 @@ class SeqGANCallback(RLlibCallback):
         if driver is not None:
             driver.after_iteration(algorithm, result)
 
+    def on_episode_end(self, *, env_runner: Any = None, metrics_logger: Any = None, **kwargs: Any) -> None:
+        """On the runner: log the version of the driver's parts this episode was sampled with (−1: none pushed
+        since the runner was built), the minimum over the iteration's episodes (``seqgan_sampled_version``)."""
+        if metrics_logger is not None and env_runner is not None:
+            version = getattr(env_runner, "seqgan_version", None)
+            metrics_logger.log_value(SAMPLED_VERSION, -1 if version is None else version, reduce="min",
+                                     clear_on_reduce=True)  # fmt: skip
+
     def on_env_runners_recreated(
         self, *, algorithm: Any, env_runner_group: Any, env_runner_indices: list[int], is_evaluation: bool, **kw: Any
     ) -> None:
         driver = getattr(algorithm, "seqgan_driver", None)
         if driver is not None and not is_evaluation:
             driver.sync.restore(algorithm, env_runner_indices)
+
+
+class SeqGANPPO(PPO):
+    """RLlib's PPO whose every training step starts with the driver's check (``algorithm.seqgan_driver``'s
+    ``before_sample``, :meth:`PartsSync.check`): no runner samples with a D, a rollout policy or a generator older
+    than the driver's, whoever restarted it."""
+
+    def training_step(self) -> Any:
+        driver = getattr(self, "seqgan_driver", None)
+        if driver is not None:
+            driver.before_sample(self)
+        return super().training_step()

@@ -35,7 +35,7 @@ def test_rllib_run_trains_the_generator_and_keeps_every_runner_in_sync_even_afte
     from seqgan_env import rllib as seqgan_rllib
 
     # d_every 100: D is never retrained, so a recreated runner can only get the driver's D from the restore hook
-    session = RLlibRun(tiny(tmp_path, {"disc.retrain_every": 100, "adv.updates": 4}), num_env_runners=2)
+    session = RLlibRun(tiny(tmp_path, {"disc.retrain_every": 100, "adv.updates": 6}), num_env_runners=2)
     session.start()
     try:
         algo = session.algo
@@ -53,21 +53,37 @@ def test_rllib_run_trains_the_generator_and_keeps_every_runner_in_sync_even_afte
         want = session.gen.next_token_logits(obs)
         assert all(torch.allclose(r["logits"], want, atol=1e-6) for r in runners)
 
-        session.iterate()
+        row = session.iterate()
         assert session.runners_in_sync()
+        assert row["sync_runners"] == 2
+        assert row["sampled_in_sync"]
 
-        # kill one runner; RLlib recreates it with a random D, and the restore hook gives it the driver's
-        pids = [r["pid"] for r in runners]
-        os.kill(pids[0], signal.SIGKILL)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            session.iterate()
-            healthy = algo.env_runner_group.num_healthy_remote_workers()
-            if algo._counters.get("total_num_restored_workers", 0) >= 1 and healthy == 2:
-                break
-        assert algo._counters.get("total_num_restored_workers", 0) >= 1
+        # kill a runner between iterations: Ray restarts the actor before RLlib calls it again, so RLlib sees no
+        # failure and no recreation hook fires. Without the pre-sample check the next iteration samples from it
+        # with a freshly built D, rollout policy and generator (version -1)...
+        def kill_and_wait(pid: int) -> None:
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(15)  # the actor is restarted by Ray meanwhile
+
+        pids = [r["pid"] for r in seqgan_rllib.runner_modules(algo)]
+        session.driver.check_before_sample = False
+        kill_and_wait(pids[0])
+        row = session.iterate()
+        assert row["sampled_version"] == -1  # what the issue saw: a sample from a fresh runner, silently
+        assert not row["sampled_in_sync"]
+        # ... with it, the stale runner gets every part before it samples (also the one above: the end-of-iteration
+        # push sent it no D, so it kept its old version and the check caught it)
+        session.driver.check_before_sample = True
+        row = session.iterate()
+        assert row["sync_stale"] == 1
+        assert row["sampled_in_sync"]
+        pids = [r["pid"] for r in seqgan_rllib.runner_modules(algo)]
+        kill_and_wait(pids[-1])
+        row = session.iterate()
+        assert (row["sync_runners"], row["sync_stale"]) == (2, 1)
+        assert row["sampled_version"] == row["sync_version"]  # every episode: the driver's D, rollout policy and G
         new_pids = [r["pid"] for r in seqgan_rllib.runner_modules(algo)]
-        assert pids[0] not in new_pids
+        assert pids[-1] not in new_pids
         assert len(new_pids) == 2
         assert session.runners_in_sync()
     except BaseException:
