@@ -149,7 +149,7 @@ def ppo_config(cfg: SeqGANConfig, env_config: dict[str, Any], gen_config: Any, n
         )
         .fault_tolerance(restart_failed_env_runners=True)
         .callbacks(seqgan_rllib.SeqGANCallback)
-        .debugging(seed=cfg.seed)
+        .debugging(seed=cfg.seed, log_level="ERROR")  # the runners' errors reach the driver's log, not their chatter
     )
 
 
@@ -278,7 +278,7 @@ class RLlibRun:
         pretrained G, push D and the rollout policy, and evaluate (iteration 0)."""
         import ray
 
-        ray.init(address=self.address, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False,
+        ray.init(address=self.address, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=True,
                  ignore_reinit_error=True)  # fmt: skip
         self.algo = ppo_config(self.cfg, self.env_config, self.gen.config, self.num_env_runners).build_algo()
         self.driver.start(self.algo)
@@ -325,7 +325,8 @@ class RLlibRun:
         it_s = sum(r["iteration_s"] for r in timed) / max(len(timed), 1)
         d_s = sum(r["d_retrain_s"] for r in timed) / max(len(timed), 1)
         out = {
-            "num_env_runners": self.num_env_runners, "pretrained": str(self.pre_dir), "history": self.history,
+            "run_dir": str(self.out), "num_env_runners": self.num_env_runners, "pretrained": str(self.pre_dir),
+            "history": self.history,
             "d_reports": self.driver.d_rows, "runners_in_sync": in_sync, "mean_iteration_s": it_s,
             "mean_d_retrain_s": d_s, "d_share": d_s / it_s if it_s else 0.0, "finished": True,
         }  # fmt: skip

@@ -127,20 +127,29 @@ def _parse_tune(args: tuple[str, str]) -> list[str] | None:
 def parse_tunes(
     paths: Sequence[str | os.PathLike[str]], progress: bool = True, workers: int | None = None
 ) -> list[list[str]]:
-    """Token sequences of every tune in the ABC files ``paths`` (a file may hold many tunes), in file order. Each
-    tune is parsed on its own from its first :data:`HEAD_BARS` bars (all a sequence needs), over ``workers``
-    processes (default: the CPU count), with a progress bar in tunes."""
+    """Token sequences of every tune in the ABC files ``paths`` (a file may hold many tunes), in file order; see
+    :func:`parse_tune_files`."""
+    return [tokens for tunes in parse_tune_files(paths, progress, workers) for tokens in tunes]
+
+
+def parse_tune_files(
+    paths: Sequence[str | os.PathLike[str]], progress: bool = True, workers: int | None = None
+) -> list[list[list[str]]]:
+    """For each ABC file of ``paths``, the token sequences of its tunes (those long enough). Each tune is parsed on
+    its own (with the file's header), as ABC defines a tune, from its first :data:`HEAD_BARS` bars (all a sequence
+    needs), over ``workers`` processes (default: the CPU count), with a progress bar in tunes."""
     _music21()
     from tqdm.auto import tqdm
 
-    jobs = []
-    for path in paths:
+    jobs, owner = [], []
+    for i, path in enumerate(paths):
         header, tunes = split_tunes(Path(path).read_text(encoding="utf-8", errors="replace"))
         jobs += [(header, tune) for tune in tunes]
+        owner += [i] * len(tunes)
     workers = min(workers or os.cpu_count() or 1, max(len(jobs) // 64, 1))
     bar = tqdm(total=len(jobs), desc="parsing ABC tunes (once)", disable=not progress, unit="tune")
+    results: list[list[str] | None] = []
     if workers == 1:
-        results = []
         for job in jobs:
             results.append(_parse_tune(job))
             bar.update()
@@ -150,12 +159,15 @@ def parse_tunes(
 
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"  # fork: no re-imports
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            results = []
             for tokens in pool.map(_parse_tune, jobs, chunksize=16):
                 results.append(tokens)
                 bar.update()
     bar.close()
-    return [t for t in results if t is not None]
+    out: list[list[list[str]]] = [[] for _ in paths]
+    for i, tokens in zip(owner, results, strict=True):
+        if tokens is not None:
+            out[i].append(tokens)
+    return out
 
 
 def cache_dir() -> Path:

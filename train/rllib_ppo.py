@@ -13,6 +13,7 @@ settings. NLL-oracle and NLL-test of the learner's generator go to RUN_DIR/metri
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -35,11 +36,32 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from agents.rllib import train
 
     try:
-        return train(cfg, ns.num_env_runners, ns.address)
+        out = train(cfg, ns.num_env_runners, ns.address)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    last = out["history"][-1]
+    shown = {k: out[k] for k in ("run_dir", "runners_in_sync", "mean_iteration_s")}
+    print(json.dumps({**shown, **{k: last[k] for k in ("iteration", "nll_oracle", "nll_test") if k in last}}, indent=2))
+    return out
+
+
+def exit_even_if_ray_lingers(grace_s: float = 30.0) -> None:
+    """The results are written and Ray is shut down: if a thread Ray left behind keeps the interpreter alive past
+    ``grace_s`` seconds, end the process anyway (a run once finished and then never exited)."""
+    import os
+    import threading
+
+    def force() -> None:
+        print(f"note: exiting {grace_s:.0f} s after the run finished: a Ray thread was still running", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(0)
+
+    timer = threading.Timer(grace_s, force)
+    timer.daemon = True  # a normal exit does not wait for it
+    timer.start()
 
 
 if __name__ == "__main__":
     main()
+    exit_even_if_ray_lingers()
