@@ -13,19 +13,26 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+import os
+import random
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from agents.callbacks import delay_update
-from agents.checkpoint import atomic_write_json, save_checkpoint
+from agents.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from agents.config import (
     SeqGANConfig,
     agent_config,
     flag,
+    from_dict,
     get,
     ignored_by,
     ppo_sizes,
@@ -43,14 +50,10 @@ from seqgan_env.generator import Generator
 from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam
 
-UNUSED_BY_PPO = {
-    **{k: "a REINFORCE setting (this is PPO)" for k in ignored_by("ppo")},
-    "eval.checkpoint_every": "an RLlib run saves its generator at the end only",
-}
+UNUSED_BY_PPO = {k: "a REINFORCE setting (this is PPO)" for k in ignored_by("ppo")}
 """Settings an RLlib PPO run does not read: refused when set away from the preset's value (as in the SB3 runs)."""
 
 NOT_ON_RLLIB = {
-    "resume": (None, "RLlib runs are not resumable here; start again from --pretrained"),
     "env.reward_source": ("rollout", "the RLlib env builds the rollout reward's CNN D only"),
     "adv.match_mle_diversity": (False, "end-of-run tempering is implemented by the SB3 pipeline only"),
     "adv.mle_steps": (0, "interleaved MLE steps are implemented by the SB3 pipeline only"),
@@ -62,10 +65,21 @@ NOT_ON_RLLIB = {
 or the preset (``--preset fast`` asks for ``--ppo.advantage q`` and end-of-run tempering)."""
 
 
-def check_rllib_config(cfg: SeqGANConfig, num_env_runners: int) -> None:
-    """Refuse, before any work, what an RLlib run would ignore and a bad ``num_env_runners``."""
+RESUME_FLAGS = frozenset({"resume", "adv.updates", "device", "progress"})
+"""What a resumed RLlib run may set: it continues with its own config, ``--adv.updates`` growing it."""
+
+
+def check_rllib_config(cfg: SeqGANConfig, num_env_runners: int, explicit: frozenset[str] | None = None) -> None:
+    """Refuse, before any work, what an RLlib run would ignore and a bad ``num_env_runners``; with ``--resume``, any
+    flag but :data:`RESUME_FLAGS` among ``explicit`` (the paths set on the command line)."""
     if isinstance(num_env_runners, bool) or not isinstance(num_env_runners, int) or num_env_runners < 0:
         raise ValueError(f"--num-env-runners must be an int >= 0, got {num_env_runners!r}")
+    if cfg.resume is not None:
+        extra = sorted(flag(k) for k in (explicit or frozenset()) - RESUME_FLAGS)
+        if extra:
+            raise ValueError(f"{', '.join(extra)}: a resumed RLlib run continues with its own config (only "
+                             "--adv.updates may grow it)")  # fmt: skip
+        return
     if cfg.agent != "ppo":
         raise ValueError(f"--agent {cfg.agent}: an RLlib run trains the PPO agent")
     preset = preset_config(cfg.preset)
@@ -172,6 +186,20 @@ class RLlibDriver:
         self.iteration = 0
         self.d_rows: list[dict[str, Any]] = []
 
+    def state_dict(self) -> dict[str, Any]:
+        """What the driver holds that the algorithm's checkpoint does not: D with its optimiser, the rollout policy,
+        the negatives' RNG, the iteration count and D's reports."""
+        return {"discriminator": self.disc.state_dict(), "disc_optimizer": self.d_opt.state_dict(),
+                "rollout_policy": self.rollout.state_dict(), "rng": self.rng.get_state(),
+                "iteration": self.iteration, "d_rows": self.d_rows}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.disc.load_state_dict(state["discriminator"])
+        self.d_opt.load_state_dict(state["disc_optimizer"])
+        self.rollout.load_state_dict(state["rollout_policy"])
+        self.rng.set_state(state["rng"])
+        self.iteration, self.d_rows = int(state["iteration"]), list(state["d_rows"])
+
     def start(self, algorithm: Any) -> None:
         """Attach to ``algorithm``, start the learner's (and runners') generator from ``self.gen`` and push D and
         the rollout policy to every runner."""
@@ -236,27 +264,50 @@ class RLlibDriver:
 
 class RLlibRun:
     """One RLlib SeqGAN run, step by step: ``RLlibRun(cfg, …)`` checks the flags, pretrains (or loads
-    ``--pretrained``) and builds the task, G, D and the driver; :meth:`start` starts Ray and the algorithm;
-    :meth:`iterate` runs one PPO iteration; :meth:`finish` writes the results and stops Ray. :func:`train` runs it
-    end to end."""
+    ``--pretrained``; or, with ``--resume``, reads the run's last checkpoint) and builds the task, G, D and the
+    driver; :meth:`start` starts Ray and the algorithm; :meth:`iterate` runs one PPO iteration (checkpointing every
+    ``eval.checkpoint_every`` and at the last); :meth:`finish` writes the results and stops Ray. :func:`train` runs
+    it end to end.
 
-    def __init__(self, cfg: SeqGANConfig, num_env_runners: int = 2, address: str | None = None) -> None:
-        check_rllib_config(cfg, num_env_runners)
+    A checkpoint is the algorithm's own (``Algorithm.save_to_path``: learner weights and optimiser, env runner and
+    connector states, counters) in ``checkpoints/rllib_algorithm_NNNNN/``, written to a temporary directory and
+    renamed, then ``checkpoints/latest.pt`` naming it, with what lives on the driver: D and its optimiser, the
+    rollout policy, the generator, every RNG, the history. The run directory is locked while a process writes it."""
+
+    def __init__(
+        self,
+        cfg: SeqGANConfig,
+        num_env_runners: int = 2,
+        address: str | None = None,
+        explicit: frozenset[str] | None = None,
+    ) -> None:
+        check_rllib_config(cfg, num_env_runners, explicit)
         self.num_env_runners, self.address = num_env_runners, address
-        self.out = Path(cfg.run_dir or f"runs/rllib_ppo__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}")
-        if self.out.exists() and any(p != RunDir(self.out).pretrain_dir for p in self.out.iterdir()):
-            raise FileExistsError(f"run directory {self.out} already exists and is not empty: choose another --run-dir")
-        device = resolve_device(cfg.device)
-        self.pre_dir = Path(cfg.pretrained) if cfg.pretrained else RunDir(self.out).pretrain_dir
-        if not cfg.pretrained:
-            run(agent_config(replace(cfg, {"adv.updates": 0, "run_dir": str(self.pre_dir)}), "reinforce"))
-        ckpt, cfg = load_pretrained(replace(cfg, {"pretrained": str(self.pre_dir)}))  # checked against its task, sizes
+        self.resumed: dict[str, Any] | None = None
+        if cfg.resume is not None:
+            self.out = Path(cfg.resume)
+            cfg, self.resumed = read_resume(cfg, explicit)
+            self.pre_dir = Path(self.resumed["pretrained_dir"])
+            gen_state, disc_state = self.resumed["generator"], self.resumed["driver"]["discriminator"]
+        else:
+            self.out = Path(
+                cfg.run_dir or f"runs/rllib_ppo__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+            )
+            if self.out.exists() and any(p != RunDir(self.out).pretrain_dir for p in self.out.iterdir()):
+                raise FileExistsError(f"run directory {self.out} already exists: pass --resume {self.out} to continue "
+                                      "it, or choose another --run-dir")  # fmt: skip
+            self.pre_dir = Path(cfg.pretrained) if cfg.pretrained else RunDir(self.out).pretrain_dir
+            if not cfg.pretrained:
+                run(agent_config(replace(cfg, {"adv.updates": 0, "run_dir": str(self.pre_dir)}), "reinforce"))
+            ckpt, cfg = load_pretrained(replace(cfg, {"pretrained": str(self.pre_dir)}))  # checked against its task
+            gen_state, disc_state = ckpt["generator"], ckpt["discriminator"]
         self.cfg = cfg
         seed_everything(cfg.seed)
+        device = resolve_device(cfg.device)
         self.task = task = build_task(cfg, device)
-        gen = make_generator(cfg, task, ckpt["generator"], device)
+        gen = make_generator(cfg, task, gen_state, device)
         disc = build_discriminator(cfg, task).to(device)
-        disc.load_state_dict(ckpt["discriminator"])
+        disc.load_state_dict(disc_state)
         self.gen, self.disc = gen, disc
         self.driver = RLlibDriver(cfg, task, gen, disc, num_env_runners)
         d_cfg = dataclasses.asdict(disc.config)
@@ -266,28 +317,47 @@ class RLlibRun:
             "generator_config": dataclasses.asdict(gen.config),  # carries a corpus's <eos>/<pad> to the runners
             "discriminator_config": {k: d_cfg[k] for k in ("emb_dim", "filter_sizes", "num_filters", "dropout")},
         }  # fmt: skip
+        self.rundir = RunDir(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(
-            RunDir(self.out).config_json, {**to_dict(cfg), "trainer": "rllib", "num_env_runners": num_env_runners}
-        )
-        self.algo: Any = None
+        self.rundir.lock()
         self.history: list[dict[str, Any]] = []
+        if self.resumed is not None:
+            self.driver.load_state_dict(self.resumed["driver"])
+            self.history = list(self.resumed["history"])
+            rngs = self.resumed["rngs"]
+            torch.set_rng_state(rngs["torch"])
+            np.random.set_state(rngs["numpy"])  # noqa: NPY002
+            random.setstate(rngs["python"])
+        else:
+            atomic_write_json(self.rundir.config_json, {**to_dict(cfg), "trainer": "rllib",
+                                                        "num_env_runners": num_env_runners})  # fmt: skip
+        self.algo: Any = None
+        self.saved_iteration = self.driver.iteration if self.resumed is not None else -1
 
     def start(self) -> None:
-        """Start (or join) Ray with :func:`runtime_env`, build the algorithm, start the learner's generator from the
-        pretrained G, push D and the rollout policy, and evaluate (iteration 0)."""
+        """Start (or join) Ray with :func:`runtime_env`, build the algorithm (restored from the checkpoint when
+        resuming), start the learner's generator from G, push D, the rollout policy and G, and evaluate (iteration 0
+        of a new run)."""
         import ray
 
         ray.init(address=self.address, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=True,
                  ignore_reinit_error=True)  # fmt: skip
         self.algo = ppo_config(self.cfg, self.env_config, self.gen.config, self.num_env_runners).build_algo()
+        if self.resumed is not None:
+            self.algo.restore_from_path(str(self.rundir.checkpoint_dir(self.resumed["algorithm"]).resolve()))
         self.driver.start(self.algo)
-        self.history = [{"iteration": 0, "timesteps": 0, **evaluate_generator(self.gen, self.task, self.cfg)}]
-        self._t0 = time.perf_counter()
+        if self.resumed is None:
+            self.history = [{"iteration": 0, "timesteps": 0, **evaluate_generator(self.gen, self.task, self.cfg)}]
+        self._t0 = time.perf_counter() - (self.history[-1].get("wall_s", 0.0) if self.history else 0.0)
+
+    @property
+    def remaining(self) -> int:
+        """Iterations left to ``adv.updates``."""
+        return max(self.cfg.adv.updates - self.driver.iteration, 0)
 
     def iterate(self) -> dict[str, Any]:
         """One PPO iteration (sampling, learning, the driver's D retraining and pushes); evaluated every
-        ``eval.every`` iterations and at the last."""
+        ``eval.every`` iterations and at the last; checkpointed every ``eval.checkpoint_every`` and at the last."""
         t_it = time.perf_counter()
         result = self.algo.train()
         it = self.driver.iteration
@@ -301,9 +371,34 @@ class RLlibRun:
         if it % self.cfg.eval.every == 0 or it == self.cfg.adv.updates:
             row.update(evaluate_generator(self.gen, self.task, self.cfg))
         self.history.append(row)
-        progress = {"history": self.history, "finished": False}  # the run so far
-        atomic_write_json(RunDir(self.out).metrics_json, progress)
+        atomic_write_json(self.rundir.metrics_json, {"history": self.history, "finished": False})  # the run so far
+        if it % self.cfg.eval.checkpoint_every == 0 or it == self.cfg.adv.updates:
+            self.save()
         return row
+
+    def save(self) -> None:
+        """Checkpoint the run (see the class docstring): the algorithm's directory first, then ``latest.pt`` naming
+        it, then the older algorithm directories removed — a crash at any point leaves a consistent pair."""
+        it = self.driver.iteration
+        name = f"rllib_algorithm_{it:05d}"
+        final = self.rundir.checkpoint_dir(name)
+        tmp = final.with_name(f".{name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        self.rundir.checkpoints.mkdir(parents=True, exist_ok=True)
+        self.algo.save_to_path(str(tmp.resolve()))
+        os.replace(tmp, final)
+        vocab = self.task.corpus.vocab.tokens if self.task.corpus is not None else None
+        save_checkpoint(self.rundir.latest, {
+            "config": to_dict(self.cfg), "generator": self.gen.state_dict(), "vocab": vocab,
+            "rllib": {"algorithm": name, "driver": self.driver.state_dict(), "history": self.history,
+                      "pretrained_dir": str(self.pre_dir), "rngs": {"torch": torch.get_rng_state(),
+                      "numpy": np.random.get_state(), "python": random.getstate()}},  # noqa: NPY002
+        })  # fmt: skip
+        for old in self.rundir.checkpoints.glob("rllib_algorithm_*"):
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)
+        self.saved_iteration = it
 
     def runners_in_sync(self) -> bool:
         """Whether every env of every env runner holds the driver's D and rollout policy (an error over no runner)."""
@@ -313,28 +408,33 @@ class RLlibRun:
         return seqgan_rllib.parts_match(held, self.disc, self.driver.rollout)
 
     def finish(self) -> dict[str, Any]:
-        """Check the runners' sync, stop the algorithm and Ray, write metrics.json and the final generator."""
+        """Check the runners' sync, stop the algorithm and Ray, write metrics.json (the final generator is in the
+        last checkpoint, ``checkpoints/latest.pt``)."""
         import ray
 
         try:
             in_sync = self.runners_in_sync()
+            if self.saved_iteration != self.driver.iteration:  # stopped before --adv.updates: checkpoint where it is
+                self.save()
         finally:
             self.algo.stop()
             ray.shutdown()
+        out = self.results(in_sync)
+        atomic_write_json(self.rundir.metrics_json, out)
+        self.rundir.unlock()
+        return out
+
+    def results(self, in_sync: bool | None) -> dict[str, Any]:
+        """What metrics.json holds at the end: the history, D's reports, the sync check, timings."""
         timed = [r for r in self.history if "iteration_s" in r]
         it_s = sum(r["iteration_s"] for r in timed) / max(len(timed), 1)
         d_s = sum(r["d_retrain_s"] for r in timed) / max(len(timed), 1)
-        out = {
+        return {
             "run_dir": str(self.out), "num_env_runners": self.num_env_runners, "pretrained": str(self.pre_dir),
-            "history": self.history,
-            "d_reports": self.driver.d_rows, "runners_in_sync": in_sync, "mean_iteration_s": it_s,
-            "mean_d_retrain_s": d_s, "d_share": d_s / it_s if it_s else 0.0, "finished": True,
+            "history": self.history, "d_reports": self.driver.d_rows, "runners_in_sync": in_sync,
+            "mean_iteration_s": it_s, "mean_d_retrain_s": d_s, "d_share": d_s / it_s if it_s else 0.0,
+            "finished": True,
         }  # fmt: skip
-        atomic_write_json(RunDir(self.out).metrics_json, out)
-        vocab = self.task.corpus.vocab.tokens if self.task.corpus is not None else None
-        state = {"config": to_dict(self.cfg), "generator": self.gen.state_dict(), "vocab": vocab}
-        save_checkpoint(RunDir(self.out).latest, state)
-        return out
 
     def close(self) -> None:
         """Stop the algorithm and Ray without writing results (after an error)."""
@@ -343,17 +443,56 @@ class RLlibRun:
         if self.algo is not None:
             self.algo.stop()
         ray.shutdown()
+        self.rundir.unlock()
 
 
-def train(cfg: SeqGANConfig, num_env_runners: int = 2, address: str | None = None) -> dict[str, Any]:
+def read_resume(cfg: SeqGANConfig, explicit: frozenset[str] | None) -> tuple[SeqGANConfig, dict[str, Any]]:
+    """The saved config of the RLlib run ``cfg.resume`` (``--adv.updates`` grown when given) and what its last
+    checkpoint holds for resuming; one clear error for a directory that is not such a run."""
+    run_dir = RunDir(cfg.resume or "")
+    if not run_dir.path.is_dir():
+        raise FileNotFoundError(f"--resume {run_dir.path}: no such run directory")
+    if not run_dir.config_json.is_file():
+        raise FileNotFoundError(f"--resume {run_dir.path}: no config.json there (not a run directory)")
+    saved = json.loads(run_dir.config_json.read_text())
+    if saved.pop("trainer", None) != "rllib":
+        raise ValueError(f"--resume {run_dir.path}: not an RLlib run (resume it with the script that made it)")
+    saved.pop("num_env_runners", None)
+    if not run_dir.latest.is_file():
+        raise FileNotFoundError(f"--resume {run_dir.path}: no checkpoint yet (it stopped before its first); delete "
+                                "the directory and start again")  # fmt: skip
+    ckpt = load_checkpoint(run_dir.latest)
+    if "rllib" not in ckpt:
+        raise ValueError(f"--resume {run_dir.path}: its checkpoint holds the final generator only (written before "
+                         "RLlib runs were resumable)")  # fmt: skip
+    state = {**ckpt["rllib"], "generator": ckpt["generator"]}
+    done = int(state["driver"]["iteration"])
+    out = from_dict(saved)
+    if explicit is not None and "adv.updates" in explicit:
+        if cfg.adv.updates < done:
+            raise ValueError(f"--adv.updates {cfg.adv.updates}: the run has done {done} iterations already; a resume "
+                             "cannot shrink it")  # fmt: skip
+        out = replace(out, {"adv.updates": cfg.adv.updates})
+    return replace(out, {"device": cfg.device, "progress": cfg.progress}), state
+
+
+def train(
+    cfg: SeqGANConfig, num_env_runners: int = 2, address: str | None = None, explicit: frozenset[str] | None = None
+) -> dict[str, Any]:
     """Pretrain (or load ``--pretrained``), then ``cfg.adv.updates`` RLlib PPO iterations of the generator with D
     retrained on the driver; evaluations every ``eval.every`` iterations (and at 0 and the end) from the learner's
-    generator. Writes ``config.json``, ``metrics.json`` and ``checkpoints/latest.pt`` (the final generator, for
-    ``seqgan_env.load_generator``) into the run directory and returns the metrics."""
-    session = RLlibRun(cfg, num_env_runners, address)
+    generator. Writes ``config.json``, ``metrics.json`` and ``checkpoints/`` (``latest.pt`` holds the generator, for
+    ``seqgan_env.load_generator``) into the run directory and returns the metrics. With ``--resume RUN`` it
+    continues RUN from its last checkpoint up to ``--adv.updates`` (default: the run's own)."""
+    session = RLlibRun(cfg, num_env_runners, address, explicit)
+    if session.resumed is not None and session.remaining == 0:
+        session.rundir.unlock()
+        print(f"nothing to do: {session.out} has done {session.driver.iteration} of its {session.cfg.adv.updates} "
+              "iterations (pass a larger --adv.updates to grow it)", file=sys.stderr)  # fmt: skip
+        return session.results(None)
     session.start()
     try:
-        bar = tqdm(range(cfg.adv.updates), desc="RLlib PPO", disable=not cfg.progress)
+        bar = tqdm(range(session.remaining), desc="RLlib PPO", disable=not session.cfg.progress)
         for _ in bar:
             row = session.iterate()
             bar.set_postfix({k: f"{row[k]:.3f}" for k in ("nll_oracle", "nll_test") if k in row})

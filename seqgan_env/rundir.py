@@ -5,7 +5,8 @@ writers on top.
 
     RUN/config.json          the run's config (grouped; earlier versions' flat files load too)
     RUN/vocab.json           a text run's vocabulary
-    RUN/checkpoints/         latest.pt, pretrained.pt, best.pt, mle_best.pt, mle_epochNNN.pt
+    RUN/checkpoints/         latest.pt, pretrained.pt, best.pt, mle_best.pt, mle_epochNNN.pt; an RLlib run's
+                             algorithm in rllib_algorithm_NNNNN/ (latest.pt names it)
     RUN/metrics.json, .csv   every evaluation row and the closing summary
     RUN/samples.txt          samples of the final generator; RUN/curve.png its learning curve; RUN/tb/ TensorBoard
     RUN/pretrain/            the pretraining run a comparison or an RLlib run starts from
@@ -80,6 +81,10 @@ class RunLayout:
     def checkpoint(self, name: str) -> Path:
         """``checkpoints/{name}.pt`` (``latest``, ``pretrained``, ``best``, ``mle_best``, …)."""
         return self.checkpoints / f"{name}.pt"
+
+    def checkpoint_dir(self, name: str) -> Path:
+        """``checkpoints/{name}/``: a checkpoint that is a directory (an RLlib algorithm: ``rllib_algorithm_NNNNN``)."""
+        return self.checkpoints / name
 
     def checkpoint_files(self) -> list[Path]:
         """Every checkpoint file the run holds, by name."""

@@ -209,8 +209,6 @@ def test_rllib_ppo_config_maps_the_project_ppo_settings(tmp_path):
         ("reinforce.kl_coef", 0.1, "--reinforce.kl-coef: a REINFORCE setting"),
         ("ppo.target_kl", 0.05, "--ppo.target-kl 0.05: RLlib's PPO has no KL early stop"),
         ("env.reward_source", "prefix", "--env.reward-source"),
-        ("resume", "runs/x", "--resume"),
-        ("eval.checkpoint_every", 3, "--eval.checkpoint-every"),
         ("agent", "reinforce", "--agent reinforce: an RLlib run trains the PPO agent"),
     ],
 )
@@ -305,3 +303,45 @@ def test_rllib_trains_its_own_default_module_on_the_oracle_reward(tmp_path):
     every = torch.cartesian_prod(*[torch.arange(6)] * 3)
     worst = float(oracle.log_prob(every).sum(1).min())
     assert worst <= ret < 0  # an episode's return is log p_O of its sequence
+
+
+def test_rllib_run_resumes_to_more_iterations_with_every_runner_in_sync(tmp_path, capsys):
+    from agents.config import replace
+    from agents.rllib import train
+
+    first = train(tiny(tmp_path, {"adv.updates": 2, "eval.checkpoint_every": 1}), num_env_runners=1)
+    run_dir = tmp_path / "run"
+    ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert ckpts == ["latest.pt", "rllib_algorithm_00002"]  # the older algorithm checkpoint was removed
+    assert not (run_dir / ".lock").exists()
+
+    def resume(updates: int | None, **extra: object) -> dict:
+        grow = {"adv.updates": updates} if updates else {}
+        cfg = replace(tiny(tmp_path / "other"), {"resume": str(run_dir), **grow})
+        explicit = frozenset({"resume", *(["adv.updates"] if updates else []), *extra})
+        return train(cfg, num_env_runners=1, explicit=explicit)
+
+    grown = resume(4)
+    assert [r["iteration"] for r in grown["history"]] == [0, 1, 2, 3, 4]
+    assert grown["history"][:3] == first["history"]  # the first iterations are kept as they were
+    assert grown["runners_in_sync"]
+    assert all(r["sampled_in_sync"] for r in grown["history"][3:])
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["latest.pt", "rllib_algorithm_00004"]
+    from seqgan_env import load_generator
+
+    gen, _ = load_generator(run_dir)  # the final generator, for the library's loader
+    assert gen.config.vocab_size == 30
+
+    capsys.readouterr()
+    resume(None)  # its own --adv.updates: done already
+    assert "nothing to do" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="cannot shrink"):
+        resume(3)
+    with pytest.raises(ValueError, match="continues with its own config"):
+        resume(5, **{"ppo.lr": True})
+    with pytest.raises(FileNotFoundError, match="no such run directory"):
+        train(replace(tiny(tmp_path / "x"), {"resume": str(tmp_path / "nope")}), num_env_runners=1,
+              explicit=frozenset({"resume"}))  # fmt: skip
+    with pytest.raises(ValueError, match="not an RLlib run"):
+        train(replace(tiny(tmp_path / "x"), {"resume": str(run_dir / "pretrain")}), num_env_runners=1,
+              explicit=frozenset({"resume"}))  # fmt: skip

@@ -4,6 +4,7 @@ to every runner (see ``agents/rllib.py`` for what runs where).
     pip install -e ".[ray]"
     python train/rllib_ppo.py --num-env-runners 2 --adv.updates 20                       # local Ray on this machine
     python train/rllib_ppo.py --address auto --num-env-runners 16 --pretrained runs/x     # on a Ray cluster's head
+    python train/rllib_ppo.py --resume runs/rllib_ppo__quick__0__… --adv.updates 40       # continue (and grow) a run
 
 Pipeline: MLE and D pretraining as in train/reinforce.py (or --pretrained RUN_DIR), then --adv.updates RLlib PPO
 iterations (one iteration = one SB3 PPO update: --ppo.n-steps × --env.num-envs env steps) with the project's PPO
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from agents.cli import parse_args
+from agents.cli import explicit_paths, parse_args
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from agents.rllib import train
 
     try:
-        out = train(cfg, ns.num_env_runners, ns.address)
+        out = train(cfg, ns.num_env_runners, ns.address, explicit_paths(rest))
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -31,10 +31,15 @@ def cpu_s() -> float:
 
 
 def whole_files(paths: list[Path]) -> list[list[list[str]]]:
-    """The earlier parse: each file whole, in this process; per file, its tunes' tokens in order."""
+    """The earlier parse: each file whole, in this process; per file, its tunes' tokens in order. From the source
+    (``forceSource``), as on a first use: music21 otherwise reads the pickles it cached from an earlier parse."""
     import music21
 
-    return [[t for t in map(tune_tokens, _scores(music21.converter.parse(str(p)))) if t is not None] for p in paths]
+    def tunes(path: Path) -> list[list[str]]:
+        scores = _scores(music21.converter.parse(str(path), forceSource=True))
+        return [t for t in map(tune_tokens, scores) if t is not None]
+
+    return [tunes(p) for p in paths]
 
 
 def alone(path: Path) -> list[list[str]]:
