@@ -249,9 +249,9 @@ class RLlibDriver:
                 )  # fmt: skip
                 self.d_rows.append({"iteration": self.iteration, **{f"d_{k}": v for k, v in report.items()}})
         delay_update(self.rollout, self.gen, self.cfg.env.rollout_beta)
-        from seqgan_env.rllib import SAMPLED_VERSION
+        from seqgan_env.rllib import sampled_version
 
-        sampled = (result.get("env_runners") or {}).get(SAMPLED_VERSION)
+        sampled = sampled_version(algorithm, local=self.sync.local)
         check = self.last_check
         self.sync.push(algorithm, self.disc if retrain else None, self.rollout, self.gen)
         result["seqgan"] = {

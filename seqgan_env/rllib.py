@@ -42,8 +42,6 @@ from seqgan_env.rewards import SOURCES
 
 ENV_NAME = "SeqGAN-v0"
 ENV_KEYS = ("vocab_size", "seq_len", "n_rollouts", "reward_mode", "d_reward", "device", "reward_source")
-SAMPLED_VERSION = "seqgan_sampled_version"
-"""Env-runner metric: the lowest version of the driver's parts an episode of the iteration was sampled with."""
 SYNC_TIMEOUT_S = 120.0
 """Seconds a weight push waits for every env runner (never 0: RLlib skips a 0 s sync while another is in flight)."""
 
@@ -232,6 +230,21 @@ def set_parts_on_runner(
     return n
 
 
+def take_sampled_version(env_runner: Any) -> int | None:
+    """The lowest version of the driver's parts the runner's episodes were sampled with since the last call (None:
+    no episode ended), and forget it."""
+    return env_runner.__dict__.pop("seqgan_sampled", None)
+
+
+def sampled_version(algorithm: Any, local: bool = False) -> int | None:
+    """The lowest version any runner's episodes were sampled with since the last call (see
+    :func:`take_sampled_version`), over every healthy runner; None if no episode ended."""
+    held = algorithm.env_runner_group.foreach_env_runner(take_sampled_version, local_env_runner=local,
+                                                         timeout_seconds=SYNC_TIMEOUT_S)  # fmt: skip
+    found = [v for v in held if v is not None]
+    return min(found) if found else None
+
+
 def runner_version(env_runner: Any) -> tuple[int, int | None]:
     """``(worker_index, version)``: the runner's index and the version of the driver's parts it holds (None: a
     runner constructed or restarted since the last push, holding freshly initialised parts)."""
@@ -255,9 +268,9 @@ def runner_parts(algorithm: Any, local: bool = False) -> list[list[dict[str, dic
 
 
 def runner_modules(algorithm: Any, obs: torch.Tensor | None = None) -> list[dict[str, Any]]:
-    """For each remote env runner: its process id (``pid``), where it imported ``seqgan_env`` from (``package``),
-    its policy module's generator weights (``generator``) and, given observations ``obs``, the module's next-token
-    logits for them (``logits``); for checks."""
+    """For each remote env runner: its process id (``pid``), the Ray node it runs on (``node``), where it imported
+    ``seqgan_env`` from (``package``), its policy module's generator weights (``generator``) and, given observations
+    ``obs``, the module's next-token logits for them (``logits``); for checks."""
     import os
 
     import seqgan_env
@@ -266,6 +279,7 @@ def runner_modules(algorithm: Any, obs: torch.Tensor | None = None) -> list[dict
         module = env_runner.module  # a single-agent runner holds the module itself (a learner: a MultiRLModule)
         out: dict[str, Any] = {
             "pid": os.getpid(),
+            "node": ray.get_runtime_context().get_node_id(),
             "package": seqgan_env.__file__,
             "generator": cpu_state(module.generator),
         }
@@ -407,13 +421,13 @@ class SeqGANCallback(RLlibCallback):
         if driver is not None:
             driver.after_iteration(algorithm, result)
 
-    def on_episode_end(self, *, env_runner: Any = None, metrics_logger: Any = None, **kwargs: Any) -> None:
-        """On the runner: log the version of the driver's parts this episode was sampled with (−1: none pushed
-        since the runner was built), the minimum over the iteration's episodes (``seqgan_sampled_version``)."""
-        if metrics_logger is not None and env_runner is not None:
+    def on_episode_end(self, *, env_runner: Any = None, **kwargs: Any) -> None:
+        """On the runner: keep the lowest version of the driver's parts an episode was sampled with since the driver
+        last asked (:func:`take_sampled_version`; −1: none pushed since the runner was built)."""
+        if env_runner is not None:
             version = getattr(env_runner, "seqgan_version", None)
-            metrics_logger.log_value(SAMPLED_VERSION, -1 if version is None else version, reduce="min",
-                                     clear_on_reduce=True)  # fmt: skip
+            version = -1 if version is None else version
+            env_runner.seqgan_sampled = min(getattr(env_runner, "seqgan_sampled", version), version)
 
     def on_env_runners_recreated(
         self, *, algorithm: Any, env_runner_group: Any, env_runner_indices: list[int], is_evaluation: bool, **kw: Any

@@ -345,3 +345,60 @@ def test_rllib_run_resumes_to_more_iterations_with_every_runner_in_sync(tmp_path
     with pytest.raises(ValueError, match="not an RLlib run"):
         train(replace(tiny(tmp_path / "x"), {"resume": str(run_dir / "pretrain")}), num_env_runners=1,
               explicit=frozenset({"resume"}))  # fmt: skip
+
+
+def test_rllib_trains_across_two_ray_nodes_with_runners_on_each(tmp_path):
+    from ray.cluster_utils import Cluster
+
+    from agents.rllib import RLlibRun
+    from seqgan_env import rllib as seqgan_rllib
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})  # two raylets on this machine
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        session = RLlibRun(tiny(tmp_path, {"adv.updates": 1}), num_env_runners=2, address=cluster.address)
+        session.start()
+        try:
+            nodes = {r["node"] for r in seqgan_rllib.runner_modules(session.algo)}
+            assert len(nodes) == 2  # one env runner (1 CPU each) on each node
+            row = session.iterate()
+            assert row["sync_runners"] == 2
+            assert row["sampled_in_sync"]
+        except BaseException:
+            session.close()
+            raise
+        assert session.finish()["runners_in_sync"]
+    finally:
+        cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_job_submit_runs_the_rllib_script_on_a_started_head(tmp_path):
+    """The README's `ray job submit` command, run: needs the cluster extra (ray[default]); stops every Ray process
+    of this machine at the end (`ray stop --force`), so it is kept out of the default run."""
+    pytest.importorskip("ray.dashboard.modules.job", reason="the cluster extra is not installed")
+    import shutil
+    import subprocess
+    import sys
+
+    ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "OMP_NUM_THREADS": "1"}
+    tiny_flags = ["--device", "cpu", "--task.vocab-size", "30", "--task.seq-len", "5", "--task.n-train", "128",
+                  "--task.n-test", "32", "--generator.emb-dim", "8", "--generator.hidden-dim", "8", "--mle.epochs", "1",
+                  "--disc.size", "small", "--disc.emb-dim", "8", "--disc.negatives", "64", "--disc.pretrain-rounds",
+                  "1", "--disc.pretrain-epochs", "1", "--env.num-envs", "8", "--env.n-rollouts", "2",
+                  "--eval.samples", "64", "--disc.report-samples", "32"]  # fmt: skip
+    head = [ray_cli, "start", "--head", "--num-cpus", "2", "--dashboard-port", "8365", "--include-dashboard", "true",
+            "--disable-usage-stats"]  # fmt: skip
+    subprocess.run(head, env=env, check=True, capture_output=True, timeout=300)
+    try:
+        job = [ray_cli, "job", "submit", "--address", "http://127.0.0.1:8365", "--working-dir", ".", "--", "python",
+               "train/rllib_ppo.py", *tiny_flags, "--address", "auto", "--num-env-runners", "1", "--adv.updates", "2",
+               "--run-dir", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+        out = subprocess.run(job, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        assert "succeeded" in out.stdout + out.stderr
+        assert json.loads((tmp_path / "run" / "metrics.json").read_text())["runners_in_sync"]
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=300)
