@@ -39,6 +39,7 @@ from agents.config import (
     preset_config,
     replace,
     to_dict,
+    uses_discriminator,
 )
 from agents.pipeline import run
 from agents.pretrain import load_pretrained
@@ -49,12 +50,12 @@ from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam
+from seqgan_env.rewards import SOURCES
 
 UNUSED_BY_PPO = {k: "a REINFORCE setting (this is PPO)" for k in ignored_by("ppo")}
 """Settings an RLlib PPO run does not read: refused when set away from the preset's value (as in the SB3 runs)."""
 
 NOT_ON_RLLIB = {
-    "env.reward_source": ("rollout", "the RLlib env builds the rollout reward's CNN D only"),
     "adv.match_mle_diversity": (False, "end-of-run tempering is implemented by the SB3 pipeline only"),
     "adv.mle_steps": (0, "interleaved MLE steps are implemented by the SB3 pipeline only"),
     "ppo.target_kl": (None, "RLlib's PPO has no KL early stop (its KL settings are a loss term, kept off)"),
@@ -64,6 +65,10 @@ NOT_ON_RLLIB = {
 """Behaviour an RLlib run cannot honour: the only accepted value of each, and why. Refused whatever set it, a flag
 or the preset (``--preset fast`` asks for ``--ppo.advantage q`` and end-of-run tempering)."""
 
+
+RLLIB_SOURCES = ("rollout", "oracle", "perfect")
+"""The reward sources an RLlib run honours: the paper's CNN D through rollouts, and the oracle task's exact rewards
+(no D: nothing retrained, only the generator — and for ``perfect`` the rollout policy — pushed to the runners)."""
 
 RESUME_FLAGS = frozenset({"resume", "adv.updates", "device", "progress"})
 """What a resumed RLlib run may set: it continues with its own config, ``--adv.updates`` growing it."""
@@ -91,6 +96,9 @@ def check_rllib_config(cfg: SeqGANConfig, num_env_runners: int, explicit: frozen
         for k, (ok, why) in NOT_ON_RLLIB.items()
         if get(cfg, k) != ok
     ]
+    if cfg.env.reward_source not in RLLIB_SOURCES:
+        bad.append(f"--env.reward-source {cfg.env.reward_source}: an RLlib run takes {', '.join(RLLIB_SOURCES)} (the "
+                   "per-prefix and LM discriminators are trained by the SB3 pipeline only)")  # fmt: skip
     if bad:
         raise ValueError("; ".join(bad) + " — not possible in an RLlib run")
 
@@ -172,13 +180,14 @@ class RLlibDriver:
     :class:`seqgan_env.rllib.SeqGANCallback`): D retraining and the push of D and the rollout policy."""
 
     def __init__(
-        self, cfg: SeqGANConfig, task: Task, gen: Generator, disc: Discriminator, num_env_runners: int = 2
+        self, cfg: SeqGANConfig, task: Task, gen: Generator, disc: Discriminator | None, num_env_runners: int = 2
     ) -> None:
         from seqgan_env.rllib import PartsSync
 
         self.cfg, self.task, self.gen, self.disc = cfg, task, gen, disc
-        self.d_opt = adam(disc.parameters(), lr=cfg.disc.lr)
+        self.d_opt = adam(disc.parameters(), lr=cfg.disc.lr) if disc is not None else None
         self.rollout = copy.deepcopy(gen).requires_grad_(False).eval()
+        self.uses_policy = SOURCES[cfg.env.reward_source].uses_policy  # the env's rollout policy (rollout, perfect)
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.sync = PartsSync(local=num_env_runners == 0)
         self.check_before_sample = True  # False only to show what happens without the check (tests)
@@ -189,13 +198,15 @@ class RLlibDriver:
     def state_dict(self) -> dict[str, Any]:
         """What the driver holds that the algorithm's checkpoint does not: D with its optimiser, the rollout policy,
         the negatives' RNG, the iteration count and D's reports."""
-        return {"discriminator": self.disc.state_dict(), "disc_optimizer": self.d_opt.state_dict(),
+        return {"discriminator": self.disc.state_dict() if self.disc is not None else None,
+                "disc_optimizer": self.d_opt.state_dict() if self.d_opt is not None else None,
                 "rollout_policy": self.rollout.state_dict(), "rng": self.rng.get_state(),
                 "iteration": self.iteration, "d_rows": self.d_rows}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.disc.load_state_dict(state["discriminator"])
-        self.d_opt.load_state_dict(state["disc_optimizer"])
+        if self.disc is not None and self.d_opt is not None:
+            self.disc.load_state_dict(state["discriminator"])
+            self.d_opt.load_state_dict(state["disc_optimizer"])
         self.rollout.load_state_dict(state["rollout_policy"])
         self.rng.set_state(state["rng"])
         self.iteration, self.d_rows = int(state["iteration"]), list(state["d_rows"])
@@ -207,7 +218,7 @@ class RLlibDriver:
 
         algorithm.seqgan_driver = self
         load_learner_generator(algorithm, self.gen.state_dict())
-        self.sync.push(algorithm, self.disc, self.rollout, self.gen)
+        self.sync.push(algorithm, self.disc, self.rollout if self.uses_policy else None, self.gen)
 
     def before_sample(self, algorithm: Any) -> None:
         """Every runner's parts against the driver's, the stale ones brought up to date (before each sample)."""
@@ -226,10 +237,12 @@ class RLlibDriver:
         self.iteration += 1
         t0 = time.perf_counter()
         self.gen.load_state_dict(learner_generator_state(algorithm))
-        retrain = self.iteration % self.cfg.disc.retrain_every == 0
+        retrain = self.disc is not None and self.iteration % self.cfg.disc.retrain_every == 0
         d_s = 0.0
         if retrain:
             t_d = time.perf_counter()
+            assert self.disc is not None
+            assert self.d_opt is not None
             retrain_discriminator(
                 self.disc,
                 self.d_opt,
@@ -253,7 +266,7 @@ class RLlibDriver:
 
         sampled = sampled_version(algorithm, local=self.sync.local)
         check = self.last_check
-        self.sync.push(algorithm, self.disc if retrain else None, self.rollout, self.gen)
+        self.sync.push(algorithm, self.disc if retrain else None, self.rollout if self.uses_policy else None, self.gen)
         result["seqgan"] = {
             "d_retrained": retrain, "d_retrain_s": d_s, "driver_s": time.perf_counter() - t0,
             "sync_runners": check.get("runners", 0), "sync_stale": check.get("stale", 0),
@@ -306,17 +319,13 @@ class RLlibRun:
         device = resolve_device(cfg.device)
         self.task = task = build_task(cfg, device)
         gen = make_generator(cfg, task, gen_state, device)
-        disc = build_discriminator(cfg, task).to(device)
-        disc.load_state_dict(disc_state)
+        disc = None
+        if uses_discriminator(cfg):  # the rollout reward's CNN D (oracle and perfect read none)
+            disc = build_discriminator(cfg, task).to(device)
+            disc.load_state_dict(disc_state)
         self.gen, self.disc = gen, disc
         self.driver = RLlibDriver(cfg, task, gen, disc, num_env_runners)
-        d_cfg = dataclasses.asdict(disc.config)
-        self.env_config = {
-            "vocab_size": task.vocab_size, "seq_len": cfg.task.seq_len, "n_rollouts": cfg.env.n_rollouts,
-            "reward_mode": cfg.ppo.reward_mode, "d_reward": cfg.env.d_reward,
-            "generator_config": dataclasses.asdict(gen.config),  # carries a corpus's <eos>/<pad> to the runners
-            "discriminator_config": {k: d_cfg[k] for k in ("emb_dim", "filter_sizes", "num_filters", "dropout")},
-        }  # fmt: skip
+        self.env_config = env_config(cfg, task, gen, disc)
         self.rundir = RunDir(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.rundir.lock()
@@ -401,11 +410,13 @@ class RLlibRun:
         self.saved_iteration = it
 
     def runners_in_sync(self) -> bool:
-        """Whether every env of every env runner holds the driver's D and rollout policy (an error over no runner)."""
+        """Whether every env of every env runner holds the driver's D and rollout policy (those its reward source
+        reads) and every runner's policy module the learner's generator (an error over no runner)."""
         from seqgan_env import rllib as seqgan_rllib
 
         held = seqgan_rllib.runner_parts(self.algo, local=self.num_env_runners == 0)
-        return seqgan_rllib.parts_match(held, self.disc, self.driver.rollout)
+        rollout = self.driver.rollout if self.driver.uses_policy else None
+        return seqgan_rllib.parts_match(held, self.disc, rollout, self.gen)
 
     def finish(self) -> dict[str, Any]:
         """Check the runners' sync, stop the algorithm and Ray, write metrics.json (the final generator is in the
@@ -444,6 +455,29 @@ class RLlibRun:
             self.algo.stop()
         ray.shutdown()
         self.rundir.unlock()
+
+
+def env_config(cfg: SeqGANConfig, task: Task, gen: Generator, disc: Discriminator | None) -> dict[str, Any]:
+    """The runners' ``env_config`` (:func:`seqgan_env.rllib.env_creator`): the task's sizes, the reward source and
+    what it reads — D's and the rollout policy's sizes, or the oracle (its file, or the seed every runner builds it
+    from)."""
+    out: dict[str, Any] = {
+        "vocab_size": task.vocab_size, "seq_len": cfg.task.seq_len, "reward_source": cfg.env.reward_source,
+        "reward_mode": cfg.ppo.reward_mode,
+        "generator_config": dataclasses.asdict(gen.config),  # carries a corpus's <eos>/<pad> to the runners
+    }  # fmt: skip
+    if disc is not None:
+        d_cfg = dataclasses.asdict(disc.config)
+        out["discriminator_config"] = {k: d_cfg[k] for k in ("emb_dim", "filter_sizes", "num_filters", "dropout")}
+        out["d_reward"] = cfg.env.d_reward
+    if cfg.env.reward_source == "rollout":
+        out["n_rollouts"] = cfg.env.n_rollouts
+    if SOURCES[cfg.env.reward_source].needs_oracle:
+        assert task.oracle is not None
+        c = task.oracle.config
+        where = {"params_path": cfg.task.oracle_params} if cfg.task.oracle_params else {"seed": cfg.task.oracle_seed}
+        out["oracle_config"] = {**where, "emb_dim": c.emb_dim, "hidden_dim": c.hidden_dim}
+    return out
 
 
 def read_resume(cfg: SeqGANConfig, explicit: frozenset[str] | None) -> tuple[SeqGANConfig, dict[str, Any]]:

@@ -253,16 +253,17 @@ def runner_version(env_runner: Any) -> tuple[int, int | None]:
 
 def runner_parts(algorithm: Any, local: bool = False) -> list[list[dict[str, dict[str, np.ndarray]]]]:
     """For each env runner (remote ones; plus the local one if ``local``), for each of its SeqGAN-v0 envs, the
-    ``discriminator`` and ``rollout_policy`` weights it holds (for checks)."""
+    weights it holds (for checks): ``discriminator`` and ``rollout_policy`` where its reward source reads them, and
+    ``generator``, the runner's policy module."""
 
     def fetch(env_runner: Any) -> list[dict[str, dict[str, np.ndarray]]]:
-        return [
-            {
-                "discriminator": cpu_state(env.core.discriminator, numpy=True),  # type: ignore[arg-type]
-                "rollout_policy": cpu_state(env.core.rollout_policy, numpy=True),
-            }
-            for env in _seqgan_envs(getattr(env_runner, "env", None))
-        ]
+        module = getattr(env_runner, "module", None)
+        out = []
+        for env in _seqgan_envs(getattr(env_runner, "env", None)):
+            parts = {"discriminator": env.core.discriminator, "rollout_policy": env.core.rollout_policy,
+                     "generator": getattr(module, "generator", None)}  # fmt: skip
+            out.append({k: cpu_state(m, numpy=True) for k, m in parts.items() if m is not None})
+        return out
 
     return algorithm.env_runner_group.foreach_env_runner(fetch, local_env_runner=local)
 
@@ -293,24 +294,23 @@ def runner_modules(algorithm: Any, obs: torch.Tensor | None = None) -> list[dict
 
 def parts_match(
     held: Sequence[Sequence[dict[str, dict[str, np.ndarray]]]],
-    discriminator: torch.nn.Module,
-    rollout_policy: torch.nn.Module,
+    discriminator: torch.nn.Module | None,
+    rollout_policy: torch.nn.Module | None,
+    generator: torch.nn.Module | None = None,
 ) -> bool:
-    """Whether every env of every runner in ``held`` (from :func:`runner_parts`) holds exactly ``discriminator``'s
-    and ``rollout_policy``'s weights. Raises ``ValueError`` when ``held`` has no runner or a runner has no env, so a
-    check over nothing cannot pass."""
+    """Whether every env of every runner in ``held`` (from :func:`runner_parts`) holds exactly the given parts'
+    weights (``None``: a part the reward source does not read, not compared). Raises ``ValueError`` when ``held`` has
+    no runner or a runner has no env, so a check over nothing cannot pass."""
     if not held:
         raise ValueError("no env runner to check (num_env_runners=0 checks nothing)")
-    ours = {
-        "discriminator": cpu_state(discriminator, numpy=True),
-        "rollout_policy": cpu_state(rollout_policy, numpy=True),
-    }
+    given = {"discriminator": discriminator, "rollout_policy": rollout_policy, "generator": generator}
+    ours = {k: cpu_state(m, numpy=True) for k, m in given.items() if m is not None}
     for i, envs in enumerate(held):
         if not envs:
             raise ValueError(f"env runner {i} holds no SeqGAN-v0 env")
         for env in envs:
             for part, weights in ours.items():
-                if env[part].keys() != weights.keys():
+                if part not in env or env[part].keys() != weights.keys():
                     return False
                 if not all(np.array_equal(env[part][k], w) for k, w in weights.items()):
                     return False

@@ -139,6 +139,8 @@ def test_rllib_sync_check_over_no_runner_fails_instead_of_passing():
     held = [[{"discriminator": {k: v.numpy() for k, v in disc.state_dict().items()},
               "rollout_policy": {k: v.numpy() for k, v in gen.state_dict().items()}}]]  # fmt: skip
     assert parts_match(held, disc, gen)
+    assert not parts_match(held, disc, gen, gen)  # a part the runner does not report is not in sync
+    assert parts_match(held, None, gen)  # a part its reward source does not read is not compared
     held[0][0]["rollout_policy"]["proj.bias"] = held[0][0]["rollout_policy"]["proj.bias"] + 1
     assert not parts_match(held, disc, gen)
 
@@ -402,3 +404,19 @@ def test_ray_job_submit_runs_the_rllib_script_on_a_started_head(tmp_path):
         assert json.loads((tmp_path / "run" / "metrics.json").read_text())["runners_in_sync"]
     finally:
         subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=300)
+
+
+@pytest.mark.parametrize("source", ["oracle", "perfect"])
+def test_rllib_ppo_trains_on_the_oracle_tasks_exact_rewards(tmp_path, source):
+    from agents.rllib import train
+
+    kw = {"task.vocab_size": 30, "task.seq_len": 5, "task.n_train": 128, "task.n_test": 32, "mle.epochs": 1,
+          "eval.every": 1, "eval.samples": 64, "adv.updates": 2, "env.reward_source": source}  # fmt: skip
+    out = train(tiny_run_config(tmp_path / "run", kw, agent="ppo"), num_env_runners=1)
+    assert out["runners_in_sync"]  # the rollout policy (perfect) and the generator; no D exists
+    assert out["d_reports"] == []
+    rows = out["history"]
+    assert all("kl_oracle" in r for r in rows)  # the benchmark's metrics
+    assert all(r["sampled_in_sync"] and not r["d_retrained"] for r in rows[1:])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["env"]["reward_source"] == source
