@@ -59,7 +59,9 @@ NOT_RUN = {
     "-m venv": "installation (CI runs it from a clean clone)",
     "-m pytest": "the test suite (CI runs it)",
     "--address auto": "needs a Ray cluster (README: start one with ray start)",
-    "ray job submit": "needs a Ray cluster with the cluster extra",
+    "ray job submit": "needs a Ray head with the cluster extra (tests/test_rllib.py runs it, slow)",
+    "ray start": "starts a Ray head (tests/test_rllib.py runs this block, slow)",
+    "ray stop": "stops every Ray process of the machine (tests/test_rllib.py runs this block, slow)",
 }
 EXTRA = {
     "bench": ["--quick"],
