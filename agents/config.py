@@ -181,8 +181,9 @@ class ReinforceConfig:
     """Loss over the batch: sum (official) or mean."""
 
 
+# The --ppo group's class is not named PPOConfig: that is RLlib's class (agents.rllib.ppo_config builds one from it).
 @dataclass
-class PPOConfig:
+class ActorCriticConfig:
     """The PPO baseline (SB3's PPO, γ = λ = 1); A2C and TRPO (--agent a2c / trpo) read its lr, reward_mode,
     n_steps and advantage (TRPO also target_kl: its trust region, default 0.01)."""
 
@@ -269,7 +270,7 @@ class SeqGANConfig:
     disc: DiscConfig = field(default_factory=DiscConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
+    ppo: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     adv: AdversarialConfig = field(default_factory=AdversarialConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -613,7 +614,7 @@ def ignored_by(agent: str) -> tuple[str, ...]:
     """The field paths ``agent`` does not read: the other agent's group (for the reference trainer, both agents'
     groups but ``reinforce.lr``, and what it has no use for)."""
     reinforce = tuple(f"reinforce.{f.name}" for f in fields(ReinforceConfig))
-    ppo = tuple(f"ppo.{f.name}" for f in fields(PPOConfig))
+    ppo = tuple(f"ppo.{f.name}" for f in fields(ActorCriticConfig))
     # the reference trainer is REINFORCE's class with an exact per-step loss: of that group it reads the rate only
     reference = (*ppo, *(k for k in reinforce if k != "reinforce.lr"), "adv.ent_coef", "adv.mle_steps")
     if agent != "reference":

@@ -43,7 +43,7 @@ from agents.config import (
 )
 from agents.pipeline import run
 from agents.pretrain import load_pretrained
-from agents.rundir import RunDir, report_seed
+from agents.rundir import Phase, RunDir, report_seed
 from agents.task import Task, build_discriminator, build_task, evaluate_generator, make_generator, seed_everything
 from seqgan_env.discriminator import Discriminator, retrain_discriminator
 from seqgan_env.env import resolve_device
@@ -193,7 +193,7 @@ class RLlibDriver:
         self.check_before_sample = True  # False only to show what happens without the check (tests)
         self.last_check: dict[str, int] = {}
         self.iteration = 0
-        self.d_rows: list[dict[str, Any]] = []
+        self.reports: list[dict[str, float]] = []  # D's reports not yet recorded by the run
 
     def state_dict(self) -> dict[str, Any]:
         """What the driver holds that the algorithm's checkpoint does not: D with its optimiser, the rollout policy,
@@ -201,7 +201,7 @@ class RLlibDriver:
         return {"discriminator": self.disc.state_dict() if self.disc is not None else None,
                 "disc_optimizer": self.d_opt.state_dict() if self.d_opt is not None else None,
                 "rollout_policy": self.rollout.state_dict(), "rng": self.rng.get_state(),
-                "iteration": self.iteration, "d_rows": self.d_rows}  # fmt: skip
+                "iteration": self.iteration}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.disc is not None and self.d_opt is not None:
@@ -209,7 +209,7 @@ class RLlibDriver:
             self.d_opt.load_state_dict(state["disc_optimizer"])
         self.rollout.load_state_dict(state["rollout_policy"])
         self.rng.set_state(state["rng"])
-        self.iteration, self.d_rows = int(state["iteration"]), list(state["d_rows"])
+        self.iteration = int(state["iteration"])
 
     def start(self, algorithm: Any) -> None:
         """Attach to ``algorithm``, start the learner's (and runners') generator from ``self.gen`` and push D and
@@ -260,7 +260,7 @@ class RLlibDriver:
                     self.disc, self.gen, self.task.oracle, self.task.test, self.cfg.disc.report_samples,
                     seed=report_seed(self.cfg.seed, self.iteration),
                 )  # fmt: skip
-                self.d_rows.append({"iteration": self.iteration, **{f"d_{k}": v for k, v in report.items()}})
+                self.reports.append({f"d_{k}": v for k, v in report.items()})
         delay_update(self.rollout, self.gen, self.cfg.env.rollout_beta)
         from seqgan_env.rllib import sampled_version
 
@@ -356,7 +356,8 @@ class RLlibRun:
             self.algo.restore_from_path(str(self.rundir.checkpoint_dir(self.resumed["algorithm"]).resolve()))
         self.driver.start(self.algo)
         if self.resumed is None:
-            self.history = [{"iteration": 0, "timesteps": 0, **evaluate_generator(self.gen, self.task, self.cfg)}]
+            start = evaluate_generator(self.gen, self.task, self.cfg)
+            self.history = [{"phase": Phase.ADVERSARIAL, "step": 0, "timesteps": 0, "wall_s": 0.0, **start}]
         self._t0 = time.perf_counter() - (self.history[-1].get("wall_s", 0.0) if self.history else 0.0)
 
     @property
@@ -370,17 +371,15 @@ class RLlibRun:
         t_it = time.perf_counter()
         result = self.algo.train()
         it = self.driver.iteration
-        row: dict[str, Any] = {
-            "iteration": it,
-            "timesteps": int(result.get("num_env_steps_sampled_lifetime", 0)),
-            "iteration_s": time.perf_counter() - t_it,
-            **result["seqgan"],
-            "wall_s": time.perf_counter() - self._t0,
-        }
+        timesteps, wall = int(result.get("num_env_steps_sampled_lifetime", 0)), time.perf_counter() - self._t0
+        at = {"step": it, "timesteps": timesteps, "wall_s": round(wall, 2)}
+        row: dict[str, Any] = {"phase": Phase.ADVERSARIAL, **at, "iteration_s": time.perf_counter() - t_it,
+                               **result["seqgan"]}  # fmt: skip
         if it % self.cfg.eval.every == 0 or it == self.cfg.adv.updates:
             row.update(evaluate_generator(self.gen, self.task, self.cfg))
-        self.history.append(row)
-        atomic_write_json(self.rundir.metrics_json, {"history": self.history, "finished": False})  # the run so far
+        self.history += [*({"phase": Phase.D_ROUND, **at, **r} for r in self.driver.reports), row]  # as SB3 runs
+        self.driver.reports.clear()
+        self.rundir.write_metrics(self.history)  # the run so far (no summary yet)
         if it % self.cfg.eval.checkpoint_every == 0 or it == self.cfg.adv.updates:
             self.save()
         return row
@@ -430,21 +429,26 @@ class RLlibRun:
         finally:
             self.algo.stop()
             ray.shutdown()
-        out = self.results(in_sync)
-        atomic_write_json(self.rundir.metrics_json, out)
+        summary = self.results(in_sync)
+        self.rundir.write_metrics(self.history, summary)
         self.rundir.unlock()
-        return out
+        return summary
 
     def results(self, in_sync: bool | None) -> dict[str, Any]:
-        """What metrics.json holds at the end: the history, D's reports, the sync check, timings."""
+        """The run's summary, as metrics.json holds it beside the history (the SB3 runs' schema): the final
+        evaluation, the sync check, the timings (per iteration, with D's retraining and its share)."""
         timed = [r for r in self.history if "iteration_s" in r]
         it_s = sum(r["iteration_s"] for r in timed) / max(len(timed), 1)
         d_s = sum(r["d_retrain_s"] for r in timed) / max(len(timed), 1)
+        evals = [r for r in self.history if r["phase"] == Phase.ADVERSARIAL and "nll_test" in r]
+        skip = {"phase", "step", "timesteps", "wall_s", "iteration_s"}
+        final = {f"final_{k}": v for k, v in evals[-1].items() if k not in skip and not k.startswith(("d_", "sync_",
+                 "sampled_", "driver_"))} if evals else {}  # fmt: skip
         return {
-            "run_dir": str(self.out), "num_env_runners": self.num_env_runners, "pretrained": str(self.pre_dir),
-            "history": self.history, "d_reports": self.driver.d_rows, "runners_in_sync": in_sync,
-            "mean_iteration_s": it_s, "mean_d_retrain_s": d_s, "d_share": d_s / it_s if it_s else 0.0,
-            "finished": True,
+            "trainer": "rllib", "agent": "ppo", "run_dir": str(self.out), "num_env_runners": self.num_env_runners,
+            "pretrained": str(self.pre_dir), "iterations": self.driver.iteration, **final,
+            "runners_in_sync": in_sync, "mean_iteration_s": it_s, "mean_d_retrain_s": d_s,
+            "d_share": d_s / it_s if it_s else 0.0,
         }  # fmt: skip
 
     def close(self) -> None:

@@ -61,7 +61,7 @@ def main() -> None:
         for n in args.runners:
             t0 = time.perf_counter()
             out = train(from_preset("quick", {**adv, "run_dir": f"{tmp}/rllib{n}"}, agent="ppo"), num_env_runners=n)
-            timed = [r for r in out["history"] if "iteration_s" in r][1:]
+            timed = [r for r in summary_rows(out["run_dir"]) if "iteration_s" in r][1:]
             it_s = statistics.median(r["iteration_s"] for r in timed)
             d_s = statistics.median(r["d_retrain_s"] for r in timed)
             rows.append({"trainer": f"RLlib PPO, {n} env runner{'s' * (n > 1)}", "s / iteration": it_s,

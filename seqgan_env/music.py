@@ -10,8 +10,8 @@ for silence — the first :data:`LENGTH` steps. An eighth-note grid (``STEP = 0.
 eighth notes, so a step is about one note (the paper's 0.4 s is a time step of recorded MIDI, which ABC has not);
 32 steps are 4 bars of a reel, 5⅓ of a jig. Tunes shorter than that are dropped.
 
-Each tune is parsed from its first bars only (all 32 steps need), in parallel: the first parse takes a couple of
-minutes (``docs/experiments/music_parse.py``). The token file is cached in the user's cache directory
+Each tune is parsed on its own from its first bars (all 32 steps need), in parallel: the first parse takes about a
+minute on 2 cores (``docs/experiments/music_parse.py``). The token file is cached in the user's cache directory
 (``$XDG_CACHE_HOME/seqgan_env`` or ``~/.cache/seqgan_env``), written atomically; requires ``pip install -e
 ".[music]"``.
 """

@@ -92,7 +92,12 @@ def test_rllib_run_trains_the_generator_and_keeps_every_runner_in_sync_even_afte
     result = session.finish()
     assert result["runners_in_sync"]
     assert result["num_env_runners"] == 2
-    assert all("nll_oracle" in r for r in result["history"])
+    from agents.rundir import RunDir
+
+    rows = RunDir(tmp_path / "run").rows("adversarial")  # the SB3 runs' schema: phase, step, timesteps, wall_s
+    assert [r["step"] for r in rows] == list(range(len(rows)))
+    assert all("nll_oracle" in r for r in rows)
+    assert result["final_nll_oracle"] == rows[-1]["nll_oracle"]
     gen, _ = load_generator(tmp_path / "run")
     assert all(torch.equal(v, session.gen.state_dict()[k]) for k, v in gen.state_dict().items())
 
@@ -310,9 +315,12 @@ def test_rllib_trains_its_own_default_module_on_the_oracle_reward(tmp_path):
 def test_rllib_run_resumes_to_more_iterations_with_every_runner_in_sync(tmp_path, capsys):
     from agents.config import replace
     from agents.rllib import train
+    from agents.rundir import RunDir
 
-    first = train(tiny(tmp_path, {"adv.updates": 2, "eval.checkpoint_every": 1}), num_env_runners=1)
+    train(tiny(tmp_path, {"adv.updates": 2, "eval.checkpoint_every": 1}), num_env_runners=1)
     run_dir = tmp_path / "run"
+    first = RunDir(run_dir).history()
+    assert {r["phase"] for r in first} == {"adversarial", "d_round"}  # D's reports are rows, as in SB3 runs
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert ckpts == ["latest.pt", "rllib_algorithm_00002"]  # the older algorithm checkpoint was removed
     assert not (run_dir / ".lock").exists()
@@ -324,10 +332,15 @@ def test_rllib_run_resumes_to_more_iterations_with_every_runner_in_sync(tmp_path
         return train(cfg, num_env_runners=1, explicit=explicit)
 
     grown = resume(4)
-    assert [r["iteration"] for r in grown["history"]] == [0, 1, 2, 3, 4]
-    assert grown["history"][:3] == first["history"]  # the first iterations are kept as they were
+    history = RunDir(run_dir).history()
+    assert [r["step"] for r in history if r["phase"] == "adversarial"] == [0, 1, 2, 3, 4]
+    assert history[: len(first)] == first  # the first iterations are kept as they were
     assert grown["runners_in_sync"]
-    assert all(r["sampled_in_sync"] for r in grown["history"][3:])
+    assert grown["iterations"] == 4
+    assert all(r["sampled_in_sync"] for r in history[len(first) :] if r["phase"] == "adversarial")
+    from seqgan_env.rundir import run_finished
+
+    assert run_finished(run_dir)
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["latest.pt", "rllib_algorithm_00004"]
     from seqgan_env import load_generator
 
@@ -414,8 +427,10 @@ def test_rllib_ppo_trains_on_the_oracle_tasks_exact_rewards(tmp_path, source):
           "eval.every": 1, "eval.samples": 64, "adv.updates": 2, "env.reward_source": source}  # fmt: skip
     out = train(tiny_run_config(tmp_path / "run", kw, agent="ppo"), num_env_runners=1)
     assert out["runners_in_sync"]  # the rollout policy (perfect) and the generator; no D exists
-    assert out["d_reports"] == []
-    rows = out["history"]
+    from agents.rundir import RunDir
+
+    rows = RunDir(tmp_path / "run").history()
+    assert {r["phase"] for r in rows} == {"adversarial"}  # no D: no D reports
     assert all("kl_oracle" in r for r in rows)  # the benchmark's metrics
     assert all(r["sampled_in_sync"] and not r["d_retrained"] for r in rows[1:])
     config = json.loads((tmp_path / "run" / "config.json").read_text())

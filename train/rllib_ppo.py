@@ -8,7 +8,7 @@ to every runner (see ``agents/rllib.py`` for what runs where).
 
 Pipeline: MLE and D pretraining as in train/reinforce.py (or --pretrained RUN_DIR), then --adv.updates RLlib PPO
 iterations (one iteration = one SB3 PPO update: --ppo.n-steps × --env.num-envs env steps) with the project's PPO
-settings. NLL-oracle and NLL-test of the learner's generator go to RUN_DIR/metrics.json.
+settings. NLL-oracle and NLL-test of the learner's generator go to RUN_DIR/metrics.json (the SB3 runs' schema).
 """
 
 from __future__ import annotations
@@ -41,9 +41,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    last = out["history"][-1]
-    shown = {k: out[k] for k in ("run_dir", "runners_in_sync", "mean_iteration_s")}
-    print(json.dumps({**shown, **{k: last[k] for k in ("iteration", "nll_oracle", "nll_test") if k in last}}, indent=2))
+    print(json.dumps(out, indent=2))  # the summary (RUN/metrics.json holds it beside the history)
     return out
 
 

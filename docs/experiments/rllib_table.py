@@ -27,9 +27,10 @@ def main() -> None:
     timing = []
     for run in args.rllib:
         m = json.loads((run / "metrics.json").read_text())
-        hist = m["history"]
+        hist = [r for r in m["history"] if r["phase"] == "adversarial"]  # (d_round rows: D's reports)
+        m = m["summary"]
         last = hist[-1]
-        n = last["iteration"]
+        n = last["step"]
         label = f"RLlib PPO, {m['num_env_runners']} env runner(s)"
         print(f"| {label} | {n} | " + " | ".join(f"{last[k]:.3f}" for k in keys) + f" | {last['wall_s'] / n:.2f} |")
         rows = [r for r in hist if "iteration_s" in r]
