@@ -349,8 +349,18 @@ class RLlibRun:
         of a new run)."""
         import ray
 
-        ray.init(address=self.address, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=True,
-                 ignore_reinit_error=True)  # fmt: skip
+        # a local Ray gets a logical CPU per env runner (and one for the driver) even on fewer cores: the runners
+        # then share the cores instead of waiting, forever, for CPUs that do not exist
+        cpus = None if self.address is not None else max(os.cpu_count() or 1, self.num_env_runners + 1)
+        ray.init(address=self.address, num_cpus=cpus, runtime_env=runtime_env(), include_dashboard=False,
+                 log_to_driver=True, ignore_reinit_error=True)  # fmt: skip
+        have = ray.cluster_resources().get("CPU", 0)
+        if self.num_env_runners > have:
+            ray.shutdown()
+            raise ValueError(
+                f"--num-env-runners {self.num_env_runners}: the Ray cluster at {self.address} has "
+                f"{have:g} CPUs and each env runner takes one: it would wait for them forever"
+            )
         self.algo = ppo_config(self.cfg, self.env_config, self.gen.config, self.num_env_runners).build_algo()
         if self.resumed is not None:
             self.algo.restore_from_path(str(self.rundir.checkpoint_dir(self.resumed["algorithm"]).resolve()))
