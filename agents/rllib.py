@@ -19,6 +19,7 @@ import random
 import shutil
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,13 @@ class RLlibDriver:
     :class:`seqgan_env.rllib.SeqGANCallback`): D retraining and the push of D and the rollout policy."""
 
     def __init__(
-        self, cfg: SeqGANConfig, task: Task, gen: Generator, disc: Discriminator | None, num_env_runners: int = 2
+        self,
+        cfg: SeqGANConfig,
+        task: Task,
+        gen: Generator,
+        disc: Discriminator | None,
+        num_env_runners: int = 2,
+        overlap_d: bool = False,
     ) -> None:
         from seqgan_env.rllib import PartsSync
 
@@ -191,6 +198,9 @@ class RLlibDriver:
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.sync = PartsSync(local=num_env_runners == 0)
         self.check_before_sample = True  # False only to show what happens without the check (tests)
+        self.overlap_d = overlap_d
+        self._pending: Future[float] | None = None  # an overlapped D round (overlap_d)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqgan-d") if overlap_d else None
         self.last_check: dict[str, int] = {}
         self.iteration = 0
         self.reports: list[dict[str, float]] = []  # D's reports not yet recorded by the run
@@ -231,48 +241,64 @@ class RLlibDriver:
         """Pull the learner's G; every ``disc.retrain_every`` iterations retrain D; update the rollout policy
         (θ_r ← β·θ_r + (1 − β)·θ); push them with G (a new version). Timings and the sync check of this iteration go
         to ``result["seqgan"]``: the runners checked before sampling, how many were stale (and repaired), the
-        version they then held, and the lowest version an episode was sampled with (``sampled_version``)."""
-        from seqgan_env.rllib import learner_generator_state
+        version they then held, and the lowest version an episode was sampled with (``sampled_version``).
+
+        With ``overlap_d``, D's retraining runs in a thread of its own while the next iteration samples and learns,
+        on a snapshot of this iteration's G: the round started after iteration k is pushed after iteration k + 1,
+        so the runners score with a D one round older than without the overlap (``d_wait_s``: how long the driver
+        still waited for it)."""
+        from seqgan_env.rllib import learner_generator_state, sampled_version
 
         self.iteration += 1
         t0 = time.perf_counter()
         self.gen.load_state_dict(learner_generator_state(algorithm))
         retrain = self.disc is not None and self.iteration % self.cfg.disc.retrain_every == 0
-        d_s = 0.0
-        if retrain:
-            t_d = time.perf_counter()
-            assert self.disc is not None
-            assert self.d_opt is not None
-            retrain_discriminator(
-                self.disc,
-                self.d_opt,
-                self.task.train,
-                self.gen,
-                self.cfg.disc.retrain_rounds,
-                self.cfg.disc.retrain_epochs,
-                self.cfg.disc.negatives,
-                self.cfg.disc.batch_size,
-                self.rng,
-            )
-            d_s = time.perf_counter() - t_d
-            if self.cfg.disc.report_samples:
-                report = discriminator_report(
-                    self.disc, self.gen, self.task.oracle, self.task.test, self.cfg.disc.report_samples,
-                    seed=report_seed(self.cfg.seed, self.iteration),
-                )  # fmt: skip
-                self.reports.append({f"d_{k}": v for k, v in report.items()})
+        wait_s = d_s = 0.0
+        new_d = False
+        if self.overlap_d:
+            if self._pending is not None:  # the round started after the previous iteration
+                t_w = time.perf_counter()
+                d_s = self._pending.result()
+                wait_s, new_d, self._pending = time.perf_counter() - t_w, True, None
+            if retrain:
+                self._pending = self._pool.submit(self._retrain, copy.deepcopy(self.gen), self.iteration)
+        elif retrain:
+            d_s, new_d = self._retrain(self.gen, self.iteration), True
+            wait_s = d_s
         delay_update(self.rollout, self.gen, self.cfg.env.rollout_beta)
-        from seqgan_env.rllib import sampled_version
-
         sampled = sampled_version(algorithm, local=self.sync.local)
         check = self.last_check
-        self.sync.push(algorithm, self.disc if retrain else None, self.rollout if self.uses_policy else None, self.gen)
+        self.sync.push(algorithm, self.disc if new_d else None, self.rollout if self.uses_policy else None, self.gen)
         result["seqgan"] = {
-            "d_retrained": retrain, "d_retrain_s": d_s, "driver_s": time.perf_counter() - t0,
+            "d_retrained": new_d, "d_retrain_s": d_s, "d_wait_s": wait_s, "driver_s": time.perf_counter() - t0,
             "sync_runners": check.get("runners", 0), "sync_stale": check.get("stale", 0),
             "sync_version": check.get("version", 0), "sampled_version": None if sampled is None else int(sampled),
             "sampled_in_sync": sampled is not None and int(sampled) == check.get("version"),
         }  # fmt: skip
+
+    def _retrain(self, gen: Generator, iteration: int) -> float:
+        """One retraining of D against samples of ``gen`` (fresh negatives every round), and D's report; seconds."""
+        assert self.disc is not None
+        assert self.d_opt is not None
+        t_d = time.perf_counter()
+        cfg = self.cfg.disc
+        retrain_discriminator(self.disc, self.d_opt, self.task.train, gen, cfg.retrain_rounds, cfg.retrain_epochs,
+                              cfg.negatives, cfg.batch_size, self.rng)  # fmt: skip
+        d_s = time.perf_counter() - t_d
+        if cfg.report_samples:
+            report = discriminator_report(self.disc, gen, self.task.oracle, self.task.test, cfg.report_samples,
+                                          seed=report_seed(self.cfg.seed, iteration))  # fmt: skip
+            self.reports.append({f"d_{k}": v for k, v in report.items()})
+        return d_s
+
+    def settle(self, algorithm: Any | None = None) -> None:
+        """Wait for an overlapped D round still running and, given ``algorithm``, push its D (before a checkpoint or
+        the end: D's state is then the one the runners hold)."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+            if algorithm is not None:
+                self.sync.push(algorithm, self.disc)
 
 
 class RLlibRun:
@@ -293,6 +319,7 @@ class RLlibRun:
         num_env_runners: int = 2,
         address: str | None = None,
         explicit: frozenset[str] | None = None,
+        overlap_d: bool = False,
     ) -> None:
         check_rllib_config(cfg, num_env_runners, explicit)
         self.num_env_runners, self.address = num_env_runners, address
@@ -324,7 +351,7 @@ class RLlibRun:
             disc = build_discriminator(cfg, task).to(device)
             disc.load_state_dict(disc_state)
         self.gen, self.disc = gen, disc
-        self.driver = RLlibDriver(cfg, task, gen, disc, num_env_runners)
+        self.driver = RLlibDriver(cfg, task, gen, disc, num_env_runners, overlap_d=overlap_d)
         self.env_config = env_config(cfg, task, gen, disc)
         self.rundir = RunDir(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -387,16 +414,26 @@ class RLlibRun:
                                **result["seqgan"]}  # fmt: skip
         if it % self.cfg.eval.every == 0 or it == self.cfg.adv.updates:
             row.update(evaluate_generator(self.gen, self.task, self.cfg))
-        self.history += [*({"phase": Phase.D_ROUND, **at, **r} for r in self.driver.reports), row]  # as SB3 runs
-        self.driver.reports.clear()
+        checkpoint = it % self.cfg.eval.checkpoint_every == 0 or it == self.cfg.adv.updates
+        if checkpoint:  # an overlapped D round lands first: the checkpoint holds the D the runners do
+            self.driver.settle(self.algo)
+        self.history += [*self._reports(at), row]
         self.rundir.write_metrics(self.history)  # the run so far (no summary yet)
-        if it % self.cfg.eval.checkpoint_every == 0 or it == self.cfg.adv.updates:
+        if checkpoint:
             self.save()
         return row
+
+    def _reports(self, at: dict[str, Any]) -> list[dict[str, Any]]:
+        """D's reports since the last call, as ``d_round`` history rows at ``at`` (step, timesteps, wall), as in SB3
+        runs."""
+        rows = [{"phase": Phase.D_ROUND, **at, **r} for r in self.driver.reports]
+        self.driver.reports.clear()
+        return rows
 
     def save(self) -> None:
         """Checkpoint the run (see the class docstring): the algorithm's directory first, then ``latest.pt`` naming
         it, then the older algorithm directories removed — a crash at any point leaves a consistent pair."""
+        self.driver.settle(self.algo)  # an overlapped D round lands first: the checkpoint holds the D the runners do
         it = self.driver.iteration
         name = f"rllib_algorithm_{it:05d}"
         final = self.rundir.checkpoint_dir(name)
@@ -433,6 +470,9 @@ class RLlibRun:
         import ray
 
         try:
+            self.driver.settle(self.algo)
+            last = self.history[-1]
+            self.history += self._reports({k: last[k] for k in ("step", "timesteps", "wall_s")})
             in_sync = self.runners_in_sync()
             if self.saved_iteration != self.driver.iteration:  # stopped before --adv.updates: checkpoint where it is
                 self.save()
@@ -450,6 +490,7 @@ class RLlibRun:
         timed = [r for r in self.history if "iteration_s" in r]
         it_s = sum(r["iteration_s"] for r in timed) / max(len(timed), 1)
         d_s = sum(r["d_retrain_s"] for r in timed) / max(len(timed), 1)
+        wait_s = sum(r.get("d_wait_s", r["d_retrain_s"]) for r in timed) / max(len(timed), 1)
         evals = [r for r in self.history if r["phase"] == Phase.ADVERSARIAL and "nll_test" in r]
         skip = {"phase", "step", "timesteps", "wall_s", "iteration_s"}
         final = {f"final_{k}": v for k, v in evals[-1].items() if k not in skip and not k.startswith(("d_", "sync_",
@@ -457,14 +498,15 @@ class RLlibRun:
         return {
             "trainer": "rllib", "agent": "ppo", "run_dir": str(self.out), "num_env_runners": self.num_env_runners,
             "pretrained": str(self.pre_dir), "iterations": self.driver.iteration, **final,
-            "runners_in_sync": in_sync, "mean_iteration_s": it_s, "mean_d_retrain_s": d_s,
-            "d_share": d_s / it_s if it_s else 0.0,
+            "runners_in_sync": in_sync, "mean_iteration_s": it_s, "mean_d_retrain_s": d_s, "mean_d_wait_s": wait_s,
+            "d_share": wait_s / it_s if it_s else 0.0,  # of an iteration, the runners waiting for D
         }  # fmt: skip
 
     def close(self) -> None:
         """Stop the algorithm and Ray without writing results (after an error)."""
         import ray
 
+        self.driver.settle()
         if self.algo is not None:
             self.algo.stop()
         ray.shutdown()
@@ -525,14 +567,19 @@ def read_resume(cfg: SeqGANConfig, explicit: frozenset[str] | None) -> tuple[Seq
 
 
 def train(
-    cfg: SeqGANConfig, num_env_runners: int = 2, address: str | None = None, explicit: frozenset[str] | None = None
+    cfg: SeqGANConfig,
+    num_env_runners: int = 2,
+    address: str | None = None,
+    explicit: frozenset[str] | None = None,
+    overlap_d: bool = False,
 ) -> dict[str, Any]:
     """Pretrain (or load ``--pretrained``), then ``cfg.adv.updates`` RLlib PPO iterations of the generator with D
     retrained on the driver; evaluations every ``eval.every`` iterations (and at 0 and the end) from the learner's
     generator. Writes ``config.json``, ``metrics.json`` and ``checkpoints/`` (``latest.pt`` holds the generator, for
     ``seqgan_env.load_generator``) into the run directory and returns the metrics. With ``--resume RUN`` it
-    continues RUN from its last checkpoint up to ``--adv.updates`` (default: the run's own)."""
-    session = RLlibRun(cfg, num_env_runners, address, explicit)
+    continues RUN from its last checkpoint up to ``--adv.updates`` (default: the run's own). ``overlap_d``: retrain
+    D while the runners sample (:meth:`RLlibDriver.after_iteration`)."""
+    session = RLlibRun(cfg, num_env_runners, address, explicit, overlap_d)
     if session.resumed is not None and session.remaining == 0:
         session.rundir.unlock()
         print(f"nothing to do: {session.out} has done {session.driver.iteration} of its {session.cfg.adv.updates} "

@@ -435,3 +435,16 @@ def test_rllib_ppo_trains_on_the_oracle_tasks_exact_rewards(tmp_path, source):
     assert all(r["sampled_in_sync"] and not r["d_retrained"] for r in rows[1:])
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["env"]["reward_source"] == source
+
+
+def test_rllib_overlapped_d_is_pushed_one_iteration_later_and_ends_in_sync(tmp_path):
+    from agents.rllib import train
+    from agents.rundir import RunDir
+
+    out = train(tiny(tmp_path, {"adv.updates": 3}), num_env_runners=1, overlap_d=True)
+    rows = RunDir(tmp_path / "run").rows("adversarial")[1:]
+    # D retrained after every iteration, each round in a thread while the next iteration runs: pushed a round later
+    assert [r["d_retrained"] for r in rows] == [False, True, True]
+    assert all(r["sampled_in_sync"] for r in rows)
+    assert len(RunDir(tmp_path / "run").rows("d_round")) == 3  # the last round landed before the end
+    assert out["runners_in_sync"]  # the runners hold the D of the last round

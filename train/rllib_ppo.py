@@ -32,12 +32,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if "-h" in argv or "--help" in argv:
         own.print_help()
         print("\nand every flag of train/reinforce.py that an RLlib PPO run honours (task, pretraining, PPO, D):\n")
+    own.add_argument("--overlap-d", action="store_true", help="retrain D in a thread while the runners sample the next "
+                     "iteration (they then score with a D one round older; see README)")  # fmt: skip
     ns, rest = own.parse_known_args(argv)
     cfg = parse_args(rest, description=__doc__ or "", agent="ppo")
     from agents.rllib import train
 
     try:
-        out = train(cfg, ns.num_env_runners, ns.address, explicit_paths(rest))
+        out = train(cfg, ns.num_env_runners, ns.address, explicit_paths(rest), ns.overlap_d)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
