@@ -26,8 +26,10 @@ from bench._common import machine, parser, table
 
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--runners", type=int, nargs="+", default=[1, 2, 4], help="env runner counts to time")
+    p.add_argument("--runners", type=int, nargs="+", default=None, help="env runner counts to time (default 1 2 4; "
+                   "--quick: 1)")  # fmt: skip
     args = p.parse_args()
+    args.runners = args.runners or ([1] if args.quick else [1, 2, 4])
     if any(n < 1 for n in args.runners):
         raise SystemExit(f"error: --runners must be positive integers, got {args.runners}")
     import torch
@@ -59,7 +61,7 @@ def main() -> None:
         rows.append({"trainer": "SB3 PPO (one process)", "s / iteration": per_update, "D share": "–",
                      "wall s (with setup)": time.perf_counter() - t0})  # fmt: skip
         del summary
-        for n, overlap in [*((n, False) for n in args.runners), (2, True)]:
+        for n, overlap in [*((n, False) for n in args.runners), (max(args.runners[-1], 1) if args.quick else 2, True)]:
             t0 = time.perf_counter()
             cfg = from_preset("quick", {**adv, "run_dir": f"{tmp}/rllib{n}{'o' * overlap}"}, agent="ppo")
             out = train(cfg, num_env_runners=n, overlap_d=overlap)

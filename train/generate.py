@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -137,7 +138,8 @@ def _stream_to(out: Path, first: str, lines: Iterator[str], n: int) -> None:
     """Write the samples to a temporary file beside ``out`` as they are drawn (memory stays one batch), then move it
     into place: a reader never sees a half-written file."""
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill`: leave no temporary file behind
+    main_thread = threading.current_thread() is threading.main_thread()  # (signal handlers live there only)
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143)) if main_thread else None  # `kill`: no temp file
     try:
         with tmp.open("w", encoding="utf-8") as f:
             f.write(first + "\n")
@@ -150,6 +152,9 @@ def _stream_to(out: Path, first: str, lines: Iterator[str], n: int) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
