@@ -274,7 +274,7 @@ def _upgrade(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return {"agent": agent, "callbacks": callbacks}
 
 
-def adversarial(pipe: Pipeline) -> None:
+def train_adversarial(pipe: Pipeline) -> None:
     """Adversarial training: the agent's updates with the shared callbacks until ``adv.updates``, continuing the
     phase :meth:`Pipeline.load_state` restored, if any."""
     cfg = pipe.cfg

@@ -19,7 +19,7 @@ import torch
 from stable_baselines3.common.logger import Logger, configure
 from tqdm.auto import tqdm
 
-from agents.adversarial import AdversarialPhase, adversarial, match_mle_diversity
+from agents.adversarial import AdversarialPhase, match_mle_diversity, train_adversarial
 from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
 from agents.config import (
     SeqGANConfig,
@@ -392,7 +392,7 @@ def _run(pipe: Pipeline, cfg: SeqGANConfig, ckpt: dict[str, Any] | None) -> dict
                 raise ValueError(f"--resume {pipe.rundir.path}: its generator was tempered (--adv.match-mle-diversity) "
                                  "at the end of the run; it cannot take more updates")  # fmt: skip
             pipe.phase = Phase.ADVERSARIAL
-        adversarial(pipe)
+        train_adversarial(pipe)
         match_mle_diversity(pipe)
     summary = summarize(pipe)
     pipe.rundir.write_metrics(pipe.history, summary)
