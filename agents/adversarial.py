@@ -313,7 +313,7 @@ def match_mle_diversity(pipe: Pipeline) -> None:
     """With ``--adv.match-mle-diversity``: fold into G the smallest T ≥ 1 at which its validation NLL is no worse than
     the MLE checkpoint's with confidence (paired, mean + 2 standard errors ≤ 0; see
     :func:`~seqgan_env.metrics.matching_temperature`), then record the tempered G as the run's final one."""
-    if not pipe.cfg.adv.match_mle_diversity or pipe.phase != Phase.DONE or pipe.tempered() is not None:
+    if not pipe.cfg.adv.match_mle_diversity or pipe.phase != Phase.DONE or pipe.calibrated() is not None:
         return
     assert pipe.task.valid is not None
     pretrained = checkpoint_at(pipe.cfg.pretrained or pipe.rundir.path, "pretrained.pt")  # this run's or its source's

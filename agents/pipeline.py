@@ -141,7 +141,7 @@ class Pipeline:
     def elapsed(self) -> float:
         return self.wall + time.perf_counter() - self._t0
 
-    def tempered(self) -> dict[str, Any] | None:
+    def calibrated(self) -> dict[str, Any] | None:
         """The evaluation of the G that ``--adv.match-mle-diversity`` tempered at the end of the run, if it has been."""
         return next((r for r in reversed(self.history) if r["phase"] == Phase.CALIBRATED), None)
 
@@ -388,7 +388,7 @@ def _run(pipe: Pipeline, cfg: SeqGANConfig, ckpt: dict[str, Any] | None) -> dict
         pretrain_generator(pipe)
         pretrain_discriminator(pipe)
         if pipe.phase == Phase.DONE and pipe.adversarial_left():  # resumed with a larger --adv.updates
-            if pipe.tempered() is not None:
+            if pipe.calibrated() is not None:
                 raise ValueError(f"--resume {pipe.rundir.path}: its generator was tempered (--adv.match-mle-diversity) "
                                  "at the end of the run; it cannot take more updates")  # fmt: skip
             pipe.phase = Phase.ADVERSARIAL

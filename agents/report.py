@@ -45,7 +45,7 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
     if mle:
         summary.update({f"mle_{k}": mle[-1][k] for k in metric_keys if k in mle[-1]})
     if adv:
-        final = pipe.tempered() or adv[-1]
+        final = pipe.calibrated() or adv[-1]
         summary.update({f"final_{k}": final[k] for k in metric_keys if k in final})
         key = "nll_oracle" if "nll_oracle" in adv[-1] else "nll_test"
         best = min(adv, key=lambda r: r[key])
@@ -65,7 +65,7 @@ def validation_verdict(pipe: Pipeline, adv: list[dict[str, Any]]) -> dict[str, A
     validation, a text G that no longer ends its sentences."""
     out: dict[str, Any] = {}
     warnings: list[str] = []
-    final = pipe.tempered() or (adv[-1] if adv else None)
+    final = pipe.calibrated() or (adv[-1] if adv else None)
     valid = [r for r in adv if "nll_valid" in r]
     if valid:
         best = min(valid, key=lambda r: r["nll_valid"])
@@ -98,7 +98,7 @@ def write_samples(pipe: Pipeline, n: int = 100) -> None:
     ``#`` header naming the generator."""
     samples = pipe.gen.sample(n, generator=torch.Generator(device=pipe.device).manual_seed(pipe.cfg.seed))
     lines = pipe.task.decode(samples)
-    tempered = pipe.tempered()
+    tempered = pipe.calibrated()
     which = "the MLE generator"
     if any(r["phase"] == "adversarial" for r in pipe.history):
         which = f"the final generator (update {pipe.step})"
