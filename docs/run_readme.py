@@ -58,6 +58,7 @@ NOT_RUN = {
     "pip install": "installation (CI runs it from a clean clone)",
     "-m venv": "installation (CI runs it from a clean clone)",
     "-m pytest": "the test suite (CI runs it)",
+    "docs/run_readme.py": "this script itself",
     "--address auto": "needs a Ray cluster (README: start one with ray start)",
     "ray job submit": "needs a Ray head with the cluster extra (tests/test_rllib.py runs it, slow)",
     "ray start": "starts a Ray head (tests/test_rllib.py runs this block, slow)",
