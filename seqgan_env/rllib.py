@@ -8,11 +8,14 @@ What runs where (``agents.rllib`` drives it; requires ``pip install -e ".[ray]"`
   computes the Monte Carlo rewards; the runner's :class:`GeneratorRLModule` (inference only: no critic) picks tokens.
 - **the learner** updates :class:`GeneratorRLModule` (actor = G, critic = a separate LSTM copy + linear head, so
   the value loss never moves G).
-- **the driver** holds D, its optimiser, the real data and the oracle; it retrains D and pushes the weights of D
-  and of the rollout policy with :class:`PartsSync`: one ``ray.put`` per push, the runners fetch the object.
+- **the driver** holds D, its optimiser, the real data and the oracle; it retrains D and pushes the weights of D,
+  of the rollout policy and of the generator with :class:`PartsSync` (one ``ray.put`` per part, a version per push,
+  recorded on each runner). :class:`SeqGANPPO` starts every training step with the driver's check, so a runner
+  holding another version — restarted since, whoever restarted it — is brought up to date before it samples.
   :class:`SeqGANCallback` (module level, so RLlib pickles nothing but its name into the runners' config) asks the
-  driver-side object attached to the algorithm (``algorithm.seqgan_driver``) to act after each training iteration
-  and to re-push both parts to env runners that RLlib recreated after a failure.
+  driver-side object attached to the algorithm (``algorithm.seqgan_driver``) to act after each training iteration,
+  re-pushes every part to env runners RLlib recreated after a failure, and has each runner note the version its
+  episodes were sampled with.
 """
 
 from __future__ import annotations
