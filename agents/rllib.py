@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from agents.callbacks import delay_update
 from agents.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
@@ -44,6 +43,7 @@ from agents.config import (
 )
 from agents.pipeline import run
 from agents.pretrain import load_pretrained
+from agents.progress import progress
 from agents.rundir import Phase, RunDir, report_seed
 from agents.task import Task, build_discriminator, build_task, evaluate_generator, make_generator, seed_everything
 from seqgan_env.discriminator import Discriminator, retrain_discriminator
@@ -585,12 +585,20 @@ def train(
         print(f"nothing to do: {session.out} has done {session.driver.iteration} of its {session.cfg.adv.updates} "
               "iterations (pass a larger --adv.updates to grow it)", file=sys.stderr)  # fmt: skip
         return session.results(None)
-    session.start()
     try:
-        bar = tqdm(range(session.remaining), desc="RLlib PPO", disable=not session.cfg.progress)
+        session.start()
+        done, total = session.driver.iteration, session.cfg.adv.updates
+        bar = progress(
+            range(done, total),
+            desc="RLlib PPO",
+            unit="iterations",
+            total=total,
+            initial=done,
+            disable=not session.cfg.progress,
+        )  # fmt: skip (plain lines when not on a terminal)
         for _ in bar:
             row = session.iterate()
-            bar.set_postfix({k: f"{row[k]:.3f}" for k in ("nll_oracle", "nll_test") if k in row})
+            bar.set_postfix(**{k: f"{row[k]:.3f}" for k in ("nll_oracle", "nll_test") if k in row})
     except BaseException:
         session.close()
         raise
