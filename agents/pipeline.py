@@ -176,7 +176,6 @@ class Pipeline:
         cfg = self.cfg
         if not cfg.disc.report_samples:
             return None
-        t0 = time.process_time()
         gen = self.gen if self.adversarial is None else self.adversarial.generator
         evaluated = phase == Phase.D_PRETRAIN or step % cfg.eval.every == 0
         scored = None
@@ -184,7 +183,7 @@ class Pipeline:
             t_eval = time.process_time()  # drawing and scoring the evaluation's samples: the evaluation's cost
             scored = self.samples.get(self.task.oracle, gen, cfg.eval.samples, seed=cfg.seed)
             self.cpu["evaluation_s"] += time.process_time() - t_eval
-            t0 += time.process_time() - t_eval
+        t0 = time.process_time()
         seed = report_seed(cfg.seed, len(self.history) + 1)  # fresh samples for each report, reproducibly
         report = discriminator_report(self.disc, gen, self.task.oracle, self.task.test, cfg.disc.report_samples,
                                       seed=seed, scored=scored)  # fmt: skip

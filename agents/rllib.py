@@ -207,7 +207,7 @@ class RLlibDriver:
 
     def state_dict(self) -> dict[str, Any]:
         """What the driver holds that the algorithm's checkpoint does not: D with its optimiser, the rollout policy,
-        the negatives' RNG, the iteration count and D's reports."""
+        the negatives' RNG and the iteration count (D's reports are rows of the run's history)."""
         return {"discriminator": self.disc.state_dict() if self.disc is not None else None,
                 "disc_optimizer": self.d_opt.state_dict() if self.d_opt is not None else None,
                 "rollout_policy": self.rollout.state_dict(), "rng": self.rng.get_state(),

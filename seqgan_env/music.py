@@ -18,6 +18,7 @@ minute on 2 cores (``docs/experiments/music_parse.py``). The token file is cache
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -80,7 +81,7 @@ def _scores(parsed: Any) -> Iterable[Any]:
 
 HEAD_BARS = 12
 """Bars of a tune's body parsed first (1.6× faster than the whole tune on O'Neill's): 32 eighth-note steps are 16
-quarter notes, at most 11 bars of 3/8; a tune whose head gives fewer steps is parsed whole (:func:`_parse_tune`), so
+quarter notes, at most 11 bars of 3/8; a tune whose head gives fewer steps is parsed whole (:func:`abc_tune_tokens`), so
 the cut never changes a tune (``docs/experiments/music_parse.py`` checks every tune of the corpus)."""
 _BAR = re.compile(r"[:\[\]|]*\|[:\[\]|0-9]*")  # one bar line: |, ||, |], [|, :|, |:, :||:, |1 …
 
@@ -108,12 +109,12 @@ def tune_head(tune: str, bars: int = HEAD_BARS) -> str:
     return "\n".join(out) + "\n"
 
 
-def _parse_tune(args: tuple[str, str]) -> list[str] | None:
-    """One tune's tokens (:func:`tune_tokens`): its head parsed first, the whole tune only if the head is too short.
-    None for a tune too short (or that music21 cannot read)."""
-    header, tune = args
+def abc_tune_tokens(header: str, tune: str, bars: int | None = HEAD_BARS) -> list[str] | None:
+    """One ABC tune's tokens (:func:`tune_tokens`), parsed with its file's ``header``: its first ``bars`` bars first,
+    the whole tune only if they are too short (``bars=None``: the whole tune). None for a tune too short, or one
+    music21 cannot read."""
     music21 = _music21()
-    head = tune_head(tune)
+    head = tune_head(tune, bars) if bars is not None else tune
     for text in (head, tune) if head != tune else (tune,):
         try:
             scores = list(_scores(music21.converter.parse(header + text, format="abc")))
@@ -123,6 +124,10 @@ def _parse_tune(args: tuple[str, str]) -> list[str] | None:
         if tokens is not None:
             return tokens
     return None
+
+
+def _parse_tune(job: tuple[str, str]) -> list[str] | None:
+    return abc_tune_tokens(*job)  # (a module-level function: what a process pool can send)
 
 
 def parse_tunes(
@@ -148,22 +153,17 @@ def parse_tune_files(
         jobs += [(header, tune) for tune in tunes]
         owner += [i] * len(tunes)
     workers = min(workers or os.cpu_count() or 1, max(len(jobs) // 64, 1))
-    bar = tqdm(total=len(jobs), desc="parsing ABC tunes (once)", disable=not progress, unit="tune")
-    results: list[list[str] | None] = []
-    if workers == 1:
-        for job in jobs:
-            results.append(_parse_tune(job))
-            bar.update()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    with contextlib.ExitStack() as stack:
+        parsed: Iterable[list[str] | None] = map(_parse_tune, jobs)
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"  # fork: no re-imports
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            for tokens in pool.map(_parse_tune, jobs, chunksize=16):
-                results.append(tokens)
-                bar.update()
-    bar.close()
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"  # fork: no re-imports
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)))
+            parsed = pool.map(_parse_tune, jobs, chunksize=16)
+        results = list(tqdm(parsed, total=len(jobs), desc="parsing ABC tunes (once)", disable=not progress,
+                            unit="tune"))  # fmt: skip
     out: list[list[list[str]]] = [[] for _ in paths]
     for i, tokens in zip(owner, results, strict=True):
         if tokens is not None:

@@ -334,9 +334,7 @@ class PartsSync:
 
     def __init__(self, local: bool = False) -> None:
         self.refs: dict[str, Any] = dict.fromkeys(self.PARTS)
-        self.version = 0
-        self.pushes_before_version = 0  # the version a runner must hold for a partial push to bring it up to date
-        self.pushes = 0
+        self.version = 0  # raised by every push
         self.local = local  # whether the driver's own env runner samples (num_env_runners=0)
 
     def push(
@@ -352,9 +350,7 @@ class PartsSync:
         for name, part in given.items():
             if part is not None:
                 self.refs[name] = ray.put(cpu_state(part))
-        self.pushes_before_version = self.version
         self.version += 1
-        self.pushes += 1
         self._send(algorithm, None, [name for name, part in given.items() if part is not None])
 
     def check(self, algorithm: Any) -> dict[str, int]:
@@ -380,7 +376,7 @@ class PartsSync:
         one only) and record the version there."""
         refs = {name: self.refs[name] if name in parts else None for name in self.PARTS}
         version, full = self.version, set(parts) == set(self.PARTS)
-        previous = self.pushes_before_version
+        previous = version - 1  # what a runner held if the last push reached it (partial pushes come from push())
 
         def load(env_runner: Any) -> int:
             got = {name: ray.get(ref) if ref is not None else None for name, ref in refs.items()}

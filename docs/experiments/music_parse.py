@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from seqgan_env.music import COLLECTIONS, _scores, parse_tune_files, split_tunes, tune_tokens
+from seqgan_env.music import COLLECTIONS, _scores, abc_tune_tokens, parse_tune_files, split_tunes, tune_tokens
 
 
 def cpu_s() -> float:
@@ -44,19 +44,8 @@ def whole_files(paths: list[Path]) -> list[list[list[str]]]:
 
 def alone(path: Path) -> list[list[str]]:
     """Each tune of ``path`` parsed whole but on its own (with the file's header): the reference for the cut."""
-    import music21
-
     header, tunes = split_tunes(path.read_text(encoding="utf-8", errors="replace"))
-    out = []
-    for tune in tunes:
-        try:
-            scores = list(_scores(music21.converter.parse(header + tune, format="abc")))
-        except Exception:  # as parse_tunes: a tune music21 cannot read is dropped
-            continue
-        tokens = next((t for t in map(tune_tokens, scores) if t is not None), None)
-        if tokens is not None:
-            out.append(tokens)
-    return out
+    return [t for t in (abc_tune_tokens(header, tune, bars=None) for tune in tunes) if t is not None]
 
 
 def main() -> None:
