@@ -105,15 +105,10 @@ def _check_room(p: argparse.ArgumentParser, out: Path, first: str, n: int) -> No
     need = int(1.5 * n * (len((first + "\n").encode("utf-8"))))
     free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
     if need > free:
-        p.error(f"--n {n} would write about {_size(need)} to --out {out}, but its filesystem has {_size(free)} free")
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError
+        size = tqdm.format_sizeof
+        p.error(
+            f"--n {n} would write about {size(need, 'B')} to --out {out}, but its filesystem has {size(free, 'B')} free"
+        )
 
 
 MIDI_MAX = 10_000
