@@ -327,6 +327,10 @@ class RLlibRun:
         if cfg.resume is not None:
             self.out = Path(cfg.resume)
             cfg, self.resumed = read_resume(cfg, explicit)
+        if overlap_d and not uses_discriminator(cfg):
+            raise ValueError(f"--overlap-d: --env.reward-source {cfg.env.reward_source} trains no D, so there is no D "
+                             "retraining to overlap; drop it")  # fmt: skip
+        if self.resumed is not None:
             self.pre_dir = Path(self.resumed["pretrained_dir"])
             gen_state, disc_state = self.resumed["generator"], self.resumed["driver"]["discriminator"]
         else:

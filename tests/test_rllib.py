@@ -435,6 +435,9 @@ def test_rllib_ppo_trains_on_the_oracle_tasks_exact_rewards(tmp_path, source):
     assert all(r["sampled_in_sync"] and not r["d_retrained"] for r in rows[1:])
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["env"]["reward_source"] == source
+    with pytest.raises(ValueError, match="--overlap-d: --env.reward-source .* trains no D"):
+        train(tiny_run_config(tmp_path / "again", kw, agent="ppo"), num_env_runners=1, overlap_d=True)
+    assert not (tmp_path / "again").exists()  # refused before any work
 
 
 def test_rllib_overlapped_d_is_pushed_one_iteration_later_and_ends_in_sync(tmp_path):
