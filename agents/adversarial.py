@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecMonitor
 
 from agents.callbacks import (
@@ -27,10 +28,11 @@ from agents.config import ACTOR_CRITIC, SeqGANConfig, to_dict, uses_discriminato
 from agents.mac import MeanActorCritic
 from agents.ppo import make_actor_critic
 from agents.progress import progress
+from agents.recording import Checkpointer, Models, Recorder
 from agents.reference import PerStepKLReference
 from agents.reinforce import Reinforce
 from agents.rundir import Phase, checkpoint_at
-from agents.task import make_generator
+from agents.task import Task, make_generator
 from seqgan_env.discriminator import LMDiscriminator
 from seqgan_env.env import SeqGANVectorEnv
 from seqgan_env.generator import Generator
@@ -38,9 +40,6 @@ from seqgan_env.metrics import fold_temperature, matching_temperature, per_seque
 from seqgan_env.rewards import SOURCES
 from seqgan_env.sb3 import SB3VecEnv
 from seqgan_env.trained import load_generator
-
-if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
 
 
 def lr_schedule(lr: float, cfg: SeqGANConfig) -> float | Callable[[float], float]:
@@ -60,59 +59,60 @@ class LinearDecay:
         return self.lr * progress_remaining
 
 
-def build_agent(pipe: Pipeline) -> BaseAlgorithm:
-    """The adversarial-phase agent on a fresh vector env, its generator starting from ``pipe.gen``."""
-    cfg = pipe.cfg
+def build_agent(cfg: SeqGANConfig, task: Task, models: Models, logger: Logger) -> BaseAlgorithm:
+    """The adversarial-phase agent on a fresh vector env, its generator starting from ``models.gen``; it logs to
+    ``logger`` (the run's TensorBoard)."""
+    gen, disc, device = models.gen, models.disc, models.device
     reward_mode = cfg.ppo.reward_mode if cfg.agent in ACTOR_CRITIC else cfg.reinforce.reward_mode
     source = SOURCES[cfg.env.reward_source]
     venv = SeqGANVectorEnv(
         num_envs=cfg.env.num_envs,
-        vocab_size=pipe.gen.config.vocab_size,
+        vocab_size=gen.config.vocab_size,
         seq_len=cfg.task.seq_len,
         n_rollouts=cfg.env.n_rollouts,
         reward_mode=reward_mode,
-        discriminator=pipe.disc if source.discriminator else None,
-        rollout_policy=pipe.gen if source.uses_policy else None,
-        device=str(pipe.device),
+        discriminator=disc if source.discriminator else None,
+        rollout_policy=gen if source.uses_policy else None,
+        device=str(device),
         d_reward=cfg.env.d_reward,
         reward_source=cfg.env.reward_source,
-        oracle=pipe.task.oracle if source.needs_oracle else None,
+        oracle=task.oracle if source.needs_oracle else None,
     )
     env = VecMonitor(SB3VecEnv(venv, seed=cfg.seed))
-    gen_kwargs = {"generator_config": vars(pipe.gen.config).copy()}
+    gen_kwargs = {"generator_config": vars(gen.config).copy()}
     if cfg.agent == "reinforce":
         model: BaseAlgorithm = Reinforce(
             "GeneratorPolicy", env, learning_rate=lr_schedule(cfg.reinforce.lr, cfg), baseline=cfg.reinforce.baseline,
             ent_coef=cfg.adv.ent_coef, max_grad_norm=cfg.adv.max_grad_norm, loss_reduction=cfg.reinforce.loss_reduction,
-            kl_coef=cfg.reinforce.kl_coef, reference=pipe.gen if cfg.reinforce.kl_coef > 0 else None,
-            policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
+            kl_coef=cfg.reinforce.kl_coef, reference=gen if cfg.reinforce.kl_coef > 0 else None,
+            policy_kwargs=gen_kwargs, seed=cfg.seed, device=device,
         )  # fmt: skip
-        model.policy.generator.load_state_dict(pipe.gen.state_dict())
+        model.policy.generator.load_state_dict(gen.state_dict())
     elif cfg.agent == "mac":
         model = MeanActorCritic(
             "GeneratorPolicy", env, learning_rate=lr_schedule(cfg.reinforce.lr, cfg), loss_reduction="mean",
-            max_grad_norm=cfg.adv.max_grad_norm, policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
+            max_grad_norm=cfg.adv.max_grad_norm, policy_kwargs=gen_kwargs, seed=cfg.seed, device=device,
         )  # fmt: skip
-        model.policy.generator.load_state_dict(pipe.gen.state_dict())
+        model.policy.generator.load_state_dict(gen.state_dict())
         model.start_critic_from_policy()
     elif cfg.agent == "reference":
-        teacher = load_teacher(cfg, pipe.gen, pipe.device) if cfg.adv.teacher else pipe.task.oracle
+        teacher = load_teacher(cfg, gen, device) if cfg.adv.teacher else task.oracle
         if source.discriminator == "lm":  # the learned full-vocabulary D's LM, retrained in place every D round
-            assert isinstance(pipe.disc, LMDiscriminator)
-            teacher = pipe.disc.lm
+            assert isinstance(disc, LMDiscriminator)
+            teacher = disc.lm
         assert teacher is not None
         model = PerStepKLReference(
             "GeneratorPolicy", env, oracle=teacher, learning_rate=lr_schedule(cfg.reinforce.lr, cfg),
-            max_grad_norm=cfg.adv.max_grad_norm, policy_kwargs=gen_kwargs, seed=cfg.seed, device=pipe.device,
+            max_grad_norm=cfg.adv.max_grad_norm, policy_kwargs=gen_kwargs, seed=cfg.seed, device=device,
         )  # fmt: skip
-        model.policy.generator.load_state_dict(pipe.gen.state_dict())
+        model.policy.generator.load_state_dict(gen.state_dict())
     else:
         model = make_actor_critic(
-            cfg.agent, env, cfg, pipe.gen.state_dict(), device=pipe.device, learning_rate=lr_schedule(cfg.ppo.lr, cfg)
+            cfg.agent, env, cfg, gen.state_dict(), device=device, learning_rate=lr_schedule(cfg.ppo.lr, cfg)
         )
-    if isinstance(pipe.disc, LMDiscriminator):  # D scores against the G being trained
-        pipe.disc.set_noise(get_generator(model))
-    model.set_logger(pipe.logger)
+    if isinstance(disc, LMDiscriminator):  # D scores against the G being trained
+        disc.set_noise(get_generator(model))
+    model.set_logger(logger)
     return model
 
 
@@ -164,32 +164,31 @@ class AdversarialPhase:
     :meth:`~agents.resumable.ResumableMixin.resume_state` and each callback's state, by name.
     """
 
-    def __init__(self, pipe: Pipeline) -> None:
-        cfg = self.cfg = pipe.cfg
-        self.pipe = pipe
-        self.model = build_agent(pipe)
+    def __init__(self, cfg: SeqGANConfig, task: Task, models: Models, rec: Recorder, ckpt: Checkpointer) -> None:
+        self.cfg, self.task, self.models, self.rec, self.ckpt = cfg, task, models, rec, ckpt
+        self.model = build_agent(cfg, task, models, rec.logger)
         self.per_update = timesteps_per_update(self.model)
-        self.stopper = StopOnInterrupt(pipe, self._save_now)
+        self.stopper = StopOnInterrupt(ckpt, self._save_now)
         callbacks: dict[str, BaseCallback] = {}
         if cfg.adv.mle_steps:
-            callbacks["mle"] = MLECallback(pipe.task.train, steps=cfg.adv.mle_steps, batch_size=cfg.mle.batch_size,
+            callbacks["mle"] = MLECallback(task.train, steps=cfg.adv.mle_steps, batch_size=cfg.mle.batch_size,
                                            lr=cfg.mle.lr, seed=cfg.seed)  # fmt: skip
         if SOURCES[cfg.env.reward_source].uses_policy:  # the env holds a copy of G to keep in sync
             callbacks["rollout_policy"] = RolloutPolicyCallback(beta=cfg.env.rollout_beta)
         if uses_discriminator(cfg):  # the perfect and the constant reward read no D: it is not retrained
             callbacks["discriminator"] = DiscriminatorCallback(
-                pipe.disc,
-                pipe.task.train,
+                models.disc,
+                task.train,
                 every=cfg.disc.retrain_every,
                 rounds=cfg.disc.retrain_rounds,
                 epochs=cfg.disc.retrain_epochs,
                 n_negatives=cfg.disc.negatives,
                 batch_size=cfg.disc.batch_size,
-                optimizer=pipe.disc_opt,
+                optimizer=models.disc_opt,
                 seed=cfg.seed,
                 on_retrained=self._on_d_round,
             )
-        callbacks["eval"] = EvalEveryKUpdates(pipe.evaluate, every=cfg.eval.every, eval_at_start=False,
+        callbacks["eval"] = EvalEveryKUpdates(rec.evaluate, every=cfg.eval.every, eval_at_start=False,
                                               on_eval=self._on_eval)  # fmt: skip
         callbacks["save"] = SaveEveryKUpdates(self._save, every=cfg.eval.checkpoint_every)
         self.callbacks = callbacks
@@ -236,14 +235,11 @@ class AdversarialPhase:
             self.bar.set_postfix(**{metric: f"{row[metric]:.3f}"})
         if self.stopper.stop:  # interrupted: the checkpoint already holds the last update boundary
             return
-        self.pipe.step = row["update"]
         metrics = {k: v for k, v in row.items() if k not in ("update", "timesteps")}
-        keep_if_best(self.pipe, self.generator, self.pipe.record(Phase.ADVERSARIAL, row["update"], row["timesteps"],
-                                                                 metrics))  # fmt: skip
+        self.keep_if_best(self.rec.record(Phase.ADVERSARIAL, row["update"], row["timesteps"], metrics))
 
     def _save_now(self, _: BaseAlgorithm | None = None) -> None:
-        self.pipe.step = self.updates_done
-        self.pipe.checkpoint()
+        self.ckpt.save(Phase.ADVERSARIAL, self.updates_done)
 
     def _save(self, model: BaseAlgorithm) -> None:
         if not self.stopper.stop:  # interrupted: the stopper already saved the last update boundary
@@ -251,7 +247,36 @@ class AdversarialPhase:
 
     def _on_d_round(self, n_updates: int) -> None:
         if not self.stopper.stop:
-            self.pipe.d_report(Phase.D_ROUND, n_updates, n_updates * self.per_update)
+            self.rec.d_report(self.models.disc, self.generator, Phase.D_ROUND, n_updates, n_updates * self.per_update)
+
+    def keep_if_best(self, row: dict[str, Any]) -> None:
+        """Save the agent's G as the run's ``best`` checkpoint (:attr:`RunDir.best`) when ``row``, its just-recorded
+        evaluation, has the lowest validation NLL of the phase so far (the start, update 0, included: the kept G is
+        never worse on validation than the one the phase began from). Nothing without a validation split."""
+        if "nll_valid" not in row:
+            return
+        earlier = [r["nll_valid"] for r in self.rec.rows(Phase.ADVERSARIAL) if "nll_valid" in r and r is not row]
+        if earlier and min(earlier) <= row["nll_valid"]:
+            return
+        task = self.task
+        save_checkpoint(self.ckpt.rundir.best, {
+            "generator": self.generator.state_dict(), "config": to_dict(self.cfg), "phase": "best",
+            "step": row["step"], "nll_valid": row["nll_valid"], "data_digest": task.digest(),
+            "vocab": task.corpus.vocab.tokens if task.corpus is not None else None,
+        })  # fmt: skip
+
+    def train(self) -> None:
+        """Adversarial training until ``adv.updates`` (continuing a restored phase where it stopped; the start is
+        evaluated first), then the trained G copied into the run's G (``models.gen``) and checkpointed as done."""
+        cfg, rec = self.cfg, self.rec
+        if not rec.rows(Phase.ADVERSARIAL):
+            self.keep_if_best(rec.record(Phase.ADVERSARIAL, 0, 0, rec.evaluate(self.generator)))
+        remaining = cfg.adv.updates - self.updates_done
+        if remaining > 0:
+            self.learn(remaining)
+            self.ckpt.stop_if_interrupted(Phase.ADVERSARIAL, self.updates_done, save=False)  # saved at the boundary
+        self.models.gen.load_state_dict(self.generator.state_dict())
+        self.ckpt.save(Phase.DONE, cfg.adv.updates)
 
 
 def _upgrade(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
@@ -274,67 +299,33 @@ def _upgrade(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return {"agent": agent, "callbacks": callbacks}
 
 
-def train_adversarial(pipe: Pipeline) -> None:
-    """Adversarial training: the agent's updates with the shared callbacks until ``adv.updates``, continuing the
-    phase :meth:`Pipeline.load_state` restored, if any."""
-    cfg = pipe.cfg
-    if pipe.phase != Phase.ADVERSARIAL:
-        return
-    phase = pipe.adversarial = pipe.adversarial or AdversarialPhase(pipe)
-    if not any(r["phase"] == Phase.ADVERSARIAL for r in pipe.history):
-        keep_if_best(pipe, phase.generator, pipe.record(Phase.ADVERSARIAL, 0, 0, pipe.evaluate(phase.generator)))
-    remaining = cfg.adv.updates - phase.updates_done
-    if remaining > 0:
-        phase.learn(remaining)
-        pipe.stop_if_interrupted(save=False)  # the stopper saved at the last update boundary
-    pipe.gen.load_state_dict(phase.generator.state_dict())
-    pipe.phase, pipe.step = Phase.DONE, cfg.adv.updates
-    pipe.checkpoint()
-
-
-def keep_if_best(pipe: Pipeline, gen: Generator, row: dict[str, Any]) -> None:
-    """Save ``gen`` as the run's ``best`` checkpoint (:attr:`RunDir.best`) when ``row``, its just-recorded adversarial
-    evaluation, has the lowest validation NLL of the phase so far (the start, update 0, included: the kept G is never
-    worse on validation than the one the phase began from). Nothing without a validation split."""
-    if "nll_valid" not in row:
-        return
-    earlier = [r["nll_valid"] for r in pipe.history if r["phase"] == Phase.ADVERSARIAL and "nll_valid" in r
-               and r is not row]  # fmt: skip
-    if earlier and min(earlier) <= row["nll_valid"]:
-        return
-    save_checkpoint(pipe.rundir.best, {
-        "generator": gen.state_dict(), "config": to_dict(pipe.cfg), "phase": "best", "step": row["step"],
-        "nll_valid": row["nll_valid"], "data_digest": pipe.task.digest(),
-        "vocab": pipe.task.corpus.vocab.tokens if pipe.task.corpus is not None else None,
-    })  # fmt: skip
-
-
-def match_mle_diversity(pipe: Pipeline) -> None:
-    """With ``--adv.match-mle-diversity``: fold into G the smallest T ≥ 1 at which its validation NLL is no worse than
-    the MLE checkpoint's with confidence (paired, mean + 2 standard errors ≤ 0; see
-    :func:`~seqgan_env.metrics.matching_temperature`), then record the tempered G as the run's final one."""
-    if not pipe.cfg.adv.match_mle_diversity or pipe.phase != Phase.DONE or pipe.calibrated() is not None:
-        return
-    assert pipe.task.valid is not None
-    pretrained = checkpoint_at(pipe.cfg.pretrained or pipe.rundir.path, "pretrained.pt")  # this run's or its source's
-    mle = make_generator(pipe.cfg, pipe.task, pretrained["generator"], pipe.device)
-    reference = per_sequence_nll(mle, pipe.task.valid)
-    temperature = matching_temperature(pipe.gen, pipe.task.valid, reference)
-    fold_temperature(pipe.gen, temperature)
-    timesteps = pipe.history[-1]["timesteps"]
-    pipe.record(Phase.CALIBRATED, pipe.step, timesteps, {**pipe.evaluate(), "temperature": temperature})
-    pipe.checkpoint()
+def match_mle_diversity(
+    cfg: SeqGANConfig, task: Task, models: Models, rec: Recorder, ckpt: Checkpointer, step: int
+) -> None:
+    """``--adv.match-mle-diversity``: fold into the final G (``models.gen``, after ``step`` updates) the smallest
+    T ≥ 1 at which its validation NLL is no worse than the MLE checkpoint's with confidence (paired, mean + 2 standard
+    errors ≤ 0; see :func:`~seqgan_env.metrics.matching_temperature`), record that G (a
+    ``match_mle_diversity`` row, with its ``temperature``) as the run's final one and checkpoint it."""
+    assert task.valid is not None
+    pretrained = checkpoint_at(cfg.pretrained or ckpt.rundir.path, "pretrained.pt")  # this run's or its source's
+    mle = make_generator(cfg, task, pretrained["generator"], models.device)
+    reference = per_sequence_nll(mle, task.valid)
+    temperature = matching_temperature(models.gen, task.valid, reference)
+    fold_temperature(models.gen, temperature)
+    timesteps = rec.history[-1]["timesteps"]
+    rec.record(Phase.MATCHED_MLE_DIVERSITY, step, timesteps, {**rec.evaluate(models.gen), "temperature": temperature})
+    ckpt.save(Phase.DONE, step)
 
 
 class StopOnInterrupt(BaseCallback):
     """After Ctrl-C: at the next update boundary save a checkpoint, then stop ``learn``."""
 
-    def __init__(self, pipe: Pipeline, save: Callable[[BaseAlgorithm], None]) -> None:
+    def __init__(self, ckpt: Checkpointer, save: Callable[[BaseAlgorithm], None]) -> None:
         super().__init__()
-        self.pipe, self.save, self.stop = pipe, save, False
+        self.ckpt, self.save, self.stop = ckpt, save, False
 
     def _on_rollout_start(self) -> None:
-        if self.pipe.interrupted and not self.stop:
+        if self.ckpt.interrupted and not self.stop:
             self.save(self.model)
             self.stop = True
 

@@ -9,18 +9,17 @@ import random
 import signal
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.logger import configure
 from tqdm.auto import tqdm
 
-from agents.adversarial import AdversarialPhase, match_mle_diversity, train_adversarial
-from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
+from agents.adversarial import AdversarialPhase, match_mle_diversity
+from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import (
     SeqGANConfig,
     check_agent,
@@ -33,22 +32,20 @@ from agents.config import (
     uses_discriminator,
 )
 from agents.pretrain import d_kind, load_pretrained, pretrain_discriminator, pretrain_generator
+from agents.recording import Checkpointer, Models, Recorder
 from agents.report import plot_curve, summarize, write_samples
-from agents.rundir import Phase, RunDir, report_seed, require_run_keys, saved_config
+from agents.rundir import Phase, RunDir, require_run_keys, saved_config, upgrade_history
 from agents.task import (
-    EOS_WARNING,
     Task,
     build_discriminator,
     build_task,
-    evaluate_generator,
     generator_config,
     seed_everything,
 )
-from seqgan_env.discriminator import Discriminator, LMDiscriminator
+from seqgan_env.discriminator import LMDiscriminator
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
 from seqgan_env.memory import keep_freed_memory
-from seqgan_env.metrics import SampleCache, discriminator_report
 from seqgan_env.optim import adam
 
 # Fields that may differ when resuming (they do not change what is computed).
@@ -104,101 +101,37 @@ def resolve_resume(cfg: SeqGANConfig, explicit: frozenset[str] | None = None) ->
 
 @dataclass
 class Pipeline:
-    """State of one run; :func:`run` drives it through the phases, checkpointing after each step."""
+    """One run: its config, task and models, the :class:`~agents.recording.Recorder` and
+    :class:`~agents.recording.Checkpointer` the phases receive, and where the run stands (``phase``, ``step``: what a
+    checkpoint records). :func:`run` drives it through the phases; no phase sees it."""
 
     cfg: SeqGANConfig
     rundir: RunDir
     task: Task
-    device: torch.device
-    gen: Generator
-    disc: Discriminator
-    gen_opt: torch.optim.Optimizer
-    disc_opt: torch.optim.Optimizer
-    rng: torch.Generator
-    logger: Logger
-    history: list[dict[str, Any]] = field(default_factory=list)
+    models: Models
+    rec: Recorder
     phase: str = Phase.MLE
     step: int = 0
-    wall: float = 0.0
     adversarial: AdversarialPhase | None = None
-    interrupted: bool = False
-    mle_best: dict[str, Any] | None = None  # early stopping's best epoch so far (RunDir.mle_best holds its G)
-    samples: SampleCache = field(default_factory=SampleCache)  # the last evaluation's samples, for D's report
-    cpu: dict[str, float] = field(default_factory=lambda: {"evaluation_s": 0.0, "d_report_s": 0.0})
-    """CPU seconds this process spent in evaluations of G and reports of D (``time.process_time``)."""
-    _cpu0: float = field(default_factory=time.process_time)
-    _t0: float = field(default_factory=time.perf_counter)
+    ckpt: Checkpointer = field(init=False)
 
-    # ---- bookkeeping
-    def cpu_summary(self) -> dict[str, float]:
-        """This process's CPU seconds: in all, in evaluations of G, in D's reports, and their shares of the whole."""
-        total = time.process_time() - self._cpu0
-        out = {"total_s": round(total, 3), **{k: round(v, 3) for k, v in self.cpu.items()}}
-        for k, v in self.cpu.items():
-            out[k.replace("_s", "_share")] = round(v / max(total, 1e-9), 4)
-        return out
+    def __post_init__(self) -> None:
+        self.ckpt = Checkpointer(self.rundir, self.state)
 
-    def elapsed(self) -> float:
-        return self.wall + time.perf_counter() - self._t0
+    @property
+    def gen(self) -> Generator:
+        """The run's G (the adversarial phase trains a copy, copied back at its end)."""
+        return self.models.gen
 
-    def calibrated(self) -> dict[str, Any] | None:
-        """The evaluation of the G that ``--adv.match-mle-diversity`` tempered at the end of the run, if it has been."""
-        return next((r for r in reversed(self.history) if r["phase"] == Phase.CALIBRATED), None)
-
-    def record(self, phase: str, step: int, timesteps: int, metrics: dict[str, float]) -> dict[str, Any]:
-        row = {"phase": phase, "step": step, "timesteps": timesteps, "wall_s": round(self.elapsed(), 2), **metrics}
-        self.history.append(row)
-        if _stopped_ending(row) and not any(_stopped_ending(r) for r in self.history[:-1]):  # once per run
-            tqdm.write(f"WARNING: {phase} {step}: G has stopped ending its sentences: {metrics['eos_rate']:.0%} of its "
-                       "samples hold <eos> (every real sentence does)", file=sys.stderr)  # fmt: skip
-        for k, v in metrics.items():
-            self.logger.record(f"eval/{phase}_{k}", v)
-        # TensorBoard's step: the epoch (MLE) or round (D pretraining), else generated tokens, SB3's rollout/* axis
-        self.logger.dump(step=step if phase in (Phase.MLE, Phase.D_PRETRAIN) else timesteps)
-        self.rundir.write_metrics(self.history)
-        return row
-
-    def evaluate(self, gen: Generator | None = None) -> dict[str, float]:
-        """:func:`evaluate_generator` of ``gen`` (default: this run's generator) on this run's task."""
-        t0 = time.process_time()
-        metrics = evaluate_generator(gen or self.gen, self.task, self.cfg, cache=self.samples)
-        self.cpu["evaluation_s"] += time.process_time() - t0
-        return metrics
-
-    def d_report(self, phase: str, step: int, timesteps: int) -> dict[str, float] | None:
-        """D's quality now (``--disc.report-samples`` G samples vs the held-out real data; see
-        :func:`~seqgan_env.metrics.discriminator_report`), recorded as a ``phase`` row of metrics and TensorBoard.
-
-        On the oracle task, when G is also evaluated (D's pretraining reports the G the adversarial phase starts from;
-        a D round at an evaluated update), the samples are the first of that evaluation's, with their likelihoods,
-        drawn and scored once (:class:`~seqgan_env.metrics.SampleCache`); otherwise fresh samples, seeded per
-        report."""
-        cfg = self.cfg
-        if not cfg.disc.report_samples:
-            return None
-        gen = self.gen if self.adversarial is None else self.adversarial.generator
-        evaluated = phase == Phase.D_PRETRAIN or step % cfg.eval.every == 0
-        scored = None
-        if self.task.oracle is not None and evaluated and cfg.disc.report_samples <= cfg.eval.samples:
-            t_eval = time.process_time()  # drawing and scoring the evaluation's samples: the evaluation's cost
-            scored = self.samples.get(self.task.oracle, gen, cfg.eval.samples, seed=cfg.seed)
-            self.cpu["evaluation_s"] += time.process_time() - t_eval
-        t0 = time.process_time()
-        seed = report_seed(cfg.seed, len(self.history) + 1)  # fresh samples for each report, reproducibly
-        report = discriminator_report(self.disc, gen, self.task.oracle, self.task.test, cfg.disc.report_samples,
-                                      seed=seed, scored=scored)  # fmt: skip
-        self.cpu["d_report_s"] += time.process_time() - t0
-        self.record(phase, step, timesteps, {f"d_{k}": v for k, v in report.items()})
-        return report
-
-    def state(self) -> dict[str, Any]:
-        """Everything needed to continue exactly from here."""
+    def state(self, phase: str | None = None, step: int | None = None) -> dict[str, Any]:
+        """Everything needed to continue exactly from (``phase``, ``step``), by default where the run stands."""
+        m, cfg = self.models, self.cfg
         out: dict[str, Any] = {
-            "config": to_dict(self.cfg), "agent": self.cfg.agent, "phase": self.phase, "step": self.step,
-            "wall": self.elapsed(), "history": self.history,
-            "generator": self.gen.state_dict(), "gen_optimizer": self.gen_opt.state_dict(),
-            "discriminator": self.disc.state_dict(), "disc_optimizer": self.disc_opt.state_dict(),
-            "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "config": to_dict(cfg), "agent": cfg.agent, "phase": phase or self.phase,
+            "step": self.step if step is None else step, "wall": self.rec.elapsed(), "history": self.rec.history,
+            "generator": m.gen.state_dict(), "gen_optimizer": m.gen_opt.state_dict(),
+            "discriminator": m.disc.state_dict(), "disc_optimizer": m.disc_opt.state_dict(),
+            "rng": m.rng.get_state(), "torch_rng": torch.get_rng_state(),
             "vocab": self.task.corpus.vocab.tokens if self.task.corpus is not None else None,
             "data_digest": self.task.digest(),
             "numpy_rng": np.random.get_state(),  # noqa: NPY002
@@ -210,26 +143,32 @@ class Pipeline:
 
     def load_models(self, ckpt: dict[str, Any], with_discriminator: bool = True) -> None:
         """G, D and their optimizers from :meth:`state` (or another run's ``pretrained.pt``)."""
+        m = self.models
         try:
-            self.gen.load_state_dict(ckpt["generator"])
-            self.gen_opt.load_state_dict(ckpt["gen_optimizer"])
+            m.gen.load_state_dict(ckpt["generator"])
+            m.gen_opt.load_state_dict(ckpt["gen_optimizer"])
             if with_discriminator:
-                self.disc.load_state_dict(ckpt["discriminator"])
-                self.disc_opt.load_state_dict(ckpt["disc_optimizer"])
+                m.disc.load_state_dict(ckpt["discriminator"])
+                m.disc_opt.load_state_dict(ckpt["disc_optimizer"])
         except (RuntimeError, KeyError, ValueError) as exc:
             raise ValueError(f"checkpoint does not match this config's models: {exc}") from None
 
     def load_state(self, ckpt: dict[str, Any]) -> None:
         """Continue from :meth:`state` (after :meth:`load_models`): the phase, the history, the adversarial phase when
         the run continues it, then every RNG, last (building the agent re-seeds the global ones)."""
-        self.history, self.phase, self.step, self.wall = ckpt["history"], ckpt["phase"], ckpt["step"], ckpt["wall"]
+        self.phase, self.step = ckpt["phase"], ckpt["step"]
+        self.rec.history, self.rec.wall = upgrade_history(ckpt["history"]), ckpt["wall"]
         if "adversarial" in ckpt and self.adversarial_left():
-            self.adversarial = AdversarialPhase(self)
+            self.adversarial = self.new_adversarial()
             self.adversarial.load_state_dict(ckpt["adversarial"])
-        self.rng.set_state(ckpt["rng"])
+        self.models.rng.set_state(ckpt["rng"])
         torch.set_rng_state(ckpt["torch_rng"])
         np.random.set_state(ckpt["numpy_rng"])  # noqa: NPY002
         random.setstate(ckpt["python_rng"])
+
+    def new_adversarial(self) -> AdversarialPhase:
+        """The adversarial phase (its agent and callbacks), starting from the run's G."""
+        return AdversarialPhase(self.cfg, self.task, self.models, self.rec, self.ckpt)
 
     def adversarial_left(self) -> bool:
         """Whether the adversarial phase has updates to do: it is under way, or the run ended and was resumed with a
@@ -239,32 +178,11 @@ class Pipeline:
     def start_from_pretrained(self, pretrained: dict[str, Any], new_d: bool) -> None:
         """Start after another run's pretraining (``--pretrained``): its history, as ``pretrained_*`` rows, and its
         wall time count; a D of another kind than the one it pretrained is pretrained here."""
-        self.history = [dict(r, phase=f"{Phase.PRETRAINED}{r['phase']}") for r in pretrained["history"]]
+        rows = upgrade_history(pretrained["history"])
+        self.rec.history = [dict(r, phase=f"{Phase.PRETRAINED}{r['phase']}") for r in rows]
         self.phase, self.step = (Phase.DISC if new_d else Phase.ADVERSARIAL), 0
-        self.wall = pretrained["wall"]
-        self.rng.set_state(pretrained["rng"])
-
-    def stop_if_interrupted(self, save: bool = True) -> None:
-        """After Ctrl-C (see :class:`GracefulInterrupt`): save a checkpoint at this safe point and exit."""
-        if self.interrupted:
-            if save:
-                self.checkpoint()
-            tqdm.write(f"interrupted: checkpoint saved; continue with --resume {self.rundir.path}", file=sys.stderr)
-            raise SystemExit(130)
-
-    def checkpoint(self, also: Path | None = None) -> None:
-        payload = self.state()
-        save_checkpoint(self.rundir.latest, payload)
-        if also is not None:
-            save_checkpoint(also, payload)
-
-
-def _stopped_ending(row: dict[str, Any]) -> bool:
-    """Whether an evaluation row of this run shows a text G that no longer ends its sentences (not the untrained G of
-    MLE epoch 0, which ends nothing: no news; not a row copied from a ``--pretrained`` run, warned about there)."""
-    untrained = row["phase"] == Phase.MLE and row["step"] == 0
-    copied = row["phase"].startswith(Phase.PRETRAINED)
-    return row.get("eos_rate", 1.0) < EOS_WARNING and not untrained and not copied
+        self.rec.wall = pretrained["wall"]
+        self.models.rng.set_state(pretrained["rng"])
 
 
 def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pipeline:
@@ -287,9 +205,9 @@ def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pip
     disc = build_discriminator(cfg, task).to(device)
     gen_opt = adam(gen.parameters(), lr=cfg.mle.lr)
     disc_opt = adam(disc.parameters(), lr=disc.config.lr)
-    rng = torch.Generator().manual_seed(cfg.seed)
-    logger = configure(str(rundir.tensorboard), ["tensorboard"])
-    pipe = Pipeline(cfg, rundir, task, device, gen, disc, gen_opt, disc_opt, rng, logger)
+    models = Models(gen, disc, gen_opt, disc_opt, torch.Generator().manual_seed(cfg.seed), device)
+    rec = Recorder(cfg, task, rundir, configure(str(rundir.tensorboard), ["tensorboard"]))
+    pipe = Pipeline(cfg, rundir, task, models, rec)
     if isinstance(disc, LMDiscriminator):  # scored against the pipeline's G until the agent's takes over
         disc.set_noise(gen)
     source = ckpt or pretrained
@@ -319,14 +237,14 @@ class GracefulInterrupt:
     """Context manager: the first Ctrl-C asks the pipeline to checkpoint at its next safe point and exit;
     a second one interrupts at once."""
 
-    def __init__(self, pipe: Pipeline) -> None:
-        self.pipe = pipe
+    def __init__(self, ckpt: Checkpointer) -> None:
+        self.ckpt = ckpt
         self.previous: Any = None
 
     def _handler(self, signum: int, frame: Any) -> None:
-        if self.pipe.interrupted:
+        if self.ckpt.interrupted:
             raise KeyboardInterrupt
-        self.pipe.interrupted = True
+        self.ckpt.interrupted = True
         tqdm.write("Ctrl-C: saving a checkpoint at the next safe point (press again to abort at once)", file=sys.stderr)
 
     def __enter__(self) -> GracefulInterrupt:
@@ -359,7 +277,7 @@ def plan(pipe: Pipeline) -> str:
     return (
         f"run directory: {pipe.rundir.path}\nplan: {task}; "
         + ", then ".join(phases)
-        + f"; device {pipe.device}, {torch.get_num_threads()} torch threads"
+        + f"; device {pipe.models.device}, {torch.get_num_threads()} torch threads"
     )
 
 
@@ -381,25 +299,34 @@ def run(cfg: SeqGANConfig, explicit: frozenset[str] | None = None) -> dict[str, 
 
 
 def _run(pipe: Pipeline, cfg: SeqGANConfig, ckpt: dict[str, Any] | None) -> dict[str, Any]:
+    task, models, rec, saver = pipe.task, pipe.models, pipe.rec, pipe.ckpt
     if ckpt is None and pipe.phase == Phase.MLE:
-        pipe.checkpoint()
-    with GracefulInterrupt(pipe):
-        pretrain_generator(pipe)
-        pretrain_discriminator(pipe)
+        saver.save(Phase.MLE, 0)
+    with GracefulInterrupt(saver):
+        if pipe.phase == Phase.MLE:
+            pretrain_generator(cfg, task, models, rec, saver, start=pipe.step)
+            pipe.phase, pipe.step = Phase.DISC, 0
+        if pipe.phase == Phase.DISC:
+            pretrain_discriminator(cfg, task, models, rec, saver, start=pipe.step)
+            pipe.phase, pipe.step = Phase.ADVERSARIAL, 0
         if pipe.phase == Phase.DONE and pipe.adversarial_left():  # resumed with a larger --adv.updates
-            if pipe.calibrated() is not None:
+            if rec.matched_mle_diversity() is not None:
                 raise ValueError(f"--resume {pipe.rundir.path}: its generator was tempered (--adv.match-mle-diversity) "
                                  "at the end of the run; it cannot take more updates")  # fmt: skip
             pipe.phase = Phase.ADVERSARIAL
-        train_adversarial(pipe)
-        match_mle_diversity(pipe)
-    summary = summarize(pipe)
-    pipe.rundir.write_metrics(pipe.history, summary)
-    write_samples(pipe)
-    plot_curve(pipe)
+        if pipe.phase == Phase.ADVERSARIAL:
+            pipe.adversarial = pipe.adversarial or pipe.new_adversarial()
+            pipe.adversarial.train()
+            pipe.phase, pipe.step = Phase.DONE, cfg.adv.updates
+        if cfg.adv.match_mle_diversity and rec.matched_mle_diversity() is None:
+            match_mle_diversity(cfg, task, models, rec, saver, pipe.step)
+    summary = summarize(cfg, task, rec)
+    pipe.rundir.write_metrics(rec.history, summary)
+    write_samples(pipe.rundir.samples_txt, pipe.gen, task, rec, pipe.step, cfg.seed)
+    plot_curve(pipe.rundir.curve_png, cfg, rec.history)
     summary["run_dir"] = str(pipe.rundir.path)
     for warning in summary["warnings"]:
         print(f"WARNING: {warning}", file=sys.stderr, flush=True)
-    if not all(math.isfinite(r["nll_test"]) for r in pipe.history if "nll_test" in r):
+    if not all(math.isfinite(r["nll_test"]) for r in rec.history if "nll_test" in r):
         raise FloatingPointError("a non-finite NLL-test was recorded; see metrics.json")
     return summary

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from agents.checkpoint import load_checkpoint, save_checkpoint
+from agents.checkpoint import load_checkpoint
 from agents.config import PRETRAIN_ONLY, SeqGANConfig, flag, get, preset_config, replace, uses_discriminator
 from agents.progress import progress
+from agents.recording import Checkpointer, Models, Recorder
 from agents.rundir import Phase, checkpoint_at, saved_config
-from agents.task import data_seed
+from agents.task import Task, data_seed
 from seqgan_env.discriminator import LMDiscriminator, train_discriminator
 from seqgan_env.generator import Generator, mle_step
 from seqgan_env.metrics import nll_test
 from seqgan_env.rewards import SOURCES
-
-if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
 
 
 def train_mle_epoch(
@@ -83,78 +81,83 @@ def load_pretrained(cfg: SeqGANConfig) -> tuple[dict[str, Any], SeqGANConfig]:
     return ckpt, replace(cfg, {k: get(theirs, k) for k in PRETRAIN_ONLY})
 
 
-def pretrain_generator(pipe: Pipeline) -> None:
-    """MLE pretraining of G, evaluating every ``eval.every`` epochs and checkpointing after each evaluation."""
-    cfg = pipe.cfg
-    if pipe.phase != Phase.MLE:
-        return
-    if pipe.step == 0 and not pipe.history:
-        pipe.record(Phase.MLE, 0, 0, pipe.evaluate())
-    bar = progress(range(pipe.step, cfg.mle.epochs), desc="MLE pretraining", unit="epochs", disable=not cfg.progress,
-                   initial=pipe.step, total=cfg.mle.epochs)  # fmt: skip
+def pretrain_generator(
+    cfg: SeqGANConfig, task: Task, models: Models, rec: Recorder, ckpt: Checkpointer, start: int
+) -> None:
+    """MLE pretraining of G from epoch ``start``, evaluating every ``eval.every`` epochs and checkpointing after each
+    evaluation; with ``mle.patience``, early stopping on validation NLL (G left at its best epoch)."""
+    gen = models.gen
+    if start == 0 and not rec.history:
+        rec.record(Phase.MLE, 0, 0, rec.evaluate(gen))
+    bar = progress(range(start, cfg.mle.epochs), desc="MLE pretraining", unit="epochs", disable=not cfg.progress,
+                   initial=start, total=cfg.mle.epochs)  # fmt: skip
+    stopper = EarlyStopping(cfg, task, ckpt) if cfg.mle.patience else None
     for epoch in bar:
-        loss = train_mle_epoch(pipe.gen, pipe.gen_opt, pipe.task.train, cfg.mle.batch_size, pipe.rng)
-        pipe.step = epoch + 1
-        pipe.logger.record("mle/loss", loss)
+        loss = train_mle_epoch(gen, models.gen_opt, task.train, cfg.mle.batch_size, models.rng)
+        step = epoch + 1
+        rec.logger.record("mle/loss", loss)
         bar.set_postfix(loss=f"{loss:.3f}")
-        if pipe.step % cfg.eval.every == 0 or pipe.step == cfg.mle.epochs:
-            row = pipe.record(Phase.MLE, pipe.step, 0, pipe.evaluate())
+        if step % cfg.eval.every == 0 or step == cfg.mle.epochs:
+            row = rec.record(Phase.MLE, step, 0, rec.evaluate(gen))
             bar.set_postfix(loss=f"{loss:.3f}", nll_test=f"{row['nll_test']:.3f}")
-            pipe.checkpoint()
-        if cfg.mle.keep_every and pipe.step % cfg.mle.keep_every == 0:
-            save_checkpoint(pipe.rundir.mle_epoch_path(pipe.step), pipe.state())
-        stop = bool(cfg.mle.patience) and _early_stop(pipe, bar)
-        pipe.logger.dump(step=pipe.step)  # TensorBoard: mle/* against the epoch
+            ckpt.save(Phase.MLE, step)
+        if cfg.mle.keep_every and step % cfg.mle.keep_every == 0:
+            ckpt.save_as(ckpt.rundir.mle_epoch_path(step), Phase.MLE, step)
+        stop = stopper is not None and stopper.done(gen, step, rec, bar)
+        rec.logger.dump(step=step)  # TensorBoard: mle/* against the epoch
         if stop:
             break
-        pipe.stop_if_interrupted()
-    pipe.phase, pipe.step = Phase.DISC, 0
+        ckpt.stop_if_interrupted(Phase.MLE, step)
 
 
-def _early_stop(pipe: Pipeline, bar: Any) -> bool:
-    """Early stopping on validation NLL: keep G at its best epoch (``RunDir.mle_best``, with that epoch and its NLL);
-    after ``mle.patience`` epochs without improvement, or at the last epoch, load it back, record it as an MLE row
-    (``best_epoch``; the evaluation's ``nll_valid`` is the best one) and return True when the schedule should stop."""
-    cfg, path = pipe.cfg, pipe.rundir.mle_best
-    assert pipe.task.valid is not None
-    nll_valid = nll_test(pipe.gen, pipe.task.valid)
-    pipe.logger.record("mle/nll_valid", nll_valid)
-    if pipe.mle_best is None and path.exists():  # resumed: the best so far is on disk
-        pipe.mle_best = load_checkpoint(path)["mle_best"]
-    best = pipe.mle_best
-    if best is None or nll_valid < best["nll_valid"]:
-        best = pipe.mle_best = {"epoch": pipe.step, "nll_valid": nll_valid}
-        save_checkpoint(path, {**pipe.state(), "mle_best": best})
-    bar.set_postfix(nll_valid=f"{nll_valid:.3f}", best_epoch=best["epoch"])
-    if pipe.step - best["epoch"] < cfg.mle.patience and pipe.step < cfg.mle.epochs:
-        return False
-    pipe.gen.load_state_dict(load_checkpoint(path)["generator"])
-    pipe.record(Phase.MLE, pipe.step, 0, {**pipe.evaluate(), "best_epoch": best["epoch"]})  # its nll_valid: the best
-    pipe.checkpoint()
-    return True
+class EarlyStopping:
+    """Early stopping on validation NLL: G at its best epoch so far is kept (``RunDir.mle_best``, with that epoch and
+    its NLL; a resumed run reads it back); after ``mle.patience`` epochs without improvement, or at the last epoch,
+    G is loaded back from it and recorded as an MLE row (``best_epoch``; that row's ``nll_valid`` is the best one)."""
+
+    def __init__(self, cfg: SeqGANConfig, task: Task, ckpt: Checkpointer) -> None:
+        assert task.valid is not None
+        self.cfg, self.valid, self.ckpt, self.path = cfg, task.valid, ckpt, ckpt.rundir.mle_best
+        self.best: dict[str, Any] | None = load_checkpoint(self.path)["mle_best"] if self.path.exists() else None
+
+    def done(self, gen: Generator, step: int, rec: Recorder, bar: Any) -> bool:
+        """After epoch ``step``: whether the schedule should stop (G then holds the best epoch's weights)."""
+        nll_valid = nll_test(gen, self.valid)
+        rec.logger.record("mle/nll_valid", nll_valid)
+        if self.best is None or nll_valid < self.best["nll_valid"]:
+            self.best = {"epoch": step, "nll_valid": nll_valid}
+            self.ckpt.save_as(self.path, Phase.MLE, step, mle_best=self.best)
+        bar.set_postfix(nll_valid=f"{nll_valid:.3f}", best_epoch=self.best["epoch"])
+        if step - self.best["epoch"] < self.cfg.mle.patience and step < self.cfg.mle.epochs:
+            return False
+        gen.load_state_dict(load_checkpoint(self.path)["generator"])
+        rec.record(Phase.MLE, step, 0, {**rec.evaluate(gen), "best_epoch": self.best["epoch"]})  # its nll_valid: best
+        self.ckpt.save(Phase.MLE, step)
+        return True
 
 
-def pretrain_discriminator(pipe: Pipeline) -> None:
-    """Pretrain D: ``disc.pretrain_rounds`` rounds of fresh negatives, ``disc.pretrain_epochs`` epochs each."""
-    cfg = pipe.cfg
-    if pipe.phase != Phase.DISC:
-        return
+def pretrain_discriminator(
+    cfg: SeqGANConfig, task: Task, models: Models, rec: Recorder, ckpt: Checkpointer, start: int
+) -> None:
+    """Pretrain D from round ``start``: ``disc.pretrain_rounds`` rounds of fresh negatives, ``disc.pretrain_epochs``
+    epochs each, D's quality reported and a checkpoint saved after each; at the end, the run's ``pretrained``
+    checkpoint (the adversarial phase's start)."""
+    gen, disc = models.gen, models.disc
     rounds = cfg.disc.pretrain_rounds if uses_discriminator(cfg) else 0  # a reward with no learned D trains none
-    bar = progress(range(pipe.step, rounds), desc="D pretraining", unit="rounds", disable=not cfg.progress,
-                   initial=pipe.step, total=rounds)  # fmt: skip
-    if isinstance(pipe.disc, LMDiscriminator) and pipe.step == 0:  # q_φ starts as G: every logit 0
-        pipe.disc.init_from(pipe.gen)
+    bar = progress(range(start, rounds), desc="D pretraining", unit="rounds", disable=not cfg.progress,
+                   initial=start, total=rounds)  # fmt: skip
+    if isinstance(disc, LMDiscriminator) and start == 0:  # q_φ starts as G: every logit 0
+        disc.init_from(gen)
     for r in bar:
-        fake = pipe.gen.sample(cfg.disc.negatives, generator=pipe.rng)
+        fake = gen.sample(cfg.disc.negatives, generator=models.rng)
         loss = train_discriminator(
-            pipe.disc, pipe.disc_opt, pipe.task.train, fake, cfg.disc.pretrain_epochs, cfg.disc.batch_size, pipe.rng
+            disc, models.disc_opt, task.train, fake, cfg.disc.pretrain_epochs, cfg.disc.batch_size, models.rng
         )
-        pipe.step = r + 1
-        pipe.logger.record("discriminator/pretrain_loss", loss)
-        report = pipe.d_report(Phase.D_PRETRAIN, pipe.step, 0)
-        pipe.logger.dump(step=pipe.step)
+        step = r + 1
+        rec.logger.record("discriminator/pretrain_loss", loss)
+        report = rec.d_report(disc, gen, Phase.D_PRETRAIN, step, 0)
+        rec.logger.dump(step=step)
         bar.set_postfix(loss=f"{loss:.3f}", **({"acc": f"{report['accuracy']:.3f}"} if report else {}))
-        pipe.checkpoint()
-        pipe.stop_if_interrupted()
-    pipe.phase, pipe.step = Phase.ADVERSARIAL, 0
-    pipe.checkpoint(also=pipe.rundir.pretrained)
+        ckpt.save(Phase.DISC, step)
+        ckpt.stop_if_interrupted(Phase.DISC, step)
+    ckpt.save(Phase.ADVERSARIAL, 0, also=ckpt.rundir.pretrained)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from agents.checkpoint import atomic_save_figure, atomic_write_text
-from agents.rundir import EVAL_PHASES
-from agents.task import EOS_WARNING, ending_stats
-
-if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
+from agents.config import SeqGANConfig
+from agents.recording import Recorder
+from agents.rundir import EVAL_PHASES, Phase
+from agents.task import EOS_WARNING, Task, ending_stats
+from seqgan_env.generator import Generator
 
 # The official run's log (NLL-oracle, official oracle; PAPER_NOTES.md): (epoch, value), MLE then adversarial.
 OFFICIAL_MLE_LOG = [(0, 10.17), (5, 9.43), (115, 9.07)]
@@ -20,9 +20,9 @@ OFFICIAL_ADV_LOG = [(0, 9.08), (25, 8.93), (65, 8.78), (85, 8.72), (100, 8.70), 
 OFFICIAL_MLE_EPOCHS = 120
 
 
-def summarize(pipe: Pipeline) -> dict[str, Any]:
-    """Random / MLE / adversarial (final and best) metrics, and wall time."""
-    hist = pipe.history
+def summarize(cfg: SeqGANConfig, task: Task, rec: Recorder) -> dict[str, Any]:
+    """Random / MLE / adversarial (final and best) metrics, D's quality, the validation verdict, wall and CPU time."""
+    hist = rec.history
     mle = [r for r in hist if r["phase"].endswith("mle")]
     adv = [r for r in hist if r["phase"] == "adversarial"]
     evals = [r for r in hist if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
@@ -30,27 +30,25 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
     last = evals[-1] if evals else {}
     metric_keys = [k for k in last if k not in ("phase", "step", "timesteps", "wall_s")]
     summary: dict[str, Any] = {
-        "agent": pipe.cfg.agent,
-        "preset": pipe.cfg.preset,
-        "task": pipe.cfg.task.data
-        or pipe.cfg.task.oracle_params
-        or f"random oracle (seed {pipe.cfg.task.oracle_seed})",
-        "wall_s": round(pipe.elapsed(), 1),
-        "cpu": pipe.cpu_summary(),  # this process's (a resumed run counts from the resume)
+        "agent": cfg.agent,
+        "preset": cfg.preset,
+        "task": cfg.task.data or cfg.task.oracle_params or f"random oracle (seed {cfg.task.oracle_seed})",
+        "wall_s": round(rec.elapsed(), 1),
+        "cpu": rec.cpu_summary(),  # this process's (a resumed run counts from the resume)
     }
-    if pipe.task.oracle is not None:
-        summary["random_nll_oracle"] = pipe.task.random_nll_oracle
-    if pipe.task.corpus is not None:
-        summary["corpus"] = pipe.task.corpus.stats
+    if task.oracle is not None:
+        summary["random_nll_oracle"] = task.random_nll_oracle
+    if task.corpus is not None:
+        summary["corpus"] = task.corpus.stats
     if mle:
         summary.update({f"mle_{k}": mle[-1][k] for k in metric_keys if k in mle[-1]})
     if adv:
-        final = pipe.calibrated() or adv[-1]
+        final = rec.matched_mle_diversity() or adv[-1]
         summary.update({f"final_{k}": final[k] for k in metric_keys if k in final})
         key = "nll_oracle" if "nll_oracle" in adv[-1] else "nll_test"
         best = min(adv, key=lambda r: r[key])
         summary.update({f"best_{key}": best[key], "best_update": best["step"]})
-    summary.update(validation_verdict(pipe, adv))
+    summary.update(validation_verdict(task, rec, adv))
     if d_rows:  # D's quality at its last report, and averaged over the adversarial phase's reports
         summary.update({f"last_{k}": v for k, v in d_rows[-1].items() if k.startswith("d_")})
         rounds = [r for r in d_rows if r["phase"] == "d_round"]
@@ -59,13 +57,13 @@ def summarize(pipe: Pipeline) -> dict[str, Any]:
     return summary
 
 
-def validation_verdict(pipe: Pipeline, adv: list[dict[str, Any]]) -> dict[str, Any]:
+def validation_verdict(task: Task, rec: Recorder, adv: list[dict[str, Any]]) -> dict[str, Any]:
     """What a user must not miss, chosen on validation only: the adversarial G with the best NLL-valid (the ``best``
     checkpoint) against the MLE start and the final G, and ``warnings``: the final G worse than its start on
     validation, a text G that no longer ends its sentences."""
     out: dict[str, Any] = {}
     warnings: list[str] = []
-    final = pipe.calibrated() or (adv[-1] if adv else None)
+    final = rec.matched_mle_diversity() or (adv[-1] if adv else None)
     valid = [r for r in adv if "nll_valid" in r]
     if valid:
         best = min(valid, key=lambda r: r["nll_valid"])
@@ -86,26 +84,26 @@ def validation_verdict(pipe: Pipeline, adv: list[dict[str, Any]]) -> dict[str, A
             f"the final generator has stopped ending its sentences: {final['eos_rate']:.0%} of its samples hold <eos> "
             "(every real sentence does); its samples run to the full length"
         )
-    if pipe.task.corpus is not None:
-        data = ending_stats(pipe.task.test, pipe.task.corpus.vocab.eos_id)
+    if task.corpus is not None:
+        data = ending_stats(task.test, task.corpus.vocab.eos_id)
         out.update({"data_len_mean": data["len_mean"], "data_eos_rate": data["eos_rate"]})
     out["warnings"] = warnings
     return out
 
 
-def write_samples(pipe: Pipeline, n: int = 100) -> None:
-    """samples.txt: ``n`` samples of the run's final G at temperature 1 (seeded by ``--seed``), one a line, after a
-    ``#`` header naming the generator."""
-    samples = pipe.gen.sample(n, generator=torch.Generator(device=pipe.device).manual_seed(pipe.cfg.seed))
-    lines = pipe.task.decode(samples)
-    tempered = pipe.calibrated()
+def write_samples(path: Path, gen: Generator, task: Task, rec: Recorder, step: int, seed: int, n: int = 100) -> None:
+    """``path`` (the run's samples.txt): ``n`` samples of the run's final G (``gen``, after ``step`` updates) at
+    temperature 1, seeded by ``seed``, one a line, after a ``#`` header naming the generator."""
+    device = next(gen.parameters()).device
+    lines = task.decode(gen.sample(n, generator=torch.Generator(device=device).manual_seed(seed)))
+    matched = rec.matched_mle_diversity()
     which = "the MLE generator"
-    if any(r["phase"] == "adversarial" for r in pipe.history):
-        which = f"the final generator (update {pipe.step})"
-        if tempered is not None:
-            which = f"the final generator (update {pipe.step}, tempered to T = {tempered['temperature']:.3f})"
-    header = f"# {n} samples of {which}, sampled at temperature 1 with seed {pipe.cfg.seed}; checkpoints/latest.pt"
-    atomic_write_text(pipe.rundir.samples_txt, header + "\n" + "\n".join(lines) + "\n")
+    if rec.rows(Phase.ADVERSARIAL):
+        which = f"the final generator (update {step})"
+        if matched is not None:
+            which = f"the final generator (update {step}, tempered to T = {matched['temperature']:.3f})"
+    header = f"# {n} samples of {which}, sampled at temperature 1 with seed {seed}; checkpoints/latest.pt"
+    atomic_write_text(path, header + "\n" + "\n".join(lines) + "\n")
 
 
 COLORS = {"nll_oracle": "tab:blue", "nll_test": "tab:orange", "bleu2": "tab:green", "self_bleu2": "tab:red",
@@ -114,10 +112,10 @@ LABELS = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "bleu2": "BLEU-2",
           "bleu4": "BLEU-4", "self_bleu4": "self-BLEU-4"}  # fmt: skip
 
 
-def plot_curve(pipe: Pipeline) -> Path:
-    """PNG learning curve: MLE epochs (left) and adversarial updates (right, its own axis), NLL-oracle and NLL-test
-    (oracle task), or NLL-test above and the task's BLEU and self-BLEU (BLEU-2 on poems, else BLEU-4) below (real
-    text); the title names the task."""
+def plot_curve(path: Path, cfg: SeqGANConfig, history: list[dict[str, Any]]) -> Path:
+    """``path``, a PNG learning curve of the run's ``history``: MLE epochs (left) and adversarial updates (right, its
+    own axis), NLL-oracle and NLL-test (oracle task), or NLL-test above and the task's BLEU and self-BLEU (BLEU-2 on
+    poems, else BLEU-4) below (real text); the title names the task."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,9 +124,8 @@ def plot_curve(pipe: Pipeline) -> Path:
 
     from agents.compare import text_axes
 
-    cfg = pipe.cfg
-    text = pipe.task.corpus is not None
-    rows = [r for r in pipe.history if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
+    text = cfg.task.data is not None
+    rows = [r for r in history if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
     mle = [r for r in rows if r["phase"].endswith("mle")]
     adv = [r for r in rows if not r["phase"].endswith("mle")]
     mle_epochs = max([r["step"] for r in mle], default=cfg.mle.epochs)
@@ -163,6 +160,5 @@ def plot_curve(pipe: Pipeline) -> Path:
     task = cfg.task.data or ("official oracle" if cfg.task.oracle_params else f"random oracle {cfg.task.oracle_seed}")
     fig.suptitle(f"SeqGAN {cfg.agent} on {task} — preset {cfg.preset}, seed {cfg.seed}", fontsize=10)
     fig.tight_layout()
-    path = pipe.rundir.curve_png
     atomic_save_figure(fig, path)
     return path

@@ -15,8 +15,8 @@ from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpo
 from agents.config import SeqGANConfig, from_dict
 from seqgan_env.rundir import RunLayout
 
-__all__ = ["EVAL_PHASES", "Phase", "RunDir", "checkpoint_at", "report_seed", "require_run_keys",
-           "saved_config"]  # fmt: skip
+__all__ = ["EVAL_PHASES", "Phase", "RunDir", "checkpoint_at", "report_seed", "require_run_keys", "saved_config",
+           "upgrade_history"]  # fmt: skip
 
 
 class Phase:
@@ -28,8 +28,8 @@ class Phase:
     DISC = "disc"
     ADVERSARIAL = "adversarial"
     DONE = "done"
-    # history rows: evaluations of G (MLE, ADVERSARIAL and the tempered final G) ...
-    CALIBRATED = "calibrated"
+    # history rows: evaluations of G (MLE, ADVERSARIAL, and the final G after --adv.match-mle-diversity) ...
+    MATCHED_MLE_DIVERSITY = "match_mle_diversity"
     # ... and D-quality reports (``d_*`` keys) after each D pretraining round and each adversarial retraining
     D_PRETRAIN = "d_pretrain"
     D_ROUND = "d_round"
@@ -37,7 +37,7 @@ class Phase:
     """Prefix of the rows a ``--pretrained`` run copies from the run it starts from."""
 
 
-EVAL_PHASES = (Phase.MLE, Phase.ADVERSARIAL, Phase.CALIBRATED)
+EVAL_PHASES = (Phase.MLE, Phase.ADVERSARIAL, Phase.MATCHED_MLE_DIVERSITY)
 """History rows that evaluate G; ``d_pretrain`` / ``d_round`` rows report D's quality (``d_*`` keys)."""
 
 
@@ -84,10 +84,11 @@ class RunDir(RunLayout):
         path = self.metrics_json
         if not path.is_file():
             raise FileNotFoundError(f"{self.path} has no metrics.json: the run wrote no evaluation yet")
-        return json.loads(path.read_text())["history"]
+        return upgrade_history(json.loads(path.read_text())["history"])
 
     def rows(self, *phases: str) -> list[dict[str, Any]]:
-        """The history rows of the given phases (``"mle"``, ``"adversarial"``, ``"calibrated"``, ``"d_round"``, …)."""
+        """The history rows of the given phases (``"mle"``, ``"adversarial"``, ``"match_mle_diversity"``,
+        ``"d_round"``, …)."""
         return [r for r in self.history() if r["phase"] in phases]
 
     def write_metrics(self, history: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> None:
@@ -98,6 +99,15 @@ class RunDir(RunLayout):
         writer.writeheader()
         writer.writerows(history)
         atomic_write_text(self.metrics_csv, buf.getvalue())
+
+
+OLD_PHASE_NAMES = {"calibrated": Phase.MATCHED_MLE_DIVERSITY}
+"""History-row phases earlier versions wrote under another name."""
+
+
+def upgrade_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's history rows (from ``metrics.json`` or a checkpoint) with this version's phase names."""
+    return [dict(r, phase=OLD_PHASE_NAMES[r["phase"]]) if r["phase"] in OLD_PHASE_NAMES else r for r in history]
 
 
 RUN_KEYS = ("config", "agent", "phase", "step", "wall", "history", "generator", "gen_optimizer", "discriminator",

@@ -75,10 +75,10 @@ def run_phase(name: str, quick: bool, threads: int | None, default_malloc: bool 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = from_preset("quick", {"run_dir": f"{tmp}/r", "progress": False, "device": "cpu", **small})
         pipe = build_pipeline(cfg)
-        c = cfg
-        agent = build_agent(pipe) if name == "adv_update" else None
+        c, m, rec = cfg, pipe.models, pipe.rec
+        agent = build_agent(c, pipe.task, m, pipe.rec.logger) if name == "adv_update" else None
         if name == "d_report_shared":
-            pipe.evaluate()  # fills the run's sample cache, as the evaluation at the same update does
+            rec.evaluate(m.gen)  # fills the run's sample cache, as the evaluation at the same update does
         if agent is not None:
             per_update = c.env.num_envs * c.task.seq_len
             agent.learn(per_update)  # warm-up update
@@ -87,20 +87,20 @@ def run_phase(name: str, quick: bool, threads: int | None, default_malloc: bool 
         t0 = time.perf_counter()
         repeats = 1
         if name == "mle_epoch":
-            train_mle_epoch(pipe.gen, pipe.gen_opt, pipe.task.train, c.mle.batch_size, pipe.rng)
+            train_mle_epoch(m.gen, m.gen_opt, pipe.task.train, c.mle.batch_size, m.rng)
         elif name == "d_round":
-            retrain_discriminator(pipe.disc, pipe.disc_opt, pipe.task.train, pipe.gen, 1, 1, c.disc.negatives,
-                                  c.disc.batch_size, pipe.rng)  # fmt: skip
+            retrain_discriminator(m.disc, m.disc_opt, pipe.task.train, m.gen, 1, 1, c.disc.negatives,
+                                  c.disc.batch_size, m.rng)  # fmt: skip
         elif name == "adv_update":
             assert agent is not None
             repeats = 2
             agent.learn(repeats * per_update, reset_num_timesteps=False)
         elif name == "evaluation":
-            pipe.evaluate()
+            rec.evaluate(m.gen)
         elif name == "d_report":
-            discriminator_report(pipe.disc, pipe.gen, pipe.task.oracle, pipe.task.test, c.disc.report_samples, seed=1)
+            discriminator_report(m.disc, m.gen, pipe.task.oracle, pipe.task.test, c.disc.report_samples, seed=1)
         elif name == "d_report_shared":
-            pipe.d_report("d_round", c.eval.every, 0)
+            rec.d_report(m.disc, m.gen, "d_round", c.eval.every, 0)
         wall = (time.perf_counter() - t0) / repeats
         user, system = (a - b for a, b in zip(_usage(), resource_before))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

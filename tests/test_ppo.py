@@ -139,7 +139,7 @@ def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_n
     start = next(r for r in hist if r["phase"] == "adversarial")
     last_adv = [r for r in hist if r["phase"] == "adversarial"][-1]
     cal = hist[-1]
-    assert cal["phase"] == "calibrated"
+    assert cal["phase"] == "match_mle_diversity"
     assert summary["final_temperature"] == cal["temperature"] >= 1.0
     assert summary["final_nll_valid"] == cal["nll_valid"]
     if (

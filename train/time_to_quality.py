@@ -38,7 +38,7 @@ def run_curve(run_dir: Path) -> tuple[str, list[tuple[float, float]]]:
 def nll_test_check(run_dir: Path) -> tuple[float, float]:
     """(NLL-test of the MLE checkpoint the adversarial phase started from, final NLL-test)."""
     _, rows = run_rows(run_dir)
-    adv = [r for r in rows if r["phase"] in ("adversarial", "calibrated")]  # calibrated: the tempered final G
+    adv = [r for r in rows if r["phase"] in (Phase.ADVERSARIAL, Phase.MATCHED_MLE_DIVERSITY)]  # final G: tempered
     if not adv:
         raise ValueError(f"{run_dir} has no adversarial evaluations")
     return adv[0]["nll_test"], adv[-1]["nll_test"]
@@ -51,7 +51,7 @@ def run_rows(run_dir: Path) -> tuple[str, list[dict[str, Any]]]:
         raise ValueError(f"{run_dir} has no NLL-oracle evaluations (a text run?)")
     config = RunDir(run_dir).config()
     label = f"{config.agent} {config.preset} seed {config.seed}"
-    phases = (Phase.MLE, Phase.ADVERSARIAL, Phase.PRETRAINED + Phase.MLE, Phase.CALIBRATED)
+    phases = (Phase.MLE, Phase.ADVERSARIAL, Phase.PRETRAINED + Phase.MLE, Phase.MATCHED_MLE_DIVERSITY)
     return label, [r for r in rows if r["phase"] in phases]
 
 
