@@ -1,6 +1,6 @@
 """Agents that train the SeqGAN generator: the paper's REINFORCE and a PPO baseline on stable-baselines3."""
 
-from agents.callbacks import (
+from agents.algorithms.callbacks import (
     DiscriminatorCallback,
     EvalEveryKUpdates,
     MLECallback,
@@ -9,8 +9,8 @@ from agents.callbacks import (
     get_generator,
     get_seqgan_env,
 )
-from agents.policies import GeneratorActorCriticPolicy, GeneratorPolicy
-from agents.reinforce import Reinforce
+from agents.algorithms.policies import GeneratorActorCriticPolicy, GeneratorPolicy
+from agents.algorithms.reinforce import Reinforce
 
 __all__ = [
     "DiscriminatorCallback",

@@ -14,9 +14,9 @@ import torch
 import tyro
 
 from agents.config import PRESETS, RENAMED, SeqGANConfig, flag, get, ignored_by, paths, preset_config, validate
-from agents.pipeline import run
-from agents.rundir import checkpoint_at, saved_config
-from agents.task import Task, build_task
+from agents.run.pipeline import run
+from agents.run.rundir import checkpoint_at, saved_config
+from agents.run.task import Task, build_task
 
 
 def _exit(prog: str, message: str) -> NoReturn:
@@ -124,7 +124,7 @@ def oracle_run_or_exit(parser: argparse.ArgumentParser, path: str) -> tuple[dict
     """The pretrained checkpoint of an oracle-task run (a run directory or a checkpoint file), its config and its
     task rebuilt on the CPU; a missing or unreadable checkpoint, or a real-text run, exits via ``parser.error``."""
     try:
-        ckpt = checkpoint_at(path, "pretrained.pt")
+        ckpt = checkpoint_at(path, "pretrained")
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
     cfg = saved_config(ckpt)

@@ -20,20 +20,21 @@ from typing import Any, Literal, get_args, get_type_hints
 
 from seqgan_env.rewards import SOURCES, RewardModeName, RewardSourceName, check_source
 from seqgan_env.rollout import DRewardName
+from seqgan_env.rundir import RENAMED, config_paths
 
 Baseline = Literal["none", "mean", "value"]
-"""REINFORCE's baselines (``agents.reinforce.BASELINES`` is read from this)."""
+"""REINFORCE's baselines (``agents.algorithms.reinforce.BASELINES`` is read from this)."""
 Reduction = Literal["sum", "mean"]
-"""REINFORCE's loss reductions (``agents.reinforce.REDUCTIONS`` is read from this)."""
+"""REINFORCE's loss reductions (``agents.algorithms.reinforce.REDUCTIONS`` is read from this)."""
 
 Agent = Literal["reinforce", "ppo", "a2c", "trpo", "mac", "reference"]
 AGENTS: tuple[str, ...] = get_args(Agent)
 Preset = Literal["quick", "fast", "paper"]
 """``a2c`` is SB3's A2C and ``trpo`` sb3-contrib's TRPO (``pip install -e ".[contrib]"``), both with the project's
 actor-critic policy and reading the ``ppo`` group's actor-critic settings; ``reference`` is the exact per-step KL
-trainer (:mod:`agents.reference`): a yardstick on the oracle task's rewards (``perfect`` and ``oracle``); ``mac`` is
-the mean actor-critic (:mod:`agents.mac`): a learned next-token critic regressed onto the oracle reward, and the
-exact per-step update toward it (``--env.reward-source oracle``, ``--reinforce.reward-mode q``)."""
+trainer (:mod:`agents.algorithms.reference`): a yardstick on the oracle task's rewards (``perfect`` and ``oracle``);
+``mac`` is the mean actor-critic (:mod:`agents.algorithms.mac`): a learned next-token critic regressed onto the oracle
+reward, and the exact per-step update toward it (``--env.reward-source oracle``, ``--reinforce.reward-mode q``)."""
 ACTOR_CRITIC = ("ppo", "a2c", "trpo")
 """The agents built on SB3's on-policy actor-critic base (they read the ``ppo`` group)."""
 
@@ -324,30 +325,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 assert set(PRESETS) == set(get_args(Preset)), "every preset is a value of the Preset type"
 
-RENAMED: dict[str, str] = {
-    **{k: f"task.{k}" for k in ("data", "text_level", "lowercase", "max_vocab", "min_freq", "long_sentences",
-                                "oracle_params", "oracle_seed", "vocab_size", "seq_len", "n_train", "n_test",
-                                "data_seed", "n_valid")},
-    "gen_emb_dim": "generator.emb_dim", "gen_hidden_dim": "generator.hidden_dim",
-    **{f"mle_{k}": f"mle.{k}" for k in ("epochs", "batch_size", "lr", "keep_every")},
-    **{f"disc_{k}": f"disc.{k}" for k in ("size", "emb_dim", "lr", "batch_size")},
-    "d_negatives": "disc.negatives", "d_pretrain_rounds": "disc.pretrain_rounds",
-    "d_pretrain_epochs": "disc.pretrain_epochs", "d_every": "disc.retrain_every",
-    "d_rounds": "disc.retrain_rounds", "d_epochs": "disc.retrain_epochs", "d_report_samples": "disc.report_samples",
-    **{f"prefix_d_{k}": f"disc.prefix_{k}" for k in ("hidden_dim", "dropout", "l2", "lr")},
-    "batch_size": "env.num_envs",
-    **{k: f"env.{k}" for k in ("n_rollouts", "reward_source", "d_reward", "rollout_beta")},
-    "gen_lr": "reinforce.lr",
-    **{k: f"reinforce.{k}" for k in ("reward_mode", "baseline", "kl_coef", "loss_reduction")},
-    **{f"ppo_{k}": f"ppo.{k}" for k in ("lr", "reward_mode", "n_steps", "n_epochs", "clip_range", "target_kl",
-                                        "advantage")},
-    "ppo_batch_size": "ppo.minibatch_size",
-    "adv_updates": "adv.updates",
-    **{k: f"adv.{k}" for k in ("lr_schedule", "ent_coef", "max_grad_norm", "mle_steps", "match_mle_diversity")},
-    "eval_every": "eval.every", "eval_samples": "eval.samples", "checkpoint_every": "eval.checkpoint_every",
-}  # fmt: skip
-"""The flat config of earlier versions (run directories' config.json, old flags): old name → ``group.field``."""
-
 
 # ------------------------------------------------------------------------------------------- paths and values
 def paths(cfg: SeqGANConfig | None = None) -> list[str]:
@@ -401,18 +378,12 @@ def to_dict(cfg: SeqGANConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def from_dict(saved: Mapping[str, Any]) -> SeqGANConfig:
-    """A config from :func:`to_dict`'s output, or from the flat dict earlier versions saved (mapped through
-    :data:`RENAMED`). Fields this version does not know are left out; fields added since take the class default
-    (the behaviour the run had), not the preset's current value."""
-    flat: dict[str, Any] = {}
-    for key, value in saved.items():
-        if key in GROUPS and isinstance(value, Mapping):
-            flat.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            flat[RENAMED.get(key, key)] = value
-    if flat.get("agent") == "rllib_ppo":  # earlier RLlib runs named their trainer in the agent field
-        flat["agent"] = "ppo"
+def from_dict(saved: Mapping[str, Any], agent: str | None = None) -> SeqGANConfig:
+    """A config from :func:`to_dict`'s output, or from what earlier versions saved (read by
+    :func:`seqgan_env.rundir.config_paths`; ``agent``: the one they kept beside the config). Fields this version does
+    not know are left out; fields added since take the class default (the behaviour the run had), not the preset's
+    current value."""
+    flat = config_paths(dict(saved), agent)
     known = set(paths())
     return validate(replace(SeqGANConfig(), {k: v for k, v in flat.items() if k in known}))
 
@@ -473,7 +444,7 @@ def validate(cfg: SeqGANConfig) -> SeqGANConfig:
     _validate_reward(cfg)
     _validate_ppo(cfg)
     if cfg.adv.teacher is not None:
-        from agents.rundir import RunDir  # rundir reads configs: imported here, not at the top (no cycle)
+        from agents.run.rundir import RunDir  # rundir reads configs: imported here, not at the top (no cycle)
 
         if not RunDir(cfg.adv.teacher).pretrained.is_file():
             raise ValueError(f"--adv.teacher {cfg.adv.teacher}: no checkpoints/pretrained.pt there (a run directory)")

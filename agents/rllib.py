@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.callbacks import delay_update
-from agents.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from agents.algorithms.callbacks import delay_update
 from agents.config import (
     SeqGANConfig,
     agent_config,
@@ -41,11 +40,12 @@ from agents.config import (
     to_dict,
     uses_discriminator,
 )
-from agents.pipeline import run
-from agents.pretrain import load_pretrained
-from agents.progress import progress
-from agents.rundir import Phase, RunDir, report_seed
-from agents.task import Task, build_discriminator, build_task, evaluate_generator, make_generator, seed_everything
+from agents.run.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from agents.run.pipeline import run
+from agents.run.pretrain import load_pretrained
+from agents.run.progress import progress
+from agents.run.rundir import Phase, RunDir, report_seed
+from agents.run.task import Task, build_discriminator, build_task, evaluate_generator, make_generator, seed_everything
 from seqgan_env.discriminator import Discriminator, retrain_discriminator
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
@@ -113,7 +113,7 @@ def runtime_env() -> dict[str, Any]:
 
 
 def ppo_config(cfg: SeqGANConfig, env_config: dict[str, Any], gen_config: Any, num_env_runners: int) -> Any:
-    """RLlib ``PPOConfig`` with the project's PPO settings (what SB3's ``agents.ppo.make_ppo`` uses):
+    """RLlib ``PPOConfig`` with the project's PPO settings (what SB3's ``agents.algorithms.ppo.make_ppo`` uses):
 
     ============================  =============================================================
     project flag                  RLlib setting

@@ -21,7 +21,7 @@ from stable_baselines3.common.callbacks import CallbackList
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import parser, peak_rss_mb, setup, table
 
-from agents.reinforce import Reinforce
+from agents.algorithms.reinforce import Reinforce
 from seqgan_env import Discriminator, DiscriminatorConfig, Oracle, OracleConfig
 from seqgan_env.discriminator import train_discriminator
 from seqgan_env.env import SeqGANVectorEnv

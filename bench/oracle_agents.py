@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import parser, peak_rss_mb, setup, table
 
+from agents.algorithms.mac import MeanActorCritic
+from agents.algorithms.ppo import make_actor_critic
+from agents.algorithms.reference import PerStepKLReference
+from agents.algorithms.reinforce import Reinforce
 from agents.config import from_preset
-from agents.mac import MeanActorCritic
-from agents.ppo import make_actor_critic
-from agents.reference import PerStepKLReference
-from agents.reinforce import Reinforce
 from seqgan_env import Generator, GeneratorConfig, Oracle, OracleConfig
 from seqgan_env.env import SeqGANVectorEnv
 from seqgan_env.sb3 import SB3VecEnv

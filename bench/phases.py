@@ -63,10 +63,10 @@ def run_phase(name: str, quick: bool, threads: int | None, default_malloc: bool 
         from seqgan_env.memory import keep_freed_memory
 
         keep_freed_memory()
-    from agents.adversarial import build_agent
     from agents.config import from_preset
-    from agents.pipeline import build_pipeline
-    from agents.pretrain import train_mle_epoch
+    from agents.run.adversarial import build_agent
+    from agents.run.pipeline import build_pipeline
+    from agents.run.pretrain import train_mle_epoch
     from seqgan_env.discriminator import retrain_discriminator
     from seqgan_env.metrics import discriminator_report
 

@@ -38,8 +38,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(machine())
     from agents.config import from_preset
-    from agents.pipeline import run
     from agents.rllib import train
+    from agents.run.pipeline import run
 
     iterations = 3 if args.quick else 4
     small = {"task.vocab_size": 60, "task.seq_len": 6, "task.n_train": 256, "task.n_test": 64, "generator.emb_dim": 8,
@@ -77,7 +77,7 @@ def main() -> None:
 
 
 def summary_rows(run_dir: str) -> list[dict]:
-    from agents.rundir import RunDir
+    from agents.run.rundir import RunDir
 
     return RunDir(run_dir).history()
 

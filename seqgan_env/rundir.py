@@ -1,6 +1,6 @@
 """A run directory's layout, in one place: the name of every file a run writes, the lock that keeps a second process
 out, and the reader of its checkpoint files (weights-only: no code from a file ever runs). The library's loader
-(:func:`seqgan_env.load_generator`) reads runs through it; ``agents.rundir.RunDir`` adds the config and metrics
+(:func:`seqgan_env.load_generator`) reads runs through it; ``agents.run.rundir.RunDir`` adds the config and metrics
 writers on top.
 
     RUN/config.json          the run's config (grouped; earlier versions' flat files load too)
@@ -196,3 +196,80 @@ def read_weights_only(path: str | os.PathLike[str], allow: Sequence[Any] = (), t
         raise ValueError(
             f"{path} is not a readable checkpoint: it holds bytes that are not a checkpoint ({type(exc).__name__})"
         ) from None
+
+
+# ---------------------------------------------------------------------------------------- earlier versions' formats
+# Everything a run directory written by an earlier version holds under another name or shape, read in this one place.
+
+RENAMED: dict[str, str] = {
+    **{k: f"task.{k}" for k in ("data", "text_level", "lowercase", "max_vocab", "min_freq", "long_sentences",
+                                "oracle_params", "oracle_seed", "vocab_size", "seq_len", "n_train", "n_test",
+                                "data_seed", "n_valid")},
+    "gen_emb_dim": "generator.emb_dim", "gen_hidden_dim": "generator.hidden_dim",
+    **{f"mle_{k}": f"mle.{k}" for k in ("epochs", "batch_size", "lr", "keep_every")},
+    **{f"disc_{k}": f"disc.{k}" for k in ("size", "emb_dim", "lr", "batch_size")},
+    "d_negatives": "disc.negatives", "d_pretrain_rounds": "disc.pretrain_rounds",
+    "d_pretrain_epochs": "disc.pretrain_epochs", "d_every": "disc.retrain_every",
+    "d_rounds": "disc.retrain_rounds", "d_epochs": "disc.retrain_epochs", "d_report_samples": "disc.report_samples",
+    **{f"prefix_d_{k}": f"disc.prefix_{k}" for k in ("hidden_dim", "dropout", "l2", "lr")},
+    "batch_size": "env.num_envs",
+    **{k: f"env.{k}" for k in ("n_rollouts", "reward_source", "d_reward", "rollout_beta")},
+    "gen_lr": "reinforce.lr",
+    **{k: f"reinforce.{k}" for k in ("reward_mode", "baseline", "kl_coef", "loss_reduction")},
+    **{f"ppo_{k}": f"ppo.{k}" for k in ("lr", "reward_mode", "n_steps", "n_epochs", "clip_range", "target_kl",
+                                        "advantage")},
+    "ppo_batch_size": "ppo.minibatch_size",
+    "adv_updates": "adv.updates",
+    **{k: f"adv.{k}" for k in ("lr_schedule", "ent_coef", "max_grad_norm", "mle_steps", "match_mle_diversity")},
+    "eval_every": "eval.every", "eval_samples": "eval.samples", "checkpoint_every": "eval.checkpoint_every",
+}  # fmt: skip
+"""The flat config of earlier versions (run directories' config.json, checkpoints, old flags): old name →
+``group.field``."""
+
+OLD_AGENT_NAMES = {"rllib_ppo": "ppo"}
+"""Agents earlier versions named otherwise (RLlib runs named their trainer in the agent field)."""
+
+OLD_PHASE_NAMES = {"calibrated": "match_mle_diversity"}
+"""History-row phases earlier versions wrote under another name (the tempered final G's row)."""
+
+
+def config_paths(saved: dict[str, Any], agent: str | None = None) -> dict[str, Any]:
+    """A saved config (config.json or a checkpoint's ``config``: this version's groups, or an earlier version's flat
+    names) as ``{"group.field" or top-level name: value}``, with this version's names. ``agent``: the agent earlier
+    versions kept beside the config, used when the config lacks one."""
+    flat: dict[str, Any] = {}
+    for key, value in saved.items():
+        if isinstance(value, dict):  # a group
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[RENAMED.get(key, key)] = value
+    if "agent" not in flat and agent is not None:
+        flat["agent"] = agent
+    if flat.get("agent") in OLD_AGENT_NAMES:
+        flat["agent"] = OLD_AGENT_NAMES[flat["agent"]]
+    return flat
+
+
+def upgrade_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's history rows (from ``metrics.json`` or a checkpoint) with this version's phase names."""
+    return [dict(r, phase=OLD_PHASE_NAMES[r["phase"]]) if r["phase"] in OLD_PHASE_NAMES else r for r in history]
+
+
+def upgrade_adversarial_state(state: dict[str, Any], callbacks: list[str]) -> dict[str, Any]:
+    """A checkpoint's adversarial phase in this version's layout (``{"agent": …, "callbacks": {name: …}}``).
+    Checkpoints written before agents and callbacks declared their own state hold flat keys, with the callbacks'
+    counters by position (``callbacks``: their names, in the order the phase builds them)."""
+    if "agent" in state:
+        return state
+    env = {"torch_rng": state["env_torch_rng"], "np_random": state["env_np_random"], "q_prev": state["env_q_prev"]}
+    if "env_pos" in state:
+        env.update(tokens=state["env_tokens"], pos=state["env_pos"])
+    agent = {k: state[k] for k in ("policy", "policy_optimizer", "num_timesteps", "n_updates")}
+    agent.update(env=env, sampling_rng=state.get("sampling_rng"), kl_reference=state.get("kl_reference"))
+    by_name: dict[str, dict[str, Any]] = {n: {"last_done": d} for n, d in zip(callbacks, state["callbacks_last_done"])}
+    if "discriminator" in by_name:
+        by_name["discriminator"]["rng"] = state["d_callback_rng"]
+    if "mle" in by_name:
+        by_name["mle"].update(rng=state["mle_callback"]["rng"], optimizer=state["mle_callback"]["opt"])
+    by_name["rollout_policy"]["rollout_policy"] = state.get("rollout_policy")
+    return {"agent": agent, "callbacks": by_name}

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from seqgan_env.generator import Generator, GeneratorConfig
-from seqgan_env.rundir import CHECKPOINTS, RunLayout, UnsafeCheckpointError, read_weights_only
+from seqgan_env.rundir import CHECKPOINTS, RunLayout, UnsafeCheckpointError, config_paths, read_weights_only
 from seqgan_env.text import Vocabulary
 
 __all__ = ["CHECKPOINTS", "UnsafeCheckpointError", "load_generator", "read_weights_only"]
@@ -34,10 +34,11 @@ def load_generator(
     ckpt = read_weights_only(path)
     try:
         state, config = ckpt["generator"], ckpt["config"]
-        level = (config.get("task") or config).get("text_level", "word")
+        values = config_paths(config)  # this version's grouped config, or an earlier version's flat one
+        level = values.get("task.text_level", "word")
         vocab = Vocabulary(list(ckpt["vocab"]), "char" if level == "char" else "word") if ckpt.get("vocab") else None
         vocab_size, emb_dim = state["embedding.weight"].shape
-        seq_len = (config.get("task") or config)["seq_len"]  # grouped config; earlier versions' flat one
+        seq_len = values["task.seq_len"]
         gen = Generator(
             GeneratorConfig(
                 vocab_size=int(vocab_size), seq_len=int(seq_len), emb_dim=int(emb_dim),

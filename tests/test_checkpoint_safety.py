@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.checkpoint import load_checkpoint, save_checkpoint, upgrade
-from agents.pipeline import run
+from agents.run.checkpoint import load_checkpoint, save_checkpoint, upgrade
+from agents.run.pipeline import run
 from tests.helpers import tiny_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,11 +85,11 @@ def test_a_version_1_checkpoint_gets_a_clear_message_and_upgrades(tmp_path):
     data = load_checkpoint(latest)
     data["checkpoint_version"] = 1
     torch.save(data, latest)  # what version 1 wrote: numpy objects pickled as they are
-    with pytest.raises(ValueError, match=r"python -m agents\.checkpoint upgrade \(it reads weights-only too"):
+    with pytest.raises(ValueError, match=r"python -m agents\.run\.checkpoint upgrade \(it reads weights-only too"):
         load_checkpoint(latest)
     upgrade(latest)
     assert load_checkpoint(latest)["checkpoint_version"] == 2
-    out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "r")], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "agents.run.checkpoint", "upgrade", str(tmp_path / "r")], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr
     summary = run(tiny_run_config(tmp_path / "r", {"adv.updates": 4}, resume=str(tmp_path / "r")))
@@ -99,8 +99,8 @@ def test_a_version_1_checkpoint_gets_a_clear_message_and_upgrades(tmp_path):
 def test_upgrade_never_runs_a_payload_unless_told_to_trust_the_file(tmp_path):
     marker = tmp_path / "pwned"
     _crafted(tmp_path / "evil.pt", marker)
-    out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "evil.pt")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "agents.run.checkpoint", "upgrade", str(tmp_path / "evil.pt")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 2
     assert "would run code from the file" in out.stderr
     assert "--trust-code" in out.stderr
@@ -118,14 +118,14 @@ NOT_ONE = "bytes that are not a checkpoint"
                                                 (b"a text file\n", NOT_ONE)])  # fmt: skip
 def test_upgrade_of_bytes_that_are_no_checkpoint_is_one_line(tmp_path, content, match):
     (tmp_path / "x.pt").write_bytes(content)
-    out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "x.pt")], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "agents.run.checkpoint", "upgrade", str(tmp_path / "x.pt")], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 2
     assert match in out.stderr
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr  # no torch advice about weights_only=False
     (tmp_path / "empty").mkdir()
-    out = subprocess.run([sys.executable, "-m", "agents.checkpoint", "upgrade", str(tmp_path / "empty")], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "agents.run.checkpoint", "upgrade", str(tmp_path / "empty")], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 2
     assert "no checkpoints/*.pt" in out.stderr

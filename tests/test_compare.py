@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.compare import compare
 from agents.config import replace
+from agents.experiments.compare import compare
 from tests.helpers import SENTENCES, tiny_run_config, tiny_run_flags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ def test_compare_on_text_uses_bleu_and_self_bleu(tmp_path):
 
 
 def test_envelope_and_frontier_gap_by_hand():
-    from agents.compare import envelope, frontier_gap
+    from agents.experiments.compare import envelope, frontier_gap
 
     a = [
         {"temperature": 1.0, "nll_test": 1.0, "nll_oracle": 5.0},
@@ -149,7 +149,7 @@ def test_envelope_and_frontier_gap_by_hand():
 
 
 def test_time_to_quality_and_quality_diversity_scripts(tmp_path, capsys):
-    from agents.pipeline import run
+    from agents.run.pipeline import run
     from train import quality_diversity, time_to_quality
 
     run(tiny_run_config(tmp_path / "r", {"mle.keep_every": 1}))
@@ -179,8 +179,8 @@ def test_compare_on_poems_reports_the_papers_metric_tuned_mle_and_samples(tmp_pa
 
     import torch
 
-    from agents.compare import tuned_mle
-    from agents.task import build_task
+    from agents.experiments.compare import tuned_mle
+    from agents.run.task import build_task
 
     rng = random.Random(0)  # a fortunes-zh-format fixture written by this project: 40 poems of 4 five-character lines
     chars = "山水风月花春秋云雨雪江河天地人心夜日长空"

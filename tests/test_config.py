@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from agents.checkpoint import load_checkpoint, save_checkpoint
 from agents.cli import parse_args
 from agents.config import RENAMED, from_preset, get, paths, to_dict
-from agents.pipeline import run
-from agents.rundir import RunDir
+from agents.run.checkpoint import load_checkpoint, save_checkpoint
+from agents.run.pipeline import run
+from agents.run.rundir import RunDir
 from tests.helpers import tiny_run_config
 
 

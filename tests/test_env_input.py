@@ -127,7 +127,7 @@ def test_the_callbacks_work_on_sb3s_own_vecenvs_or_say_what_they_need():
 
     import seqgan_env  # noqa: F401  (registers SeqGAN-v0)
     from agents import DiscriminatorCallback, RolloutPolicyCallback
-    from agents.policies import GeneratorActorCriticPolicy
+    from agents.algorithms.policies import GeneratorActorCriticPolicy
     from tests.helpers import tiny_discriminator, tiny_generator
 
     small = {"vocab_size": 60, "seq_len": 6, "n_rollouts": 2, "reward_mode": "q"}

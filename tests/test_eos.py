@@ -8,7 +8,7 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
-from agents.reinforce import Reinforce
+from agents.algorithms.reinforce import Reinforce
 from seqgan_env import Generator, GeneratorConfig
 from seqgan_env.env import SeqGANEnv, SeqGANVectorEnv
 from seqgan_env.generator import mle_step, valid_mask

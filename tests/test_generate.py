@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.pipeline import run
+from agents.run.pipeline import run
 from seqgan_env import load_generator
 from tests.helpers import tiny_run_config
 from train import generate
@@ -21,7 +21,7 @@ def oracle_run(tmp_path_factory):
 
 
 def test_load_generator_returns_the_runs_final_generator(oracle_run):
-    from agents.checkpoint import load_checkpoint
+    from agents.run.checkpoint import load_checkpoint
 
     gen, vocab = load_generator(oracle_run)
     assert vocab is None  # oracle task: token ids
@@ -84,8 +84,8 @@ def test_generate_bad_outputs_and_checkpoints_are_one_line_and_a_closed_pipe_is_
 
     import torch
 
-    from agents.checkpoint import save_checkpoint
-    from agents.pipeline import run
+    from agents.run.checkpoint import save_checkpoint
+    from agents.run.pipeline import run
     from seqgan_env import load_generator
     from tests.helpers import tiny_run_config
 
@@ -133,7 +133,7 @@ def test_generate_writes_midi_for_a_music_run_and_refuses_other_runs(oracle_run,
     music21 = pytest.importorskip("music21", reason="the music extra is not installed (pip install -e '.[music]')")
     import json
 
-    from agents.checkpoint import save_checkpoint
+    from agents.run.checkpoint import save_checkpoint
     from seqgan_env.generator import Generator, GeneratorConfig
 
     run_dir = tmp_path / "music"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.pipeline import run
+from agents.run.pipeline import run
 from seqgan_env.discriminator import LMDiscriminator, LMDiscriminatorConfig, train_discriminator
 from seqgan_env.env import SeqGANVectorEnv
 from seqgan_env.generator import Generator, GeneratorConfig

@@ -137,7 +137,7 @@ def test_a_run_s_d_reports_read_the_evaluations_samples(tmp_path, monkeypatch):
     import json
 
     import seqgan_env.metrics as metrics
-    from agents.pipeline import run
+    from agents.run.pipeline import run
     from tests.helpers import tiny_run_config
 
     fresh = []  # a report that draws and scores samples of its own calls sequence_log_prob
@@ -156,7 +156,7 @@ def test_a_run_s_d_reports_read_the_evaluations_samples(tmp_path, monkeypatch):
 
 
 def test_disc_diagnostic_script_reports_each_round(tmp_path, capsys):
-    from agents.pipeline import run
+    from agents.run.pipeline import run
     from tests.helpers import tiny_run_config
     from train import disc_diagnostic
 

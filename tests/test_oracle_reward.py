@@ -225,9 +225,9 @@ def test_outside_user_script_puts_an_sb3_algorithm_on_the_table(tmp_path, capsys
 
 
 def test_mean_actor_critic_learns_from_sampled_rewards_only_and_resumes_exactly(tmp_path):
-    """agents.mac: the critic is regressed onto the env's sampled oracle rewards, the actor moves toward it; KL falls,
-    and a run resumed mid-phase ends where an uninterrupted one does (critic and its optimizer persisted)."""
-    from agents.pipeline import run
+    """agents.algorithms.mac: the critic is regressed onto the env's sampled oracle rewards, the actor moves toward it;
+    KL falls, and a run resumed mid-phase ends where an uninterrupted one does (critic and its optimizer persisted)."""
+    from agents.run.pipeline import run
     from tests.helpers import tiny_run_config
 
     base = {"env.reward_source": "oracle", "reinforce.lr": 0.03, "adv.updates": 6, "eval.every": 3}
@@ -242,7 +242,7 @@ def test_mean_actor_critic_learns_from_sampled_rewards_only_and_resumes_exactly(
 
 def test_trpo_refuses_the_settings_it_has_no_use_for(tmp_path):
     """sb3-contrib's TRPO has no entropy bonus and no gradient clipping: those flags are refused, not ignored."""
-    from agents.pipeline import run
+    from agents.run.pipeline import run
     from tests.helpers import tiny_run_config
 
     for flag, value in (("adv.ent_coef", 1.0), ("adv.max_grad_norm", 1.0)):

@@ -1,5 +1,5 @@
-"""The pipeline (agents.pipeline) and its phases: a run end to end, seeded repeats, resume after a stop or a crash,
-the run directory, bad input; and each phase driven alone through its narrow interfaces (agents.recording)."""
+"""The pipeline (agents.run.pipeline) and its phases: a run end to end, seeded repeats, resume after a stop or a crash,
+the run directory, bad input; and each phase driven alone through its narrow interfaces (agents.run.recording)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from agents.checkpoint import load_checkpoint, save_checkpoint
 from agents.cli import parse_args
 from agents.config import from_preset
-from agents.pipeline import run
+from agents.run.checkpoint import load_checkpoint, save_checkpoint
+from agents.run.pipeline import run
 from tests.helpers import tiny_run_config, tiny_run_flags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def test_pipeline_resume_continues_and_matches_uninterrupted_run(tmp_path):
 
 
 def test_pipeline_resume_after_crash_mid_mle_matches_uninterrupted_run(tmp_path, monkeypatch):
-    import agents.pretrain as pretrain
+    import agents.run.pretrain as pretrain
 
     full = run(tiny_run_config(tmp_path / "f", {"mle.epochs": 4, "eval.every": 2}))
     real_epoch, calls = pretrain.train_mle_epoch, []
@@ -86,8 +86,8 @@ def test_pipeline_resume_after_crash_mid_mle_matches_uninterrupted_run(tmp_path,
 
 def test_mle_keep_every_keeps_the_generator_of_those_epochs(tmp_path):
     """--mle.keep-every N keeps G after every N-th MLE epoch; each file reproduces that epoch's NLL-test."""
-    from agents.rundir import saved_config
-    from agents.task import build_task, generator_config
+    from agents.run.rundir import saved_config
+    from agents.run.task import build_task, generator_config
     from seqgan_env.generator import Generator
     from seqgan_env.metrics import nll_test
 
@@ -199,7 +199,7 @@ def test_saved_config_of_an_older_checkpoint_keeps_the_behaviour_it_was_written_
     """A field added after a checkpoint was written takes the class default (the old behaviour), not the
     preset's current value: an old `fast` run (shaped PPO rewards, before --ppo.advantage) still loads."""
     from agents.config import RENAMED, get
-    from agents.rundir import saved_config
+    from agents.run.rundir import saved_config
 
     fast = from_preset("fast")  # as the flat config earlier versions saved, with the agent beside it
     old = {"preset": "fast", "seed": 0, **{name: get(fast, path) for name, path in RENAMED.items()}}
@@ -234,9 +234,9 @@ def _phase_parts(tmp_path, overrides: dict | None = None):
     only the position it is asked to save (what a phase decides), collected in ``saved``."""
     from stable_baselines3.common.logger import Logger
 
-    from agents.recording import Checkpointer, Models, Recorder
-    from agents.rundir import RunDir
-    from agents.task import build_discriminator, build_task, generator_config
+    from agents.run.recording import Checkpointer, Models, Recorder
+    from agents.run.rundir import RunDir
+    from agents.run.task import build_discriminator, build_task, generator_config
     from seqgan_env.generator import Generator
     from seqgan_env.optim import adam
 
@@ -259,7 +259,7 @@ def _phase_parts(tmp_path, overrides: dict | None = None):
 
 
 def test_mle_pretraining_alone_records_evaluations_and_checkpoints_each(tmp_path):
-    from agents.pretrain import pretrain_generator
+    from agents.run.pretrain import pretrain_generator
 
     cfg, task, models, rec, ckpt, saved = _phase_parts(tmp_path, {"mle.epochs": 3, "eval.every": 2})
     pretrain_generator(cfg, task, models, rec, ckpt, start=0)
@@ -270,7 +270,7 @@ def test_mle_pretraining_alone_records_evaluations_and_checkpoints_each(tmp_path
 
 
 def test_mle_pretraining_alone_stops_after_ctrl_c_with_a_checkpoint_at_that_epoch(tmp_path):
-    from agents.pretrain import pretrain_generator
+    from agents.run.pretrain import pretrain_generator
 
     cfg, task, models, rec, ckpt, saved = _phase_parts(tmp_path, {"mle.epochs": 5, "eval.every": 10})
     ckpt.interrupted = True  # as GracefulInterrupt sets it on Ctrl-C
@@ -282,7 +282,7 @@ def test_mle_pretraining_alone_stops_after_ctrl_c_with_a_checkpoint_at_that_epoc
 
 
 def test_d_pretraining_alone_reports_each_round_and_ends_at_the_adversarial_start(tmp_path):
-    from agents.pretrain import pretrain_discriminator
+    from agents.run.pretrain import pretrain_discriminator
 
     cfg, task, models, rec, ckpt, saved = _phase_parts(tmp_path, {"disc.pretrain_rounds": 2, "disc.report_samples": 64})
     pretrain_discriminator(cfg, task, models, rec, ckpt, start=0)
@@ -293,7 +293,7 @@ def test_d_pretraining_alone_reports_each_round_and_ends_at_the_adversarial_star
 
 
 def test_adversarial_phase_alone_trains_a_copy_and_hands_back_the_final_generator(tmp_path):
-    from agents.adversarial import AdversarialPhase
+    from agents.run.adversarial import AdversarialPhase
 
     cfg, task, models, rec, ckpt, saved = _phase_parts(
         tmp_path, {"adv.updates": 3, "eval.checkpoint_every": 1, "disc.report_samples": 64}
@@ -311,7 +311,7 @@ def test_adversarial_phase_alone_trains_a_copy_and_hands_back_the_final_generato
 
 def test_history_rows_of_earlier_versions_read_with_this_versions_phase_names(tmp_path):
     """The tempered final G's row was called ``calibrated``; a run directory or checkpoint holding it still reads."""
-    from agents.rundir import Phase, RunDir, upgrade_history
+    from agents.run.rundir import Phase, RunDir, upgrade_history
 
     rows = [{"phase": "adversarial", "step": 4}, {"phase": "calibrated", "step": 4, "temperature": 1.2}]
     assert [r["phase"] for r in upgrade_history(rows)] == ["adversarial", Phase.MATCHED_MLE_DIVERSITY]

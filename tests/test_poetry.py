@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from agents.config import SeqGANConfig, from_dict, to_dict, validate
-from agents.pipeline import run
+from agents.run.pipeline import run
 from seqgan_env import poetry
 from seqgan_env.text import CorpusConfig, load_corpus
 from seqgan_env.trained import load_generator

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from agents import DiscriminatorCallback, EvalEveryKUpdates, RolloutPolicyCallback, get_generator
+from agents.algorithms.ppo import make_ppo
 from agents.config import from_preset
-from agents.pipeline import run
-from agents.ppo import make_ppo
+from agents.run.pipeline import run
 from tests.helpers import (
     SEQ_LEN,
     VOCAB,
@@ -121,9 +121,9 @@ def test_match_mle_diversity_tempers_the_final_generator_to_the_mle_validation_n
     smallest ≥ 1 whose validation NLL is no worse than the MLE checkpoint's; a resume cannot extend it."""
     import pytest
 
-    from agents.checkpoint import load_checkpoint
-    from agents.rundir import saved_config
-    from agents.task import build_task, generator_config
+    from agents.run.checkpoint import load_checkpoint
+    from agents.run.rundir import saved_config
+    from agents.run.task import build_task, generator_config
     from seqgan_env.generator import Generator
     from seqgan_env.metrics import nll_test
 
@@ -190,7 +190,7 @@ def test_matching_temperature_finds_the_crossing_and_folding_equals_sampling_hot
 def test_callbacks_warn_when_sb3_discounts_the_shaped_reward():
     import warnings
 
-    from agents.callbacks import warn_if_discounted
+    from agents.algorithms.callbacks import warn_if_discounted
 
     model = make_tiny_ppo(
         generator_state=tiny_generator().state_dict(),

@@ -14,7 +14,7 @@ from agents import (
     SaveEveryKUpdates,
     get_generator,
 )
-from agents.reinforce import reinforce_loss, returns_to_go
+from agents.algorithms.reinforce import reinforce_loss, returns_to_go
 from tests.helpers import (
     SEQ_LEN,
     VOCAB,

@@ -87,7 +87,7 @@ def test_nan_discriminator_stops_with_a_clear_message():
 
 
 def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
-    from agents import checkpoint
+    from agents.run import checkpoint
 
     target = tmp_path / "c.pt"
     checkpoint.save_checkpoint(target, {"x": 1})

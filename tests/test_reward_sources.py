@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
+from agents.algorithms.reference import PerStepKLReference, per_step_kl
+from agents.algorithms.reinforce import Reinforce
 from agents.cli import parse_args
-from agents.pipeline import run
-from agents.reference import PerStepKLReference, per_step_kl
-from agents.reinforce import Reinforce
+from agents.run.pipeline import run
 from seqgan_env import (
     Generator,
     GeneratorConfig,
@@ -132,7 +132,7 @@ def test_reinforce_on_the_perfect_reward_lowers_the_exact_kl():
                       policy_kwargs={"generator_config": vars(gen.config).copy()}, seed=0, device="cpu")  # fmt: skip
     model.policy.generator.load_state_dict(gen.state_dict())
     before = _exact(oracle, model.policy.generator)["kl_oracle"]
-    from agents.callbacks import RolloutPolicyCallback
+    from agents.algorithms.callbacks import RolloutPolicyCallback
 
     model.learn(15 * 64 * T, callback=RolloutPolicyCallback())  # the env's p_G follows G after every update
     after = _exact(oracle, model.policy.generator)["kl_oracle"]

@@ -92,7 +92,7 @@ def test_rllib_run_trains_the_generator_and_keeps_every_runner_in_sync_even_afte
     result = session.finish()
     assert result["runners_in_sync"]
     assert result["num_env_runners"] == 2
-    from agents.rundir import RunDir
+    from agents.run.rundir import RunDir
 
     rows = RunDir(tmp_path / "run").rows("adversarial")  # the SB3 runs' schema: phase, step, timesteps, wall_s
     assert [r["step"] for r in rows] == list(range(len(rows)))
@@ -315,7 +315,7 @@ def test_rllib_trains_its_own_default_module_on_the_oracle_reward(tmp_path):
 def test_rllib_run_resumes_to_more_iterations_with_every_runner_in_sync(tmp_path, capsys):
     from agents.config import replace
     from agents.rllib import train
-    from agents.rundir import RunDir
+    from agents.run.rundir import RunDir
 
     train(tiny(tmp_path, {"adv.updates": 2, "eval.checkpoint_every": 1}), num_env_runners=1)
     run_dir = tmp_path / "run"
@@ -427,7 +427,7 @@ def test_rllib_ppo_trains_on_the_oracle_tasks_exact_rewards(tmp_path, source):
           "eval.every": 1, "eval.samples": 64, "adv.updates": 2, "env.reward_source": source}  # fmt: skip
     out = train(tiny_run_config(tmp_path / "run", kw, agent="ppo"), num_env_runners=1)
     assert out["runners_in_sync"]  # the rollout policy (perfect) and the generator; no D exists
-    from agents.rundir import RunDir
+    from agents.run.rundir import RunDir
 
     rows = RunDir(tmp_path / "run").history()
     assert {r["phase"] for r in rows} == {"adversarial"}  # no D: no D reports
@@ -442,7 +442,7 @@ def test_rllib_ppo_trains_on_the_oracle_tasks_exact_rewards(tmp_path, source):
 
 def test_rllib_overlapped_d_is_pushed_one_iteration_later_and_ends_in_sync(tmp_path):
     from agents.rllib import train
-    from agents.rundir import RunDir
+    from agents.run.rundir import RunDir
 
     out = train(tiny(tmp_path, {"adv.updates": 3}), num_env_runners=1, overlap_d=True)
     rows = RunDir(tmp_path / "run").rows("adversarial")[1:]

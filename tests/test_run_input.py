@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from agents.cli import parse_args
-from agents.pipeline import run
-from agents.rundir import RunDir
+from agents.run.pipeline import run
+from agents.run.rundir import RunDir
 from tests.helpers import tiny_run_config, tiny_run_flags
 
 
@@ -112,8 +112,8 @@ def test_os_errors_at_the_run_directory_are_one_line(tmp_path, capsys):
 
 
 def test_more_bad_inputs_get_one_clear_error(tmp_path):
-    from agents.checkpoint import save_checkpoint
-    from agents.rundir import checkpoint_at
+    from agents.run.checkpoint import save_checkpoint
+    from agents.run.rundir import checkpoint_at
     from seqgan_env.env import resolve_device
     from seqgan_env.text import read_lines
 
@@ -159,8 +159,8 @@ def test_a_disk_full_mid_run_is_one_line_and_the_run_resumes_to_the_same_metrics
     import io
     import json
 
-    from agents import checkpoint
     from agents.cli import main_for
+    from agents.run import checkpoint
 
     flags = tiny_run_flags({"adv.updates": 6})
     main_for("reinforce", [*flags, "--run-dir", str(tmp_path / "ref")], "")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents.self_imitation import self_imitation
+from agents.experiments.self_imitation import self_imitation
 from tests.helpers import tiny_generator, tiny_run_config
 
 
@@ -35,7 +35,7 @@ def test_self_imitation_repeats_with_its_seed_and_rejects_bad_arguments():
 
 
 def test_self_imitation_script_reports_start_and_each_variant_and_seed(tmp_path, capsys):
-    from agents.pipeline import run
+    from agents.run.pipeline import run
     from train import self_imitation as script
 
     run(tiny_run_config(tmp_path / "run", {"adv.updates": 0}))

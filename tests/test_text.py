@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import seqgan_env  # noqa: F401
-from agents.pipeline import run
+from agents.run.pipeline import run
 from seqgan_env.text import CorpusConfig, Vocabulary, load_corpus, tokenize
 from tests.helpers import SENTENCES, tiny_run_config
 
@@ -128,7 +128,7 @@ def test_pipeline_on_a_text_file_reports_bleu(tmp_path, corpus_file):
 
 
 def test_text_validation_split_comes_out_of_training_and_leaves_test_alone(tmp_path, corpus_file):
-    from agents.task import build_task
+    from agents.run.task import build_task
 
     small = {"task.data": str(corpus_file), "task.seq_len": 10, "env.num_envs": 4, "mle.batch_size": 4}
     base = build_task(tiny_run_config(tmp_path / "a", {**small}), torch.device("cpu"))

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents.cli import parse_args, preset_arg
-from agents.compare import DEFAULT_TEMPERATURES, compare
 from agents.config import AGENTS, flag
+from agents.experiments.compare import DEFAULT_TEMPERATURES, compare
 
 # The comparison's own defaults for the quick preset: a shorter adversarial phase, smaller evaluations.
 QUICK_COMPARE = {"adv.updates": 20, "eval.samples": 2_000}

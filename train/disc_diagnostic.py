@@ -25,7 +25,7 @@ import torch
 
 from agents.cli import oracle_run_or_exit
 from agents.config import flag, replace, validate
-from agents.task import build_discriminator, make_generator, seed_everything
+from agents.run.task import build_discriminator, make_generator, seed_everything
 from seqgan_env.discriminator import train_discriminator
 from seqgan_env.metrics import discriminator_report
 from seqgan_env.optim import adam

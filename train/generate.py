@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from agents.rundir import RunDir
+from agents.run.rundir import RunDir
 from seqgan_env.trained import CHECKPOINTS, load_generator
 
 

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 
-from agents.checkpoint import atomic_write_json  # noqa: E402
-from agents.rundir import Phase, RunDir  # noqa: E402
+from agents.run.checkpoint import atomic_write_json  # noqa: E402
+from agents.run.rundir import Phase, RunDir  # noqa: E402
 from seqgan_env.benchmark import TOKEN_BUDGETS, gap_closed, policy_metrics, reference_kl, sb3_log_probs  # noqa: E402
 from seqgan_env.env import SeqGANVectorEnv  # noqa: E402
 from seqgan_env.oracle import Oracle, OracleConfig  # noqa: E402
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     if a.algo != "TRPO":  # sb3-contrib's TRPO has no entropy bonus
         kwargs["ent_coef"] = a.ent_coef
     if a.policy == "generator":
-        from agents.policies import GeneratorActorCriticPolicy
+        from agents.algorithms.policies import GeneratorActorCriticPolicy
 
         start, _ = load_generator(a.start, "pretrained")  # the policy checks its sizes against the env's
         model = algo(

@@ -12,9 +12,9 @@ writes the plot.
 
 ``--frontier RUN_DIR`` adds tuned MLE: every MLE-epoch checkpoint the run kept (``--mle.keep-every``), each swept
 over the same temperatures; their envelope is the frontier (Caccia et al.), and each generator's gap to it is
-printed (``agents.compare.frontier_gap``: quality minus the frontier's at the same diversity; negative = beyond it;
-a point outside the frontier's range of diversity is measured against its nearest end, with ``*_side`` saying which
-side: ``more_diverse`` with a negative gap dominates the frontier's end by that much).
+printed (``agents.experiments.compare.frontier_gap``: quality minus the frontier's at the same diversity; negative =
+beyond it; a point outside the frontier's range of diversity is measured against its nearest end, with ``*_side``
+saying which side: ``more_diverse`` with a negative gap dominates the frontier's end by that much).
 """
 
 from __future__ import annotations
@@ -30,18 +30,10 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from agents.checkpoint import atomic_write_json, load_checkpoint
-from agents.compare import (
-    DEFAULT_TEMPERATURES,
-    ORACLE_AXES,
-    envelope,
-    frontier_gap,
-    plot_sweeps,
-    temperature_sweep,
-    text_axes,
-)
-from agents.rundir import RunDir, checkpoint_at, saved_config
-from agents.task import build_task, make_generator
+from agents.experiments.compare import DEFAULT_TEMPERATURES, envelope, frontier_gap, plot_sweeps, temperature_sweep
+from agents.run.checkpoint import atomic_write_json, load_checkpoint
+from agents.run.rundir import RunDir, checkpoint_at, saved_config
+from agents.run.task import ORACLE_AXES, build_task, make_generator, text_axes
 
 
 def _load(spec: str) -> tuple[str, dict[str, Any]]:

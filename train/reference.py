@@ -3,8 +3,8 @@
     python train/reference.py --preset fast --task.oracle-params ../shared/seqgan_oracle/target_params.npz \\
         --env.reward-source perfect --pretrained runs/pre_s0 --env.num-envs 256 --reinforce.lr 1e-3 --adv.updates 300
 
-It minimises KL(G(·|prefix) ‖ O(·|prefix)) exactly at G's own sampled prefixes (``agents.reference``), with the
-pipeline's run directory, evaluations (NLL-oracle, NLL-test, entropy, KL), checkpoints and ``--resume``. It is a
+It minimises KL(G(·|prefix) ‖ O(·|prefix)) exactly at G's own sampled prefixes (``agents.algorithms.reference``), with
+the pipeline's run directory, evaluations (NLL-oracle, NLL-test, entropy, KL), checkpoints and ``--resume``. It is a
 yardstick for REINFORCE and PPO on ``--env.reward-source perfect``, not an RL agent. Every flag of
 train/reinforce.py applies but the agents' own (``--ppo.*``, ``--reinforce.*`` except ``--reinforce.lr``);
 ``--reinforce.lr``, ``--env.num-envs``, ``--adv.lr-schedule`` and ``--adv.max-grad-norm`` set its update.

@@ -4,8 +4,8 @@
     python train/self_imitation.py runs/fast_reinforce_s1 --variants adam:0.02:256 --seeds 0 1 2
 
 Starts each VARIANT (OPTIMIZER:LR:BATCH) from the run's pretrained generator (``checkpoints/pretrained.pt``, or
-a checkpoint file), takes ``--steps`` updates of ``agents.self_imitation.self_imitation`` (the `fast` preset's
-adversarial schedule with every reward 1: no rollouts, no D), and prints NLL-oracle / NLL-test after them.
+a checkpoint file), takes ``--steps`` updates of ``agents.experiments.self_imitation.self_imitation`` (the `fast`
+preset's adversarial schedule with every reward 1: no rollouts, no D), and prints NLL-oracle / NLL-test after them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from agents.cli import oracle_run_or_exit
-from agents.self_imitation import OPTIMIZERS, self_imitation
-from agents.task import make_generator, seed_everything
+from agents.experiments.self_imitation import OPTIMIZERS, self_imitation
+from agents.run.task import make_generator, seed_everything
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import nll_oracle, nll_test
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.checkpoint import atomic_save_figure
-from agents.report import OFFICIAL_ADV_LOG, OFFICIAL_MLE_EPOCHS, OFFICIAL_MLE_LOG
-from agents.rundir import Phase, RunDir
+from agents.run.checkpoint import atomic_save_figure
+from agents.run.report import OFFICIAL_ADV_LOG, OFFICIAL_MLE_EPOCHS, OFFICIAL_MLE_LOG
+from agents.run.rundir import Phase, RunDir
 
 THRESHOLDS = (9.0, 8.8, 8.68)
 OFFICIAL_MLE_EPOCH_S, OFFICIAL_ADV_BATCH_S = 13.2, 469.0

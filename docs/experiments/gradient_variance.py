@@ -30,7 +30,7 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agents.reference import per_step_kl  # noqa: E402
+from agents.algorithms.reference import per_step_kl  # noqa: E402
 from seqgan_env import Generator, Oracle, load_generator  # noqa: E402
 
 

@@ -72,7 +72,7 @@ def one_run(args: tuple[str, str, dict[str, Any], int]) -> str:
 
     torch.set_num_threads(1)
     from agents.config import from_preset
-    from agents.pipeline import run
+    from agents.run.pipeline import run
 
     if run_finished(Path(run_dir)):
         return f"skip {run_dir}"
@@ -108,11 +108,11 @@ def report(out: Path, seeds: list[int]) -> None:
     from seqgan_env.memory import keep_freed_memory
 
     keep_freed_memory()
-    from agents.checkpoint import load_checkpoint
-    from agents.compare import ORACLE_AXES, _ci, frontier_gap, temperature_sweep
     from agents.config import from_preset
-    from agents.rundir import RunDir
-    from agents.task import build_task, make_generator
+    from agents.experiments.compare import _ci, frontier_gap, temperature_sweep
+    from agents.run.checkpoint import load_checkpoint
+    from agents.run.rundir import RunDir
+    from agents.run.task import ORACLE_AXES, build_task, make_generator
     from seqgan_env.trained import load_generator
 
     cfg = from_preset("fast", {"task.oracle_params": ORACLE, "task.data_seed": 0, "device": "cpu",

@@ -8,7 +8,7 @@ reference; a table (``OUT/study.md``) and a KL-vs-tokens plot (``OUT/study_kl.pn
     python docs/experiments/oracle_study.py --stage tune  --out runs/study   # one seed, a grid per recipe
     python docs/experiments/oracle_study.py --stage final --out runs/study   # the chosen settings, 5 seeds
 
-Every run is ``agents.pipeline.run`` with the flags shown in the table (add ``--pretrained runs/pre_es`` and the
+Every run is ``agents.run.pipeline.run`` with the flags shown in the table (add ``--pretrained runs/pre_es`` and the
 shared flags below to reproduce one by hand); finished runs are skipped, so the study resumes where it stopped. Runs
 go two at a time, one thread each. Learning rates and batches are chosen on KL(G ‖ O), which needs no test data.
 """
@@ -146,7 +146,7 @@ def one_run(args: tuple[str, str, dict[str, Any], int, str, str, bool, int]) -> 
 
     torch.set_num_threads(1)
     from agents.config import from_preset
-    from agents.pipeline import run
+    from agents.run.pipeline import run
 
     if run_finished(Path(run_dir)):
         return f"skip {run_dir}"
@@ -163,7 +163,7 @@ def one_run(args: tuple[str, str, dict[str, Any], int, str, str, bool, int]) -> 
 
 
 def rows(run_dir: Path) -> list[dict[str, Any]]:
-    from agents.rundir import Phase, RunDir
+    from agents.run.rundir import Phase, RunDir
 
     return RunDir(run_dir).rows(Phase.ADVERSARIAL)
 
@@ -246,7 +246,7 @@ def final_run_dir(out: Path, name: str, seed: int, tokens: int) -> Path:
 
 
 def final_report(out: Path, recipes: list[str], seeds: list[int], suffix: str, tokens: int) -> None:
-    from agents.compare import oracle_table, plot_kl
+    from agents.experiments.compare import oracle_table, plot_kl
 
     chosen = load_chosen(out, suffix)
     runs: dict[str, list[dict[str, Any]]] = {}

@@ -47,7 +47,7 @@ def one_run(args: tuple[str, dict[str, Any]]) -> str:
 
     torch.set_num_threads(1)
     from agents.config import from_preset
-    from agents.pipeline import run
+    from agents.run.pipeline import run
 
     if run_finished(Path(run_dir)):
         return f"skip {run_dir}"
@@ -111,9 +111,9 @@ def report(out: Path, seeds: list[int]) -> None:
 
     import torch
 
-    from agents.compare import PAPER_REAL_DATA, POEM_AXES, _ci, frontier_gap, plot_sweeps, temperature_sweep
-    from agents.rundir import RunDir, saved_config
-    from agents.task import build_task, evaluate_generator
+    from agents.experiments.compare import _ci, frontier_gap, plot_sweeps, temperature_sweep
+    from agents.run.rundir import RunDir, saved_config
+    from agents.run.task import PAPER_REAL_DATA, POEM_AXES, build_task, evaluate_generator
     from seqgan_env.poetry import format_quatrain
     from seqgan_env.trained import load_generator
 
@@ -166,7 +166,7 @@ def report(out: Path, seeds: list[int]) -> None:
     (out / "poems.md").write_text("\n".join(lines) + "\n")
     curves = {**sweeps}
     if frontier:
-        from agents.compare import envelope
+        from agents.experiments.compare import envelope
 
         xs = sorted({p[POEM_AXES.diversity] for pts in frontier for p in pts})
         curves["tuned MLE (every epoch, envelope)"] = [
@@ -179,8 +179,8 @@ def report(out: Path, seeds: list[int]) -> None:
 
 
 def load_epoch(path: Path, cfg: Any, task: Any) -> Any:
-    from agents.checkpoint import load_checkpoint
-    from agents.task import make_generator
+    from agents.run.checkpoint import load_checkpoint
+    from agents.run.task import make_generator
 
     return make_generator(cfg, task, load_checkpoint(path)["generator"])
 

@@ -27,7 +27,10 @@ try:
 except ImportError:  # before tests/helpers.py
     from tests.conftest import TINY_RUN
 from agents.config import from_preset
-from agents.pipeline import run
+try:
+    from agents.run.pipeline import run
+except ImportError:  # before agents/ had rooms
+    from agents.pipeline import run
 out = {}
 for agent in ("reinforce", "ppo"):
     for source in ("rollout", "prefix", "perfect"):

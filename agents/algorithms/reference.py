@@ -22,7 +22,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
-from agents.reinforce import Reinforce
+from agents.algorithms.reinforce import Reinforce
 from seqgan_env.generator import Generator
 
 

@@ -1,8 +1,8 @@
-"""The narrow interfaces a run's phases receive (:mod:`agents.pretrain`, :mod:`agents.adversarial`,
-:mod:`agents.report`), so that each phase reads, and can be tested, on its own: :class:`Models` (what the phases
+"""The narrow interfaces a run's phases receive (:mod:`agents.run.pretrain`, :mod:`agents.run.adversarial`,
+:mod:`agents.run.report`), so that each phase reads, and can be tested, on its own: :class:`Models` (what the phases
 train), a :class:`Recorder` (the run's history: evaluations of G, D's reports, TensorBoard) and a
-:class:`Checkpointer` (checkpoints at a position, and the stop after Ctrl-C). :class:`agents.pipeline.Pipeline` builds
-them and drives the phases; no phase sees the pipeline."""
+:class:`Checkpointer` (checkpoints at a position, and the stop after Ctrl-C). :class:`agents.run.pipeline.Pipeline`
+builds them and drives the phases; no phase sees the pipeline."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import torch
 from stable_baselines3.common.logger import Logger
 from tqdm.auto import tqdm
 
-from agents.checkpoint import save_checkpoint
 from agents.config import SeqGANConfig
-from agents.rundir import Phase, RunDir, report_seed
-from agents.task import EOS_WARNING, Task, evaluate_generator
+from agents.run.checkpoint import save_checkpoint
+from agents.run.rundir import Phase, RunDir, report_seed
+from agents.run.task import EOS_WARNING, Task, evaluate_generator
 from seqgan_env.discriminator import Discriminator
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import SampleCache, discriminator_report
@@ -91,7 +91,7 @@ class Recorder:
         return row
 
     def evaluate(self, gen: Generator) -> dict[str, float]:
-        """:func:`~agents.task.evaluate_generator` of ``gen`` on the run's task."""
+        """:func:`~agents.run.task.evaluate_generator` of ``gen`` on the run's task."""
         t0 = time.process_time()
         metrics = evaluate_generator(gen, self.task, self.cfg, cache=self.samples)
         self.cpu["evaluation_s"] += time.process_time() - t0
@@ -135,7 +135,7 @@ def _stopped_ending(row: dict[str, Any]) -> bool:
 
 class Checkpointer:
     """Writes the run's checkpoint at a position (``phase``, ``step``), and stops the run at a safe point after Ctrl-C
-    (:attr:`interrupted`, set by :class:`agents.pipeline.GracefulInterrupt`).
+    (:attr:`interrupted`, set by :class:`agents.run.pipeline.GracefulInterrupt`).
 
     ``state(phase, step)`` is everything needed to continue exactly from that position (the pipeline's)."""
 

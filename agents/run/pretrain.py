@@ -9,12 +9,12 @@ from typing import Any
 
 import torch
 
-from agents.checkpoint import load_checkpoint
 from agents.config import PRETRAIN_ONLY, SeqGANConfig, flag, get, preset_config, replace, uses_discriminator
-from agents.progress import progress
-from agents.recording import Checkpointer, Models, Recorder
-from agents.rundir import Phase, checkpoint_at, saved_config
-from agents.task import Task, data_seed
+from agents.run.checkpoint import load_checkpoint
+from agents.run.progress import progress
+from agents.run.recording import Checkpointer, Models, Recorder
+from agents.run.rundir import Phase, checkpoint_at, saved_config
+from agents.run.task import Task, data_seed
 from seqgan_env.discriminator import LMDiscriminator, train_discriminator
 from seqgan_env.generator import Generator, mle_step
 from seqgan_env.metrics import nll_test
@@ -61,7 +61,7 @@ def load_pretrained(cfg: SeqGANConfig) -> tuple[dict[str, Any], SeqGANConfig]:
     """The ``pretrained.pt`` of ``cfg.pretrained``, checked to match ``cfg``'s task and model sizes, and ``cfg`` with
     the pretraining's own settings (:data:`~agents.config.PRETRAIN_ONLY`) recorded from it."""
     path = Path(cfg.pretrained or "")
-    ckpt = checkpoint_at(path, "pretrained.pt")
+    ckpt = checkpoint_at(path, "pretrained")
     theirs = saved_config(ckpt)
     must_match = list(MUST_MATCH)
     if d_kind(theirs) != d_kind(cfg) or d_kind(cfg) == "none":  # its D is not loaded

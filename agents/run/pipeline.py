@@ -1,6 +1,6 @@
 """The SeqGAN pipeline's orchestration: build (or restore) a run, drive it through its phases — MLE pretraining of G
-and pretraining of D (:mod:`agents.pretrain`), the adversarial phase (:mod:`agents.adversarial`) — checkpointing
-atomically after each step, and write its report (:mod:`agents.report`). ``train/*.py`` scripts call :func:`run`."""
+and pretraining of D (:mod:`agents.run.pretrain`), the adversarial phase (:mod:`agents.run.adversarial`) — checkpointing
+atomically after each step, and write its report (:mod:`agents.run.report`). ``train/*.py`` scripts call :func:`run`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ import torch
 from stable_baselines3.common.logger import configure
 from tqdm.auto import tqdm
 
-from agents.adversarial import AdversarialPhase, match_mle_diversity
-from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import (
     SeqGANConfig,
     check_agent,
@@ -31,11 +29,13 @@ from agents.config import (
     to_dict,
     uses_discriminator,
 )
-from agents.pretrain import d_kind, load_pretrained, pretrain_discriminator, pretrain_generator
-from agents.recording import Checkpointer, Models, Recorder
-from agents.report import plot_curve, summarize, write_samples
-from agents.rundir import Phase, RunDir, require_run_keys, saved_config, upgrade_history
-from agents.task import (
+from agents.run.adversarial import AdversarialPhase, match_mle_diversity
+from agents.run.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
+from agents.run.pretrain import d_kind, load_pretrained, pretrain_discriminator, pretrain_generator
+from agents.run.recording import Checkpointer, Models, Recorder
+from agents.run.report import plot_curve, summarize, write_samples
+from agents.run.rundir import Phase, RunDir, require_run_keys, saved_config, upgrade_history
+from agents.run.task import (
     Task,
     build_discriminator,
     build_task,
@@ -101,9 +101,9 @@ def resolve_resume(cfg: SeqGANConfig, explicit: frozenset[str] | None = None) ->
 
 @dataclass
 class Pipeline:
-    """One run: its config, task and models, the :class:`~agents.recording.Recorder` and
-    :class:`~agents.recording.Checkpointer` the phases receive, and where the run stands (``phase``, ``step``: what a
-    checkpoint records). :func:`run` drives it through the phases; no phase sees it."""
+    """One run: its config, task and models, the :class:`~agents.run.recording.Recorder` and
+    :class:`~agents.run.recording.Checkpointer` the phases receive, and where the run stands (``phase``, ``step``:
+    what a checkpoint records). :func:`run` drives it through the phases; no phase sees it."""
 
     cfg: SeqGANConfig
     rundir: RunDir

@@ -224,3 +224,38 @@ def build_discriminator(cfg: SeqGANConfig, task: Task) -> Discriminator | Prefix
 
 
 # ------------------------------------------------------------------------------------------------ run dir
+
+
+@dataclass(frozen=True)
+class Axes:
+    """The quality metric of a task (y) and its diversity metric (x) for tables and plots."""
+
+    quality: str
+    quality_label: str
+    lower_is_better: bool
+    diversity: str
+    diversity_label: str
+
+
+ORACLE_AXES = Axes("nll_oracle", "NLL-oracle", True, "nll_test", "NLL-test")
+TEXT_AXES = Axes("bleu4", "BLEU-4", False, "self_bleu4", "self-BLEU-4")
+POEM_AXES = Axes("bleu2", "BLEU-2", False, "self_bleu2", "self-BLEU-2")
+
+PAPER_REAL_DATA = {
+    "poems": {"bleu2": (0.6670, 0.7389)},
+    "sotu": {"bleu3": (0.519, 0.556), "bleu4": (0.416, 0.427)},
+    "music": {"bleu4": (0.9210, 0.9406), "mse": (22.38, 20.62)},
+}
+"""The paper's real-data results (Yu et al., 2017, Tables 3–5): task → metric → (MLE, SeqGAN)."""
+
+
+def task_family(source: str | None) -> str | None:
+    """Which of the paper's real-data tasks a ``--task.data`` source is: ``poems``, ``sotu`` (speeches), ``music``."""
+    if source is None:
+        return None
+    return next((f for f in ("poems", "sotu", "music") if source.startswith(f + ":")), None)
+
+
+def text_axes(source: str | None) -> Axes:
+    """The paper's metric of a real-data task on the y axis (BLEU-2 for poems, BLEU-4 otherwise), its self-BLEU."""
+    return POEM_AXES if task_family(source) == "poems" else TEXT_AXES

@@ -3,7 +3,7 @@ code: a checkpoint holds only tensors and plain data (numpy values are stored as
 with ``torch.load(weights_only=True)``, whose unpickler builds nothing else. A crafted file is refused, not run.
 
 Checkpoints of version 1 (written before this) pickled numpy objects and can only be read by running pickle code:
-``python -m agents.checkpoint upgrade PATH…`` rewrites files you trust as version 2.
+``python -m agents.run.checkpoint upgrade PATH…`` rewrites files you trust as version 2.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     except UnsafeCheckpointError as exc:
         raise ValueError(
             f"{exc}. A checkpoint of version 1 from a run of your own can be converted once with python -m "
-            "agents.checkpoint upgrade (it reads weights-only too; its --help names the risk of --trust-code)"
+            "agents.run.checkpoint upgrade (it reads weights-only too; its --help names the risk of --trust-code)"
         ) from None
     if not isinstance(data, dict) or "checkpoint_version" not in data:
         raise ValueError(f"checkpoint {path} was not written by seqgan_env (no checkpoint_version)")
@@ -147,11 +147,11 @@ def upgrade(path: str | os.PathLike[str], trust_code: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m agents.checkpoint upgrade PATH…``: rewrite version-1 checkpoints (or every checkpoint under a run
+    """``python -m agents.run.checkpoint upgrade PATH…``: rewrite version-1 checkpoints (or every checkpoint under a run
     directory) as version 2, reading them weights-only; ``--trust-code`` reads them in full (runs code)."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m agents.checkpoint", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m agents.run.checkpoint", description=main.__doc__)
     p.add_argument("command", choices=["upgrade"])
     p.add_argument("paths", nargs="+", help="checkpoint files or run directories (their checkpoints/*.pt)")
     p.add_argument(

@@ -14,7 +14,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecMonitor
 
-from agents.callbacks import (
+from agents.algorithms.callbacks import (
     DiscriminatorCallback,
     EvalEveryKUpdates,
     MLECallback,
@@ -23,21 +23,22 @@ from agents.callbacks import (
     get_generator,
     timesteps_per_update,
 )
-from agents.checkpoint import save_checkpoint
+from agents.algorithms.mac import MeanActorCritic
+from agents.algorithms.ppo import make_actor_critic
+from agents.algorithms.reference import PerStepKLReference
+from agents.algorithms.reinforce import Reinforce
 from agents.config import ACTOR_CRITIC, SeqGANConfig, to_dict, uses_discriminator
-from agents.mac import MeanActorCritic
-from agents.ppo import make_actor_critic
-from agents.progress import progress
-from agents.recording import Checkpointer, Models, Recorder
-from agents.reference import PerStepKLReference
-from agents.reinforce import Reinforce
-from agents.rundir import Phase, checkpoint_at
-from agents.task import Task, make_generator
+from agents.run.checkpoint import save_checkpoint
+from agents.run.progress import progress
+from agents.run.recording import Checkpointer, Models, Recorder
+from agents.run.rundir import Phase, checkpoint_at
+from agents.run.task import Task, make_generator
 from seqgan_env.discriminator import LMDiscriminator
 from seqgan_env.env import SeqGANVectorEnv
 from seqgan_env.generator import Generator
 from seqgan_env.metrics import fold_temperature, matching_temperature, per_sequence_nll
 from seqgan_env.rewards import SOURCES
+from seqgan_env.rundir import upgrade_adversarial_state
 from seqgan_env.sb3 import SB3VecEnv
 from seqgan_env.trained import load_generator
 
@@ -161,7 +162,7 @@ class AdversarialPhase:
     ``rollout_policy``, ``discriminator`` (when the reward reads a learned D), ``eval`` and ``save``.
 
     :meth:`state_dict` / :meth:`load_state_dict` are what a checkpoint holds of the phase: the agent's own
-    :meth:`~agents.resumable.ResumableMixin.resume_state` and each callback's state, by name.
+    :meth:`~agents.algorithms.resumable.ResumableMixin.resume_state` and each callback's state, by name.
     """
 
     def __init__(self, cfg: SeqGANConfig, task: Task, models: Models, rec: Recorder, ckpt: Checkpointer) -> None:
@@ -211,7 +212,7 @@ class AdversarialPhase:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        state = _upgrade(state, list(self.callbacks))
+        state = upgrade_adversarial_state(state, list(self.callbacks))
         self.model.load_resume_state(state["agent"])
         for name, cb in self.callbacks.items():
             cb.load_state_dict(state["callbacks"][name])
@@ -279,26 +280,6 @@ class AdversarialPhase:
         self.ckpt.save(Phase.DONE, cfg.adv.updates)
 
 
-def _upgrade(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """An adversarial state in this version's layout. Checkpoints written before agents and callbacks declared their
-    own state hold flat keys, with the callbacks' counters by position (in the order :class:`AdversarialPhase`
-    builds them)."""
-    if "agent" in state:
-        return state
-    env = {"torch_rng": state["env_torch_rng"], "np_random": state["env_np_random"], "q_prev": state["env_q_prev"]}
-    if "env_pos" in state:
-        env.update(tokens=state["env_tokens"], pos=state["env_pos"])
-    agent = {k: state[k] for k in ("policy", "policy_optimizer", "num_timesteps", "n_updates")}
-    agent.update(env=env, sampling_rng=state.get("sampling_rng"), kl_reference=state.get("kl_reference"))
-    callbacks: dict[str, dict[str, Any]] = {n: {"last_done": d} for n, d in zip(names, state["callbacks_last_done"])}
-    if "discriminator" in callbacks:
-        callbacks["discriminator"]["rng"] = state["d_callback_rng"]
-    if "mle" in callbacks:
-        callbacks["mle"].update(rng=state["mle_callback"]["rng"], optimizer=state["mle_callback"]["opt"])
-    callbacks["rollout_policy"]["rollout_policy"] = state.get("rollout_policy")
-    return {"agent": agent, "callbacks": callbacks}
-
-
 def match_mle_diversity(
     cfg: SeqGANConfig, task: Task, models: Models, rec: Recorder, ckpt: Checkpointer, step: int
 ) -> None:
@@ -307,7 +288,7 @@ def match_mle_diversity(
     errors ≤ 0; see :func:`~seqgan_env.metrics.matching_temperature`), record that G (a
     ``match_mle_diversity`` row, with its ``temperature``) as the run's final one and checkpoint it."""
     assert task.valid is not None
-    pretrained = checkpoint_at(cfg.pretrained or ckpt.rundir.path, "pretrained.pt")  # this run's or its source's
+    pretrained = checkpoint_at(cfg.pretrained or ckpt.rundir.path, "pretrained")  # this run's or its source's
     mle = make_generator(cfg, task, pretrained["generator"], models.device)
     reference = per_sequence_nll(mle, task.valid)
     temperature = matching_temperature(models.gen, task.valid, reference)

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import SeqGANConfig, from_dict
-from seqgan_env.rundir import RunLayout
+from agents.run.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
+from seqgan_env.rundir import RunLayout, upgrade_history
 
 __all__ = ["EVAL_PHASES", "Phase", "RunDir", "checkpoint_at", "report_seed", "require_run_keys", "saved_config",
            "upgrade_history"]  # fmt: skip
@@ -101,15 +101,6 @@ class RunDir(RunLayout):
         atomic_write_text(self.metrics_csv, buf.getvalue())
 
 
-OLD_PHASE_NAMES = {"calibrated": Phase.MATCHED_MLE_DIVERSITY}
-"""History-row phases earlier versions wrote under another name."""
-
-
-def upgrade_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A run's history rows (from ``metrics.json`` or a checkpoint) with this version's phase names."""
-    return [dict(r, phase=OLD_PHASE_NAMES[r["phase"]]) if r["phase"] in OLD_PHASE_NAMES else r for r in history]
-
-
 RUN_KEYS = ("config", "agent", "phase", "step", "wall", "history", "generator", "gen_optimizer", "discriminator",
             "disc_optimizer", "rng", "torch_rng", "numpy_rng", "python_rng")  # fmt: skip
 
@@ -122,17 +113,15 @@ def require_run_keys(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def checkpoint_at(path: str | Path, name: str = "latest.pt") -> dict[str, Any]:
-    """The run checkpoint ``path`` names: a checkpoint file, or a run directory's ``checkpoints/{name}``."""
+def checkpoint_at(path: str | Path, name: str = "latest") -> dict[str, Any]:
+    """The run checkpoint ``path`` names: a checkpoint file, or a run directory's checkpoint ``name`` (``latest``,
+    ``pretrained``, …; see :class:`~seqgan_env.rundir.RunLayout`)."""
     p = Path(path)
-    file = RunLayout(p).checkpoints / name if p.is_dir() else p
+    file = RunLayout(p).checkpoint(name) if p.is_dir() else p
     return require_run_keys(load_checkpoint(file), file)
 
 
 def saved_config(ckpt: dict[str, Any]) -> SeqGANConfig:
     """The config a checkpoint was written with (:func:`~agents.config.from_dict`: earlier versions' flat configs
     load too; fields added since take the class default, the behaviour the run had)."""
-    config = dict(ckpt["config"])
-    if "agent" not in config and "agent" in ckpt:  # earlier versions kept the agent beside the config
-        config["agent"] = ckpt["agent"]
-    return from_dict(config)
+    return from_dict(ckpt["config"], agent=ckpt.get("agent"))

@@ -31,10 +31,10 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
-from agents.callbacks import get_seqgan_env
+from agents.algorithms.callbacks import get_seqgan_env
+from agents.algorithms.policies import GeneratorPolicy
+from agents.algorithms.resumable import ResumableMixin
 from agents.config import Baseline, Reduction
-from agents.policies import GeneratorPolicy
-from agents.resumable import ResumableMixin
 from seqgan_env.generator import Generator
 from seqgan_env.sampling import categorical_sample
 

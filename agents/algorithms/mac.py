@@ -8,7 +8,7 @@ is regressed onto the *sampled* rewards,
     L_critic = mean_{b,t} (log q_φ(y_t | y_<t) − r_t)²,
 
 so that log q_φ(· | prefix) estimates log p_O(· | prefix) for every token; the actor then takes the exact per-step
-update of :mod:`agents.reference` toward the critic instead of the oracle,
+update of :mod:`agents.algorithms.reference` toward the critic instead of the oracle,
 
     L_actor = mean_{b,t} KL(G(· | y_<t) ‖ q_φ(· | y_<t))
             = −mean_{b,t} (Σ_a G(a | y_<t) log q_φ(a | y_<t) + H(G(· | y_<t))),
@@ -27,9 +27,9 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
-from agents.callbacks import get_seqgan_env
-from agents.reference import per_step_kl
-from agents.reinforce import Reinforce
+from agents.algorithms.callbacks import get_seqgan_env
+from agents.algorithms.reference import per_step_kl
+from agents.algorithms.reinforce import Reinforce
 from seqgan_env.generator import Generator
 
 

@@ -1,5 +1,5 @@
 """The actor-critic agents: SB3's ``PPO`` (the baseline) and ``A2C``, and sb3-contrib's ``TRPO``, each with the
-project's :class:`~agents.policies.GeneratorActorCriticPolicy`, whose actor is the shared
+project's :class:`~agents.algorithms.policies.GeneratorActorCriticPolicy`, whose actor is the shared
 :class:`~seqgan_env.Generator`."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import torch
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.callbacks import get_seqgan_env
+from agents.algorithms.callbacks import get_seqgan_env
+from agents.algorithms.policies import GeneratorActorCriticPolicy
+from agents.algorithms.resumable import ResumableMixin
 from agents.config import SeqGANConfig, ppo_sizes
-from agents.policies import GeneratorActorCriticPolicy
-from agents.resumable import ResumableMixin
 
 
 class SeqGANPPO(ResumableMixin, PPO):

@@ -7,11 +7,11 @@ from typing import Any
 
 import torch
 
-from agents.checkpoint import atomic_save_figure, atomic_write_text
 from agents.config import SeqGANConfig
-from agents.recording import Recorder
-from agents.rundir import EVAL_PHASES, Phase
-from agents.task import EOS_WARNING, Task, ending_stats
+from agents.run.checkpoint import atomic_save_figure, atomic_write_text
+from agents.run.recording import Recorder
+from agents.run.rundir import EVAL_PHASES, Phase
+from agents.run.task import EOS_WARNING, Task, ending_stats, text_axes
 from seqgan_env.generator import Generator
 
 # The official run's log (NLL-oracle, official oracle; PAPER_NOTES.md): (epoch, value), MLE then adversarial.
@@ -121,8 +121,6 @@ def plot_curve(path: Path, cfg: SeqGANConfig, history: list[dict[str, Any]]) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
-
-    from agents.compare import text_axes
 
     text = cfg.task.data is not None
     rows = [r for r in history if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.callbacks import get_seqgan_env
+from agents.algorithms.callbacks import get_seqgan_env
 
 
 class ResumableMixin:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from agents.reinforce import reinforce_loss
+from agents.algorithms.reinforce import reinforce_loss
 from seqgan_env.generator import Generator
 
 OPTIMIZERS = ("adam", "sgd")

@@ -6,17 +6,27 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from agents.checkpoint import atomic_save_figure, atomic_write_json, atomic_write_text, load_checkpoint
 from agents.config import AGENTS, SeqGANConfig, agent_config, check_agent, replace, to_dict
-from agents.pipeline import run
-from agents.rundir import Phase, RunDir
-from agents.task import Task, build_task, data_seed, make_generator, text_metrics
+from agents.run.checkpoint import atomic_save_figure, atomic_write_json, atomic_write_text, load_checkpoint
+from agents.run.pipeline import run
+from agents.run.rundir import Phase, RunDir
+from agents.run.task import (
+    ORACLE_AXES,
+    PAPER_REAL_DATA,
+    Axes,
+    Task,
+    build_task,
+    data_seed,
+    make_generator,
+    task_family,
+    text_axes,
+    text_metrics,
+)
 from seqgan_env.benchmark import gap_closed
 from seqgan_env.env import resolve_device
 from seqgan_env.generator import Generator
@@ -88,41 +98,6 @@ def adversarial_rows(run_dir: Path) -> list[dict[str, Any]]:
 def run_generator(run_dir: Path, cfg: SeqGANConfig, task: Task, device: torch.device) -> Generator:
     """The generator saved in a run directory's ``latest.pt``."""
     return make_generator(cfg, task, load_checkpoint(RunDir(run_dir).latest)["generator"], device)
-
-
-@dataclass(frozen=True)
-class Axes:
-    """The quality metric of a task (y) and its diversity metric (x) for tables and plots."""
-
-    quality: str
-    quality_label: str
-    lower_is_better: bool
-    diversity: str
-    diversity_label: str
-
-
-ORACLE_AXES = Axes("nll_oracle", "NLL-oracle", True, "nll_test", "NLL-test")
-TEXT_AXES = Axes("bleu4", "BLEU-4", False, "self_bleu4", "self-BLEU-4")
-POEM_AXES = Axes("bleu2", "BLEU-2", False, "self_bleu2", "self-BLEU-2")
-
-PAPER_REAL_DATA = {
-    "poems": {"bleu2": (0.6670, 0.7389)},
-    "sotu": {"bleu3": (0.519, 0.556), "bleu4": (0.416, 0.427)},
-    "music": {"bleu4": (0.9210, 0.9406), "mse": (22.38, 20.62)},
-}
-"""The paper's real-data results (Yu et al., 2017, Tables 3–5): task → metric → (MLE, SeqGAN)."""
-
-
-def task_family(source: str | None) -> str | None:
-    """Which of the paper's real-data tasks a ``--task.data`` source is: ``poems``, ``sotu`` (speeches), ``music``."""
-    if source is None:
-        return None
-    return next((f for f in ("poems", "sotu", "music") if source.startswith(f + ":")), None)
-
-
-def text_axes(source: str | None) -> Axes:
-    """The paper's metric of a real-data task on the y axis (BLEU-2 for poems, BLEU-4 otherwise), its self-BLEU."""
-    return POEM_AXES if task_family(source) == "poems" else TEXT_AXES
 
 
 def paper_metrics(source: str | None) -> list[str]:
