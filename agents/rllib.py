@@ -341,6 +341,8 @@ class RLlibRun:
                 raise FileExistsError(f"run directory {self.out} already exists: pass --resume {self.out} to continue "
                                       "it, or choose another --run-dir")  # fmt: skip
             self.pre_dir = Path(cfg.pretrained) if cfg.pretrained else RunDir(self.out).pretrain_dir
+            if address is not None:  # a cluster too small for the runners: said before the pretraining, not after
+                self._join_ray()
             if not cfg.pretrained:
                 run(agent_config(replace(cfg, {"adv.updates": 0, "run_dir": str(self.pre_dir)}), "reinforce"))
             ckpt, cfg = load_pretrained(replace(cfg, {"pretrained": str(self.pre_dir)}))  # checked against its task
@@ -374,10 +376,9 @@ class RLlibRun:
         self.algo: Any = None
         self.saved_iteration = self.driver.iteration if self.resumed is not None else -1
 
-    def start(self) -> None:
-        """Start (or join) Ray with :func:`runtime_env`, build the algorithm (restored from the checkpoint when
-        resuming), start the learner's generator from G, push D, the rollout policy and G, and evaluate (iteration 0
-        of a new run)."""
+    def _join_ray(self) -> None:
+        """Start a local Ray, or join the cluster at ``address``, with :func:`runtime_env`; one error (and Ray left)
+        when the cluster has fewer CPUs than the env runners need."""
         import ray
 
         # a local Ray gets a logical CPU per env runner (and one for the driver) even on fewer cores: the runners
@@ -392,6 +393,12 @@ class RLlibRun:
                 f"--num-env-runners {self.num_env_runners}: the Ray cluster at {self.address} has "
                 f"{have:g} CPUs and each env runner takes one: it would wait for them forever"
             )
+
+    def start(self) -> None:
+        """Start (or join) Ray (:meth:`_join_ray`), build the algorithm (restored from the checkpoint when
+        resuming), start the learner's generator from G, push D, the rollout policy and G, and evaluate (iteration 0
+        of a new run)."""
+        self._join_ray()
         self.algo = ppo_config(self.cfg, self.env_config, self.gen.config, self.num_env_runners).build_algo()
         if self.resumed is not None:
             self.algo.restore_from_path(str(self.rundir.checkpoint_dir(self.resumed["algorithm"]).resolve()))

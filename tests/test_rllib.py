@@ -372,6 +372,9 @@ def test_rllib_trains_across_two_ray_nodes_with_runners_on_each(tmp_path):
     try:
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
+        with pytest.raises(ValueError, match="has 2 CPUs and each env runner takes one"):  # before any pretraining
+            RLlibRun(tiny(tmp_path / "short", {"adv.updates": 1}), num_env_runners=3, address=cluster.address)
+        assert not (tmp_path / "short").exists()
         session = RLlibRun(tiny(tmp_path, {"adv.updates": 1}), num_env_runners=2, address=cluster.address)
         session.start()
         try:
