@@ -159,7 +159,9 @@ class UpdateProgress(BaseCallback):
 
 class AdversarialPhase:
     """The agent and its callbacks for one run's adversarial phase, by name: ``mle`` (with ``--adv.mle-steps``),
-    ``rollout_policy``, ``discriminator`` (when the reward reads a learned D), ``eval`` and ``save``.
+    ``rollout_policy``, ``discriminator`` (when the reward reads a learned D), ``eval`` and ``save``. It receives the
+    run's :class:`~agents.run.recording.Models` (it trains a copy of G and hands it back at the end of :meth:`train`),
+    :class:`~agents.run.recording.Recorder` and :class:`~agents.run.recording.Checkpointer`.
 
     :meth:`state_dict` / :meth:`load_state_dict` are what a checkpoint holds of the phase: the agent's own
     :meth:`~agents.algorithms.resumable.ResumableMixin.resume_state` and each callback's state, by name.
