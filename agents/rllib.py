@@ -384,8 +384,14 @@ class RLlibRun:
         # a local Ray gets a logical CPU per env runner (and one for the driver) even on fewer cores: the runners
         # then share the cores instead of waiting, forever, for CPUs that do not exist
         cpus = None if self.address is not None else max(os.cpu_count() or 1, self.num_env_runners + 1)
-        ray.init(address=self.address, num_cpus=cpus, runtime_env=runtime_env(), include_dashboard=False,
-                 log_to_driver=True, ignore_reinit_error=True)  # fmt: skip
+        if not ray.is_initialized():
+            ray.init(address=self.address, num_cpus=cpus, runtime_env=runtime_env(), include_dashboard=False,
+                     log_to_driver=True)  # fmt: skip
+            # Tune's env registry keys its entries by the first job's id and keeps it: a process that joins a
+            # cluster again is a new job, whose runners would miss the env (and fall back to gymnasium.make)
+            from ray.tune.registry import _global_registry
+
+            _global_registry._prefix = None
         have = ray.cluster_resources().get("CPU", 0)
         if self.num_env_runners > have:
             ray.shutdown()
