@@ -460,9 +460,8 @@ class RLlibRun:
         self.rundir.checkpoints.mkdir(parents=True, exist_ok=True)
         self.algo.save_to_path(str(tmp.resolve()))
         os.replace(tmp, final)
-        vocab = self.task.corpus.vocab.tokens if self.task.corpus is not None else None
         save_checkpoint(self.rundir.latest, {
-            "config": to_dict(self.cfg), "generator": self.gen.state_dict(), "vocab": vocab,
+            "config": to_dict(self.cfg), "generator": self.gen.state_dict(), "vocab": self.task.vocab_tokens,
             "rllib": {"algorithm": name, "driver": self.driver.state_dict(), "history": self.history,
                       "pretrained_dir": str(self.pre_dir), "rngs": {"torch": torch.get_rng_state(),
                       "numpy": np.random.get_state(), "python": random.getstate()}},  # noqa: NPY002

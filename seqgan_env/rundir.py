@@ -1,7 +1,7 @@
-"""A run directory's layout, in one place: the name of every file a run writes, the lock that keeps a second process
-out, and the reader of its checkpoint files (weights-only: no code from a file ever runs). The library's loader
-(:func:`seqgan_env.load_generator`) reads runs through it; ``agents.run.rundir.RunDir`` adds the config and metrics
-writers on top.
+"""A run directory's layout, in one place: the name of every file a run writes (and the phase names its checkpoints
+and history rows use), the lock that keeps a second process out, the reader of its checkpoint files (weights-only: no
+code from a file ever runs) and every earlier version's format. The library's loader (:func:`seqgan_env.load_generator`)
+reads runs through it; ``agents.run.rundir.RunDir`` adds the config and metrics writers on top.
 
     RUN/config.json          the run's config (grouped; earlier versions' flat files load too)
     RUN/vocab.json           a text run's vocabulary
@@ -27,6 +27,24 @@ import torch
 CHECKPOINTS = ("latest", "pretrained", "best")
 """The generators a run keeps for users: ``latest`` (its final G once finished), ``pretrained`` (the MLE G the
 adversarial phase started from), ``best`` (the adversarial G with the lowest validation NLL, its start included)."""
+
+
+class Phase:
+    """The names a run uses for its phases: where a checkpoint stands (``MLE`` → ``DISC`` → ``ADVERSARIAL`` → ``DONE``)
+    and what a ``metrics.json`` history row records (evaluations of G, reports of D's quality)."""
+
+    # where a run stands (checkpoint "phase")
+    MLE = "mle"
+    DISC = "disc"
+    ADVERSARIAL = "adversarial"
+    DONE = "done"
+    # history rows: evaluations of G (MLE, ADVERSARIAL, and the final G after --adv.match-mle-diversity) ...
+    MATCHED_MLE_DIVERSITY = "match_mle_diversity"
+    # ... and D-quality reports (``d_*`` keys) after each D pretraining round and each adversarial retraining
+    D_PRETRAIN = "d_pretrain"
+    D_ROUND = "d_round"
+    PRETRAINED = "pretrained_"
+    """Prefix of the rows a ``--pretrained`` run copies from the run it starts from."""
 
 
 class RunLayout:
@@ -229,7 +247,7 @@ RENAMED: dict[str, str] = {
 OLD_AGENT_NAMES = {"rllib_ppo": "ppo"}
 """Agents earlier versions named otherwise (RLlib runs named their trainer in the agent field)."""
 
-OLD_PHASE_NAMES = {"calibrated": "match_mle_diversity"}
+OLD_PHASE_NAMES = {"calibrated": Phase.MATCHED_MLE_DIVERSITY}
 """History-row phases earlier versions wrote under another name (the tempered final G's row)."""
 
 

@@ -265,7 +265,7 @@ class AdversarialPhase:
         save_checkpoint(self.ckpt.rundir.best, {
             "generator": self.generator.state_dict(), "config": to_dict(self.cfg), "phase": "best",
             "step": row["step"], "nll_valid": row["nll_valid"], "data_digest": task.digest(),
-            "vocab": task.corpus.vocab.tokens if task.corpus is not None else None,
+            "vocab": task.vocab_tokens,
         })  # fmt: skip
 
     def train(self) -> None:

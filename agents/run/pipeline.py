@@ -123,16 +123,16 @@ class Pipeline:
         """The run's G (the adversarial phase trains a copy, copied back at its end)."""
         return self.models.gen
 
-    def state(self, phase: str | None = None, step: int | None = None) -> dict[str, Any]:
-        """Everything needed to continue exactly from (``phase``, ``step``), by default where the run stands."""
+    def state(self, phase: str, step: int) -> dict[str, Any]:
+        """Everything needed to continue exactly from (``phase``, ``step``) (the :class:`Checkpointer`'s state)."""
         m, cfg = self.models, self.cfg
         out: dict[str, Any] = {
-            "config": to_dict(cfg), "agent": cfg.agent, "phase": phase or self.phase,
-            "step": self.step if step is None else step, "wall": self.rec.elapsed(), "history": self.rec.history,
+            "config": to_dict(cfg), "agent": cfg.agent, "phase": phase, "step": step, "wall": self.rec.elapsed(),
+            "history": self.rec.history,
             "generator": m.gen.state_dict(), "gen_optimizer": m.gen_opt.state_dict(),
             "discriminator": m.disc.state_dict(), "disc_optimizer": m.disc_opt.state_dict(),
             "rng": m.rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "vocab": self.task.corpus.vocab.tokens if self.task.corpus is not None else None,
+            "vocab": self.task.vocab_tokens,
             "data_digest": self.task.digest(),
             "numpy_rng": np.random.get_state(),  # noqa: NPY002
             "python_rng": random.getstate(),
@@ -212,7 +212,7 @@ def build_pipeline(cfg: SeqGANConfig, ckpt: dict[str, Any] | None = None) -> Pip
         disc.set_noise(gen)
     source = ckpt or pretrained
     saved_vocab = (source or {}).get("vocab")
-    if task.corpus is not None and saved_vocab is not None and saved_vocab != task.corpus.vocab.tokens:
+    if task.corpus is not None and saved_vocab is not None and saved_vocab != task.vocab_tokens:
         raise ValueError(
             f"the corpus {cfg.task.data} no longer yields the checkpoint's vocabulary (was the file changed?)"
         )

@@ -23,10 +23,10 @@ OFFICIAL_MLE_EPOCHS = 120
 def summarize(cfg: SeqGANConfig, task: Task, rec: Recorder) -> dict[str, Any]:
     """Random / MLE / adversarial (final and best) metrics, D's quality, the validation verdict, wall and CPU time."""
     hist = rec.history
-    mle = [r for r in hist if r["phase"].endswith("mle")]
-    adv = [r for r in hist if r["phase"] == "adversarial"]
-    evals = [r for r in hist if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
-    d_rows = [r for r in hist if r["phase"] in ("d_pretrain", "d_round")]
+    mle = rec.rows(Phase.MLE, Phase.PRETRAINED + Phase.MLE)
+    adv = rec.rows(Phase.ADVERSARIAL)
+    evals = [r for r in hist if r["phase"].removeprefix(Phase.PRETRAINED) in EVAL_PHASES]
+    d_rows = rec.rows(Phase.D_PRETRAIN, Phase.D_ROUND)
     last = evals[-1] if evals else {}
     metric_keys = [k for k in last if k not in ("phase", "step", "timesteps", "wall_s")]
     summary: dict[str, Any] = {
@@ -51,7 +51,7 @@ def summarize(cfg: SeqGANConfig, task: Task, rec: Recorder) -> dict[str, Any]:
     summary.update(validation_verdict(task, rec, adv))
     if d_rows:  # D's quality at its last report, and averaged over the adversarial phase's reports
         summary.update({f"last_{k}": v for k, v in d_rows[-1].items() if k.startswith("d_")})
-        rounds = [r for r in d_rows if r["phase"] == "d_round"]
+        rounds = [r for r in d_rows if r["phase"] == Phase.D_ROUND]
         for k in (k for k in (rounds[-1] if rounds else {}) if k.startswith("d_")):
             summary[f"mean_adv_{k}"] = sum(r[k] for r in rounds) / len(rounds)
     return summary
@@ -123,7 +123,7 @@ def plot_curve(path: Path, cfg: SeqGANConfig, history: list[dict[str, Any]]) -> 
     from matplotlib.ticker import MaxNLocator
 
     text = cfg.task.data is not None
-    rows = [r for r in history if r["phase"].removeprefix("pretrained_") in EVAL_PHASES]
+    rows = [r for r in history if r["phase"].removeprefix(Phase.PRETRAINED) in EVAL_PHASES]
     mle = [r for r in rows if r["phase"].endswith("mle")]
     adv = [r for r in rows if not r["phase"].endswith("mle")]
     mle_epochs = max([r["step"] for r in mle], default=cfg.mle.epochs)

@@ -1,6 +1,6 @@
 """A run directory as the pipeline reads and writes it (its layout is :class:`seqgan_env.rundir.RunLayout`, the one
-place that spells it): the config and metrics readers and writers, the checks a run checkpoint must pass, the phase
-names of its history rows."""
+place that spells it, with the phase names of its checkpoints and history rows, :class:`~seqgan_env.rundir.Phase`):
+the config and metrics readers and writers, the checks a run checkpoint must pass."""
 
 from __future__ import annotations
 
@@ -13,28 +13,10 @@ from typing import Any
 
 from agents.config import SeqGANConfig, from_dict
 from agents.run.checkpoint import atomic_write_json, atomic_write_text, load_checkpoint
-from seqgan_env.rundir import RunLayout, upgrade_history
+from seqgan_env.rundir import Phase, RunLayout, upgrade_history
 
 __all__ = ["EVAL_PHASES", "Phase", "RunDir", "checkpoint_at", "report_seed", "require_run_keys", "saved_config",
            "upgrade_history"]  # fmt: skip
-
-
-class Phase:
-    """The names a run uses for its phases: where a checkpoint stands (``MLE`` → ``DISC`` → ``ADVERSARIAL`` → ``DONE``)
-    and what a ``metrics.json`` history row records (evaluations of G, reports of D's quality)."""
-
-    # where a run stands (checkpoint "phase")
-    MLE = "mle"
-    DISC = "disc"
-    ADVERSARIAL = "adversarial"
-    DONE = "done"
-    # history rows: evaluations of G (MLE, ADVERSARIAL, and the final G after --adv.match-mle-diversity) ...
-    MATCHED_MLE_DIVERSITY = "match_mle_diversity"
-    # ... and D-quality reports (``d_*`` keys) after each D pretraining round and each adversarial retraining
-    D_PRETRAIN = "d_pretrain"
-    D_ROUND = "d_round"
-    PRETRAINED = "pretrained_"
-    """Prefix of the rows a ``--pretrained`` run copies from the run it starts from."""
 
 
 EVAL_PHASES = (Phase.MLE, Phase.ADVERSARIAL, Phase.MATCHED_MLE_DIVERSITY)

@@ -58,6 +58,12 @@ class Task:
             self._digest = h.hexdigest()
         return self._digest
 
+    @property
+    def vocab_tokens(self) -> list[str] | None:
+        """A text task's vocabulary (what checkpoints record beside G, to refuse a changed corpus); None on the oracle
+        task."""
+        return self.corpus.vocab.tokens if self.corpus is not None else None
+
     def decode(self, tokens: torch.Tensor) -> list[str]:
         if self.corpus is not None:
             return self.corpus.decode(tokens.cpu())
